@@ -1,0 +1,71 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// One settings array for every Swift target (Swift 6 language mode, complete checking).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "EclipsePipeline",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ingest", targets: ["ingest"]),
+        .executable(name: "merge", targets: ["merge"]),
+        .executable(name: "catalog", targets: ["catalog"]),
+        .executable(name: "make-sample", targets: ["make-sample"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries (module maps over Debian's -dev packages).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16",
+                       providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        // libjpeg reports errors with longjmp; Swift cannot call setjmp, so a small C shim does.
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"]),
+
+        // Core libraries: no command-line concerns.
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
+        .target(name: "Catalog", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        .target(name: "Pipeline",
+                dependencies: ["Catalog", "Imaging", .product(name: "Yams", package: "Yams")],
+                swiftSettings: swiftSettings),
+        .target(name: "SampleScenes", dependencies: ["Imaging", "Pipeline"], swiftSettings: swiftSettings),
+
+        // Thin stage executables.
+        .executableTarget(name: "ingest",
+                          dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/Executables/ingest", swiftSettings: swiftSettings),
+        .executableTarget(name: "merge",
+                          dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/Executables/merge", swiftSettings: swiftSettings),
+        .executableTarget(name: "catalog",
+                          dependencies: ["Pipeline", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/Executables/catalog", swiftSettings: swiftSettings),
+        .executableTarget(name: "make-sample",
+                          dependencies: ["SampleScenes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/Executables/make-sample", swiftSettings: swiftSettings),
+
+        // Shared test code.
+        .target(name: "PipelineTestSupport", dependencies: ["Pipeline", "Catalog"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "PipelineTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "PipelineTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "PipelineTests",
+                    dependencies: ["Pipeline", "Catalog", "Imaging", "SampleScenes", "PipelineTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SampleScenesTests",
+                    dependencies: ["SampleScenes", "Imaging", "PipelineTestSupport"], swiftSettings: swiftSettings),
+    ]
+)

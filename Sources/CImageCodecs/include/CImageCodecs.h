@@ -1,0 +1,57 @@
+#ifndef CIMAGECODECS_H
+#define CIMAGECODECS_H
+/* A small C shim over libjpeg(-turbo) and libpng. Both libraries report fatal errors by
+ * longjmp, which Swift cannot catch, so every entry point here sets its own jump buffer and
+ * turns a fatal error into a non-zero return with a message in `err`. */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { IC_ERRLEN = 200 };
+
+typedef struct {
+    int width;
+    int height;
+    int channels;     /* components in the file: 1 gray, 3 colour, 4 CMYK/RGBA, 2 gray+alpha */
+    int bit_depth;    /* 8 for JPEG */
+    int color_type;   /* JPEG: J_COLOR_SPACE of the file; PNG: PNG_COLOR_TYPE_* */
+    int palette_size; /* PNG palette entries, 0 if none */
+    int has_trns;     /* PNG tRNS chunk present */
+} ic_info;
+
+/* JPEG header: dimensions and colour space; no pixel data is decoded. */
+int ic_jpeg_probe(const uint8_t *data, size_t len, ic_info *info, char *err);
+/* Decode to interleaved RGB8 (gray, YCbCr and CMYK/YCCK converted), with DCT scaling by
+ * 1/scale_denom (1, 2, 4 or 8). `out` must hold out_w*out_h*3 bytes where out_w/out_h come
+ * from ic_jpeg_scaled_size. Returns 0, or -1 with a message; *warnings counts libjpeg
+ * warnings (a truncated stream decodes with warnings, not an error). */
+int ic_jpeg_scaled_size(const uint8_t *data, size_t len, int scale_denom, int *out_w, int *out_h, char *err);
+int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t *out, size_t out_len,
+                       int *warnings, char *err);
+/* Encode RGB8 (channels 3) or gray (channels 1); *out is malloc'ed, free with ic_free. */
+int ic_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
+                   uint8_t **out, size_t *out_len, char *err);
+
+/* PNG header. */
+int ic_png_probe(const uint8_t *data, size_t len, ic_info *info, char *err);
+/* mode 0: decode to RGBA8 (palette expanded, 16-bit reduced, gray to RGB).
+ * mode 1: decode to one 8-bit channel of raw sample values: palette indices for palette
+ *         images, gray levels for gray images (16-bit keeps the low byte is refused: error).
+ * `out` must hold width*height*(mode==0 ? 4 : 1) bytes. */
+int ic_png_decode(const uint8_t *data, size_t len, int mode, uint8_t *out, size_t out_len, char *err);
+/* Encode 8-bit pixels with 1 (gray), 3 (RGB) or 4 (RGBA) channels; with a palette
+ * (palette_rgb of palette_count*3 bytes) and channels 1, writes a palette image whose pixel
+ * values are the indices. *out is malloc'ed, free with ic_free. */
+int ic_png_encode(const uint8_t *pixels, int width, int height, int channels,
+                  const uint8_t *palette_rgb, int palette_count, int compression_level,
+                  uint8_t **out, size_t *out_len, char *err);
+
+void ic_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

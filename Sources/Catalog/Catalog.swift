@@ -1,0 +1,167 @@
+import Foundation
+
+/// The build's SQLite catalog: what every stage did, per unit and per sample.
+///
+/// Owns one ``Database`` connection; use it from one context (the stage runner's).
+public final class Catalog {
+    /// The connection, for stage-specific queries.
+    public let database: Database
+    /// The catalog file.
+    public var path: String { database.path }
+
+    /// Opens a catalog, creating it and applying pending migrations.
+    /// - Throws: ``DatabaseError``, or ``CatalogError`` when the file was written by a newer version.
+    public init(path: String, readOnly: Bool = false) throws {
+        database = try Database(path: path, readOnly: readOnly)
+        if !readOnly { try migrate() }
+    }
+
+    /// The schema version this code writes.
+    public static var schemaVersion: Int { Schema.version }
+
+    /// The file's schema version.
+    public func schemaVersion() throws -> Int {
+        try database.scalar("PRAGMA user_version").int ?? 0
+    }
+
+    private func migrate() throws {
+        let current = try schemaVersion()
+        guard current <= Schema.version else {
+            throw CatalogError(.schemaTooNew, "catalog schema \(current) is newer than this build's \(Schema.version)", path: path)
+        }
+        for version in current..<Schema.version {
+            try database.transaction {
+                try database.execute(Schema.migrations[version])
+                try database.execute("PRAGMA user_version = \(version + 1)")
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction.
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try database.transaction { try body(database) }
+    }
+
+    // MARK: - Runs
+
+    /// Records the start of a stage run and returns its id.
+    public func beginRun(stage: String, worker: Int, workers: Int, configHash: String, configJSON: String) throws -> Int {
+        try write { db in
+            try db.run("""
+                INSERT INTO runs (stage, worker, workers, host, pid, started, config_hash, config_json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [stage, worker, workers, ProcessInfo.processInfo.hostName,
+                      Int(ProcessInfo.processInfo.processIdentifier), Date().timeIntervalSince1970,
+                      configHash, configJSON])
+            return try db.scalar("SELECT last_insert_rowid()").int ?? 0
+        }
+    }
+
+    /// Records the end of a run with its summary.
+    public func finishRun(id: Int, status: String, summaryJSON: String) throws {
+        try write { db in
+            try db.run("UPDATE runs SET finished = ?, status = ?, summary_json = ? WHERE id = ?",
+                       [Date().timeIntervalSince1970, status, summaryJSON, id])
+        }
+    }
+
+    // MARK: - Units
+
+    /// Units recorded as done for a stage and config hash.
+    public func doneUnits(stage: String, configHash: String) throws -> Set<Int> {
+        var done = Set<Int>()
+        try database.forEach("SELECT unit FROM units WHERE stage = ? AND config_hash = ? AND status = 'done'",
+                             [stage, configHash]) { done.insert($0[0].int ?? -1) }
+        return done
+    }
+
+    /// Done units that hold at least one failed item (what `--retry-failed` redoes).
+    public func unitsWithFailures(stage: String, configHash: String) throws -> Set<Int> {
+        var units = Set<Int>()
+        try database.forEach("""
+            SELECT unit FROM units WHERE stage = ? AND config_hash = ? AND status = 'done' AND items_failed > 0
+            """, [stage, configHash]) { units.insert($0[0].int ?? -1) }
+        return units
+    }
+
+    /// Records a unit as done with the files it wrote. Call inside ``write(_:)`` together with
+    /// the unit's own rows, so that either all of it is recorded or none.
+    public func recordUnit(_ unit: UnitRecord, files: [FileRecord], in db: Database) throws {
+        try db.run("DELETE FROM unit_files WHERE stage = ? AND unit = ? AND config_hash = ?",
+                   [unit.stage, unit.unit, unit.configHash])
+        for file in files {
+            try db.run("""
+                INSERT OR REPLACE INTO unit_files (path, stage, unit, config_hash, bytes, sha256)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, [file.path, unit.stage, unit.unit, unit.configHash, file.bytes, file.sha256])
+        }
+        try db.run("""
+            INSERT OR REPLACE INTO units (stage, unit, config_hash, status, items_in, items_ok, items_skipped,
+                items_failed, host, worker, run_id, started, finished)
+            VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [unit.stage, unit.unit, unit.configHash, unit.itemsIn, unit.itemsOK, unit.itemsSkipped,
+                  unit.itemsFailed, unit.host, unit.worker, unit.runID, unit.started, unit.finished])
+    }
+
+    /// Every file path (relative to the build directory) that a unit row claims.
+    public func claimedFiles() throws -> Set<String> {
+        var paths = Set<String>()
+        try database.forEach("SELECT path FROM unit_files") { paths.insert($0[0].string ?? "") }
+        return paths
+    }
+
+    // MARK: - Sources
+
+    /// Records (or updates) an input source of the manifest.
+    public func recordSource(name: String, format: String, root: String, optionsJSON: String) throws {
+        try write { db in
+            try db.run("INSERT OR REPLACE INTO sources (name, format, root, options_json) VALUES (?, ?, ?, ?)",
+                       [name, format, root, optionsJSON])
+        }
+    }
+}
+
+/// One unit of a stage as recorded in `units`.
+public struct UnitRecord: Sendable {
+    public var stage: String
+    public var unit: Int
+    public var configHash: String
+    public var itemsIn: Int
+    public var itemsOK: Int
+    public var itemsSkipped: Int
+    public var itemsFailed: Int
+    public var host: String
+    public var worker: Int
+    public var runID: Int
+    public var started: Double
+    public var finished: Double
+
+    public init(stage: String, unit: Int, configHash: String, itemsIn: Int, itemsOK: Int, itemsSkipped: Int,
+                itemsFailed: Int, host: String, worker: Int, runID: Int, started: Double, finished: Double) {
+        self.stage = stage
+        self.unit = unit
+        self.configHash = configHash
+        self.itemsIn = itemsIn
+        self.itemsOK = itemsOK
+        self.itemsSkipped = itemsSkipped
+        self.itemsFailed = itemsFailed
+        self.host = host
+        self.worker = worker
+        self.runID = runID
+        self.started = started
+        self.finished = finished
+    }
+}
+
+/// A file a unit wrote: path relative to the build directory, size and SHA-256 (hex).
+public struct FileRecord: Sendable, Equatable {
+    public var path: String
+    public var bytes: Int
+    public var sha256: String
+
+    public init(path: String, bytes: Int, sha256: String) {
+        self.path = path
+        self.bytes = bytes
+        self.sha256 = sha256
+    }
+}

@@ -1,0 +1,145 @@
+/// The catalog's schema as numbered forward migrations. `PRAGMA user_version` holds the
+/// number of the last one applied; a catalog newer than this code is refused.
+enum Schema {
+    /// Migrations in order; migration `i` moves the schema from version `i` to `i + 1`.
+    static let migrations: [String] = [
+        // 1: the tables sketched in docs/ARCHITECTURE.md.
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            stage TEXT NOT NULL,
+            worker INTEGER NOT NULL DEFAULT 0,
+            workers INTEGER NOT NULL DEFAULT 1,
+            host TEXT,
+            pid INTEGER,
+            started REAL NOT NULL,
+            finished REAL,
+            status TEXT NOT NULL DEFAULT 'running',
+            config_hash TEXT NOT NULL,
+            config_json TEXT NOT NULL,
+            summary_json TEXT
+        );
+        CREATE TABLE units (
+            stage TEXT NOT NULL,
+            unit INTEGER NOT NULL,
+            config_hash TEXT NOT NULL,
+            status TEXT NOT NULL,
+            items_in INTEGER NOT NULL DEFAULT 0,
+            items_ok INTEGER NOT NULL DEFAULT 0,
+            items_skipped INTEGER NOT NULL DEFAULT 0,
+            items_failed INTEGER NOT NULL DEFAULT 0,
+            host TEXT,
+            worker INTEGER,
+            run_id INTEGER,
+            started REAL,
+            finished REAL,
+            error TEXT,
+            PRIMARY KEY (stage, unit, config_hash)
+        );
+        CREATE TABLE unit_files (
+            path TEXT PRIMARY KEY,
+            stage TEXT NOT NULL,
+            unit INTEGER NOT NULL,
+            config_hash TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL
+        );
+        CREATE INDEX unit_files_unit ON unit_files(stage, unit, config_hash);
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            format TEXT NOT NULL,
+            root TEXT NOT NULL,
+            options_json TEXT NOT NULL
+        );
+        CREATE TABLE entries (
+            position INTEGER PRIMARY KEY,
+            unit INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            source_key TEXT NOT NULL,
+            sample_id TEXT,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'failed')),
+            reason TEXT,
+            message TEXT,
+            caption TEXT,
+            width INTEGER,
+            height INTEGER,
+            format TEXT,
+            image_ref TEXT,
+            image_bytes INTEGER,
+            metadata_json TEXT
+        );
+        CREATE INDEX entries_unit ON entries(unit);
+        CREATE INDEX entries_key ON entries(source, source_key, position);
+        CREATE INDEX entries_sample ON entries(sample_id, status, position);
+        CREATE UNIQUE INDEX entries_one_ok_per_sample ON entries(sample_id) WHERE status = 'ok';
+        CREATE TABLE masks (
+            position INTEGER NOT NULL REFERENCES entries(position) ON DELETE CASCADE,
+            k INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            ref TEXT,
+            value INTEGER,
+            label TEXT,
+            score REAL,
+            box_json TEXT,
+            data_json TEXT,
+            PRIMARY KEY (position, k)
+        );
+        CREATE VIEW samples AS
+            SELECT sample_id AS id, source, source_key, caption, width, height, format, image_ref,
+                   image_bytes, position, unit, status, message AS error
+            FROM entries WHERE status = 'ok';
+        CREATE VIEW sample_masks AS
+            SELECT e.sample_id AS sample_id, m.k, m.kind, m.ref, m.value, m.label, m.score, m.box_json, m.data_json
+            FROM masks m JOIN entries e ON e.position = m.position WHERE e.status = 'ok';
+        CREATE TABLE sample_status (
+            stage TEXT NOT NULL,
+            sample_id TEXT NOT NULL,
+            unit INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'failed')),
+            reason TEXT,
+            message TEXT,
+            PRIMARY KEY (stage, sample_id)
+        );
+        CREATE TABLE nouns (
+            sample_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            lemma TEXT NOT NULL,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            token_positions_json TEXT,
+            PRIMARY KEY (sample_id, idx)
+        );
+        CREATE TABLE subjects (
+            sample_id TEXT NOT NULL,
+            k INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            noun_idx INTEGER,
+            box_json TEXT,
+            mask_area INTEGER,
+            fill_ratio REAL,
+            crop_object TEXT,
+            status TEXT NOT NULL,
+            reason TEXT,
+            PRIMARY KEY (sample_id, k)
+        );
+        CREATE TABLE shards (
+            id TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            schema_version INTEGER NOT NULL,
+            config_hash TEXT NOT NULL
+        );
+        CREATE TABLE shard_rows (
+            sample_id TEXT PRIMARY KEY,
+            shard TEXT NOT NULL REFERENCES shards(id),
+            row INTEGER NOT NULL
+        );
+        """,
+    ]
+
+    /// The version this code writes.
+    static var version: Int { migrations.count }
+}

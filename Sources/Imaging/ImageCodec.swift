@@ -1,0 +1,179 @@
+internal import CImageCodecs
+
+/// JPEG and PNG decoding and encoding over libjpeg-turbo and libpng.
+///
+/// This is the only file that touches the codec C APIs. Every call is safe on any input:
+/// corrupt or truncated data gives an ``ImagingError``, never a crash.
+public enum ImageCodec {
+    /// Reads the header of a JPEG or PNG file.
+    /// - Parameters:
+    ///   - bytes: the whole file.
+    ///   - checkEnd: also require the end marker (JPEG EOI, PNG IEND) near the end of the file,
+    ///     a cheap test that catches truncated files without decoding them.
+    /// - Throws: ``ImagingError`` with `.notAnImage`, `.corrupt` or `.truncated`.
+    public static func probe(_ bytes: [UInt8], checkEnd: Bool = true) throws -> ImageInfo {
+        guard let format = ImageFormat.sniff(bytes) else {
+            throw ImagingError(.notAnImage, "not a JPEG or PNG file (unknown signature)")
+        }
+        var info = ic_info()
+        var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
+        let rc = bytes.withUnsafeBufferPointer { buf in
+            format == .jpeg
+                ? ic_jpeg_probe(buf.baseAddress, buf.count, &info, &err)
+                : ic_png_probe(buf.baseAddress, buf.count, &info, &err)
+        }
+        guard rc == 0 else { throw ImagingError(.corrupt, message(err)) }
+        guard info.width > 0, info.height > 0 else {
+            throw ImagingError(.corrupt, "image has zero width or height")
+        }
+        if checkEnd && !hasEndMarker(bytes, format: format) {
+            throw ImagingError(.truncated, format == .jpeg
+                ? "JPEG has no end-of-image marker (file truncated)"
+                : "PNG has no IEND chunk (file truncated)")
+        }
+        return ImageInfo(format: format, width: Int(info.width), height: Int(info.height),
+                         channels: Int(info.channels), bitDepth: Int(info.bit_depth),
+                         paletteSize: Int(info.palette_size))
+    }
+
+    /// Decodes a JPEG or PNG file to RGB (gray, palette and CMYK converted; alpha composited on
+    /// white).
+    /// - Parameters:
+    ///   - bytes: the whole file.
+    ///   - maxPixels: refuse images with more pixels than this, checked from the header.
+    ///   - jpegScale: DCT scaling denominator for JPEG (1, 2, 4 or 8).
+    /// - Returns: a 3-channel raster.
+    /// - Throws: ``ImagingError``.
+    public static func decodeRGB(_ bytes: [UInt8], maxPixels: Int = Int.max, jpegScale: Int = 1) throws -> Raster {
+        let info = try probe(bytes, checkEnd: false)
+        guard info.width * info.height <= maxPixels else {
+            throw ImagingError(.tooLarge, "\(info.width)x\(info.height) exceeds the cap of \(maxPixels) pixels")
+        }
+        var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
+        switch info.format {
+        case .jpeg:
+            var w: Int32 = 0, h: Int32 = 0
+            let denominator = Int32([1, 2, 4, 8].contains(jpegScale) ? jpegScale : 1)
+            let sized = bytes.withUnsafeBufferPointer {
+                ic_jpeg_scaled_size($0.baseAddress, $0.count, denominator, &w, &h, &err)
+            }
+            guard sized == 0 else { throw ImagingError(.corrupt, message(err)) }
+            var out = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
+            var warnings: Int32 = 0
+            let rc = bytes.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    ic_jpeg_decode_rgb(src.baseAddress, src.count, denominator, dst.baseAddress, dst.count,
+                                       &warnings, &err)
+                }
+            }
+            guard rc == 0 else { throw ImagingError(.corrupt, message(err)) }
+            if warnings > 0 && !hasEndMarker(bytes, format: .jpeg) {
+                throw ImagingError(.truncated, "JPEG data ends early (file truncated)")
+            }
+            return Raster(width: Int(w), height: Int(h), channels: 3, pixels: out)
+        case .png:
+            var rgba = [UInt8](repeating: 0, count: info.width * info.height * 4)
+            let rc = bytes.withUnsafeBufferPointer { src in
+                rgba.withUnsafeMutableBufferPointer { dst in
+                    ic_png_decode(src.baseAddress, src.count, 0, dst.baseAddress, dst.count, &err)
+                }
+            }
+            guard rc == 0 else { throw decodeError(err) }
+            var rgb = [UInt8](repeating: 0, count: info.width * info.height * 3)
+            for i in 0..<(info.width * info.height) {
+                let a = Int(rgba[4 * i + 3])
+                for c in 0..<3 {
+                    // Composite on white: v*a + 255*(1-a), rounded.
+                    rgb[3 * i + c] = UInt8((Int(rgba[4 * i + c]) * a + 255 * (255 - a) + 127) / 255)
+                }
+            }
+            return Raster(width: info.width, height: info.height, channels: 3, pixels: rgb)
+        }
+    }
+
+    /// Decodes a palette or gray PNG to its raw 8-bit sample values (instance indices for a
+    /// palette instance map).
+    /// - Throws: ``ImagingError``; `.corrupt` for colour PNGs.
+    public static func decodeIndexMap(_ bytes: [UInt8], maxPixels: Int = Int.max) throws -> Raster {
+        let info = try probe(bytes, checkEnd: false)
+        guard info.format == .png else { throw ImagingError(.notAnImage, "an index map must be a PNG") }
+        guard info.width * info.height <= maxPixels else {
+            throw ImagingError(.tooLarge, "\(info.width)x\(info.height) exceeds the cap of \(maxPixels) pixels")
+        }
+        var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
+        var out = [UInt8](repeating: 0, count: info.width * info.height)
+        let rc = bytes.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                ic_png_decode(src.baseAddress, src.count, 1, dst.baseAddress, dst.count, &err)
+            }
+        }
+        guard rc == 0 else { throw decodeError(err) }
+        return Raster(width: info.width, height: info.height, channels: 1, pixels: out)
+    }
+
+    /// Encodes a raster as PNG.
+    /// - Parameters:
+    ///   - raster: 1, 3 or 4 channels.
+    ///   - palette: RGB triples; with a 1-channel raster, writes a palette image whose pixel
+    ///     values are indices into it.
+    ///   - compressionLevel: zlib level 0-9.
+    /// - Throws: ``ImagingError`` `.encode`.
+    public static func encodePNG(_ raster: Raster, palette: [UInt8]? = nil, compressionLevel: Int = 6) throws -> [UInt8] {
+        var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
+        var out: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        let rc = raster.pixels.withUnsafeBufferPointer { px in
+            if let palette {
+                return palette.withUnsafeBufferPointer { pal in
+                    ic_png_encode(px.baseAddress, Int32(raster.width), Int32(raster.height), Int32(raster.channels),
+                                  pal.baseAddress, Int32(pal.count / 3), Int32(compressionLevel), &out, &length, &err)
+                }
+            }
+            return ic_png_encode(px.baseAddress, Int32(raster.width), Int32(raster.height), Int32(raster.channels),
+                                 nil, 0, Int32(compressionLevel), &out, &length, &err)
+        }
+        return try take(rc, out, length, err)
+    }
+
+    /// Encodes a 1- or 3-channel raster as baseline JPEG.
+    /// - Throws: ``ImagingError`` `.encode`.
+    public static func encodeJPEG(_ raster: Raster, quality: Int = 90) throws -> [UInt8] {
+        var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
+        var out: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        let rc = raster.pixels.withUnsafeBufferPointer { px in
+            ic_jpeg_encode(px.baseAddress, Int32(raster.width), Int32(raster.height), Int32(raster.channels),
+                           Int32(quality), &out, &length, &err)
+        }
+        return try take(rc, out, length, err)
+    }
+
+    private static func take(_ rc: Int32, _ out: UnsafeMutablePointer<UInt8>?, _ length: Int, _ err: [CChar]) throws -> [UInt8] {
+        guard rc == 0, let out else { throw ImagingError(.encode, message(err)) }
+        defer { ic_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: length))
+    }
+
+    private static func decodeError(_ err: [CChar]) -> ImagingError {
+        let text = message(err)
+        return ImagingError(text.contains("truncated") ? .truncated : .corrupt, text)
+    }
+
+    private static func message(_ err: [CChar]) -> String {
+        let text = String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.isEmpty ? "unknown codec error" : text
+    }
+
+    /// Whether the file's end marker lies within its last 4 KiB (JPEGs may carry trailing bytes).
+    static func hasEndMarker(_ bytes: [UInt8], format: ImageFormat) -> Bool {
+        let tail = bytes.suffix(4096)
+        let marker: [UInt8] = format == .jpeg ? [0xFF, 0xD9] : Array("IEND".utf8)
+        guard tail.count >= marker.count else { return false }
+        var i = tail.endIndex - marker.count
+        while i >= tail.startIndex {
+            if tail[i] == marker[0] && Array(tail[i..<(i + marker.count)]) == marker { return true }
+            i -= 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+internal import Yams
+
+/// A pipeline config (`pipelines/<name>.yaml`): the build it makes, the manifest it reads, and
+/// each stage's settings. Relative paths are relative to the file that holds them.
+public struct PipelineConfig: Codable, Sendable, Equatable {
+    /// The build's name.
+    public var name: String
+    /// Build directory (absolute once loaded).
+    public var buildDir: String
+    /// Manifest file (absolute once loaded).
+    public var manifest: String
+    /// Samples per work unit.
+    public var unitSize: Int
+    /// The ingest stage.
+    public var ingest: IngestConfig
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest
+    }
+
+    public init(name: String, buildDir: String, manifest: String, unitSize: Int = 1000, ingest: IngestConfig = .init()) {
+        self.name = name
+        self.buildDir = buildDir
+        self.manifest = manifest
+        self.unitSize = unitSize
+        self.ingest = ingest
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        buildDir = try c.decodeIfPresent(String.self, forKey: .buildDir) ?? "../builds/\(name)"
+        manifest = try c.decode(String.self, forKey: .manifest)
+        unitSize = try c.decodeIfPresent(Int.self, forKey: .unitSize) ?? 1000
+        ingest = try c.decodeIfPresent(IngestConfig.self, forKey: .ingest) ?? IngestConfig()
+    }
+
+    /// Checks values that decoding cannot.
+    public func validate() throws {
+        guard unitSize >= 1 else { throw PipelineError(.config, "must be at least 1", key: "unit_size") }
+        try ingest.validate()
+    }
+
+    /// Loads a pipeline file, applies `--set key.path=value` overrides, resolves relative paths.
+    /// - Throws: ``PipelineError`` `.config` naming the file and key for unknown keys, bad
+    ///   values and malformed YAML.
+    public static func load(path: String, overrides: [String] = []) throws -> PipelineConfig {
+        var config: PipelineConfig = try ConfigLoader.load(path: path, overrides: overrides)
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        config.buildDir = ConfigLoader.resolve(config.buildDir, against: base)
+        config.manifest = ConfigLoader.resolve(config.manifest, against: base)
+        try config.validate()
+        return config
+    }
+
+    /// The resolved config as canonical JSON (sorted keys): what a run stores.
+    public func canonicalJSON() -> String { ConfigLoader.canonicalJSON(self) }
+}
+
+/// Settings of the ingest stage.
+public struct IngestConfig: Codable, Sendable, Equatable {
+    /// Refuse images with more pixels than this (checked from the header).
+    public var maxPixels: Int = 178_956_970
+    /// Refuse image files larger than this many bytes.
+    public var maxFileBytes: Int = 64 << 20
+    /// Refuse captions longer than this many UTF-8 bytes.
+    public var maxCaptionBytes: Int = 4096
+    /// Refuse entries with more masks than this.
+    public var maxMasks: Int = 64
+    /// `header`: read headers and check the end marker; `decode`: decode every image fully.
+    public var verify: String = "header"
+    /// COCO: `all` captions of an image as separate samples, or only the `first`.
+    public var cocoCaptions: String = "all"
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxPixels = "max_pixels", maxFileBytes = "max_file_bytes", maxCaptionBytes = "max_caption_bytes"
+        case maxMasks = "max_masks", verify, cocoCaptions = "coco_captions"
+    }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = IngestConfig()
+        maxPixels = try c.decodeIfPresent(Int.self, forKey: .maxPixels) ?? d.maxPixels
+        maxFileBytes = try c.decodeIfPresent(Int.self, forKey: .maxFileBytes) ?? d.maxFileBytes
+        maxCaptionBytes = try c.decodeIfPresent(Int.self, forKey: .maxCaptionBytes) ?? d.maxCaptionBytes
+        maxMasks = try c.decodeIfPresent(Int.self, forKey: .maxMasks) ?? d.maxMasks
+        verify = try c.decodeIfPresent(String.self, forKey: .verify) ?? d.verify
+        cocoCaptions = try c.decodeIfPresent(String.self, forKey: .cocoCaptions) ?? d.cocoCaptions
+    }
+
+    func validate() throws {
+        guard ["header", "decode"].contains(verify) else {
+            throw PipelineError(.config, "must be 'header' or 'decode', not '\(verify)'", key: "ingest.verify")
+        }
+        guard ["all", "first"].contains(cocoCaptions) else {
+            throw PipelineError(.config, "must be 'all' or 'first', not '\(cocoCaptions)'", key: "ingest.coco_captions")
+        }
+        for (key, value) in [("max_pixels", maxPixels), ("max_file_bytes", maxFileBytes),
+                             ("max_caption_bytes", maxCaptionBytes), ("max_masks", maxMasks)] where value < 1 {
+            throw PipelineError(.config, "must be at least 1", key: "ingest.\(key)")
+        }
+    }
+}
+
+/// YAML loading shared by pipeline and manifest files.
+enum ConfigLoader {
+    static func load<T: Decodable>(path: String, overrides: [String]) throws -> T {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw PipelineError(.config, "cannot read: \(error.localizedDescription)", file: path)
+        }
+        do {
+            var tree = try Yams.load(yaml: text) ?? [String: Any]()
+            for override in overrides { tree = try apply(override, to: tree) }
+            let normalised = try Yams.dump(object: tree)
+            return try YAMLDecoder().decode(T.self, from: normalised)
+        } catch var error as PipelineError {
+            error.file = error.file ?? path
+            throw error
+        } catch let DecodingError.keyNotFound(key, context) {
+            let where_ = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
+            throw PipelineError(.config, "required key is missing", file: path, key: where_)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+                let DecodingError.dataCorrupted(context) {
+            throw PipelineError(.config, "bad value: \(context.debugDescription)", file: path,
+                                key: context.codingPath.map(\.stringValue).joined(separator: "."))
+        } catch {
+            throw PipelineError(.config, "malformed YAML: \(error)", file: path)
+        }
+    }
+
+    /// Applies one `a.b.c=value` override; the value is parsed as a YAML scalar.
+    static func apply(_ override: String, to tree: Any) throws -> Any {
+        guard let eq = override.firstIndex(of: "=") else {
+            throw PipelineError(.config, "override '\(override)' is not key.path=value")
+        }
+        let keys = override[..<eq].split(separator: ".").map(String.init)
+        let valueText = String(override[override.index(after: eq)...])
+        let value = (try? Yams.load(yaml: valueText)).flatMap { $0 } ?? valueText
+        guard !keys.isEmpty else { throw PipelineError(.config, "override '\(override)' has an empty key") }
+        func set(_ node: Any, _ keys: ArraySlice<String>) -> Any {
+            var map = node as? [String: Any] ?? [:]
+            let key = keys.first!
+            map[key] = keys.count == 1 ? value : set(map[key] ?? [String: Any](), keys.dropFirst())
+            return map
+        }
+        return set(tree, keys[...])
+    }
+
+    static func resolve(_ path: String, against base: URL) -> String {
+        path.hasPrefix("/") ? URL(fileURLWithPath: path).standardizedFileURL.path
+            : base.appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    static func canonicalJSON<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// Entries of a JSON-lines, CSV or TSV list: one sample per line/record, with image paths
+/// relative to the list file's folder.
+struct ListSource {
+    let name: String
+    let config: SourceConfig
+
+    var root: String { (config.path as NSString).deletingLastPathComponent }
+
+    func entries() -> AnyIterator<EntryDescriptor> {
+        switch config.format {
+        case .jsonl:
+            var lines = LineReader(path: config.path)
+            var number = 0
+            return AnyIterator {
+                while let line = lines.next() {
+                    number += 1
+                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                    guard let object = JSONText.parse(line) as? [String: Any] else {
+                        return EntryDescriptor(source: name, key: "line:\(number)", root: root,
+                                               problem: FileIO.Refusal("bad_record", "line \(number) is not a JSON object"))
+                    }
+                    return describe(object, fallbackKey: "line:\(number)")
+                }
+                return nil
+            }
+        default:
+            var reader = DelimitedReader(path: config.path, separator: config.format == .tsv ? 0x09 : 0x2C)
+            guard let header = reader.next() else { return AnyIterator { nil } }
+            let columns = header.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+            return AnyIterator {
+                guard let fields = reader.next() else { return nil }
+                let key = "line:\(reader.lineNumber)"
+                guard fields.count == columns.count else {
+                    return EntryDescriptor(source: name, key: key, root: root, problem: FileIO.Refusal(
+                        "bad_record", "line \(reader.lineNumber) has \(fields.count) fields, the header has \(columns.count)"))
+                }
+                var object: [String: Any] = [:]
+                for (column, field) in zip(columns, fields) {
+                    guard let text = String(validating: field, as: UTF8.self) else {
+                        if column == config.captionColumn {
+                            object["__non_utf8_caption"] = true
+                            continue
+                        }
+                        return EntryDescriptor(source: name, key: key, root: root, problem: FileIO.Refusal(
+                            "non_utf8_text", "column '\(column)' on line \(reader.lineNumber) is not valid UTF-8"))
+                    }
+                    object[column] = text
+                }
+                return describe(object, fallbackKey: key)
+            }
+        }
+    }
+
+    private func describe(_ object: [String: Any], fallbackKey: String) -> EntryDescriptor {
+        let imagePath = object[config.imageColumn] as? String
+        let key = (object[config.keyColumn] as? String).flatMap { $0.isEmpty ? nil : $0 }
+            ?? (object[config.keyColumn] as? NSNumber)?.stringValue
+            ?? imagePath.map { SampleFiles.split($0).key } ?? fallbackKey
+        var entry = EntryDescriptor(source: name, key: key, root: root)
+        guard let imagePath, !imagePath.isEmpty else {
+            entry.problem = FileIO.Refusal("missing_image", "record has no '\(config.imageColumn)' path")
+            return entry
+        }
+        if imagePath.hasPrefix("http://") || imagePath.hasPrefix("https://") {
+            entry.problem = FileIO.Refusal("remote_url", "remote URLs are not downloaded; fetch them first (e.g. img2dataset)")
+            return entry
+        }
+        entry.image = .file(imagePath)
+        if object["__non_utf8_caption"] != nil {
+            entry.problem = FileIO.Refusal("non_utf8_caption", "caption is not valid UTF-8")
+        } else if let caption = object[config.captionColumn] as? String {
+            entry.caption = .text(caption)
+        }
+        if let mask = object[config.maskColumn] as? String, !mask.isEmpty { entry.masks.append(.instanceMap(.file(mask))) }
+        if let masks = object["masks"] as? [[String: Any]] {
+            for m in masks {
+                guard let path = m["path"] as? String else { continue }
+                let box = (m["box"] as? [Any])?.compactMap(JSONText.number)
+                entry.masks.append(.binary(.file(path), label: m["label"] as? String, box: box))
+            }
+        }
+        return entry
+    }
+}

@@ -1,0 +1,41 @@
+public import Catalog
+
+/// Human-readable views of a catalog for the `catalog` command.
+public enum CatalogReport {
+    /// Counts per stage and status, reasons with counts, and the last runs.
+    public static func summary(_ catalog: Catalog) throws -> String {
+        let db = catalog.database
+        var lines = ["catalog \(catalog.path) (schema \(try catalog.schemaVersion()))"]
+        lines.append("entries by status:")
+        for row in try db.query("SELECT status, COUNT(*) FROM entries GROUP BY status ORDER BY status") {
+            lines.append("  \(row[0]): \(row[1])")
+        }
+        let reasons = try db.query("""
+            SELECT status, reason, COUNT(*) FROM entries WHERE status <> 'ok' GROUP BY status, reason ORDER BY 3 DESC, 2
+            """)
+        if !reasons.isEmpty {
+            lines.append("reasons:")
+            for row in reasons { lines.append("  \(row[0]):\(row[1]): \(row[2])") }
+        }
+        lines.append("units by stage:")
+        for row in try db.query("SELECT stage, config_hash, COUNT(*), SUM(items_in), SUM(items_failed) FROM units GROUP BY 1, 2") {
+            lines.append("  \(row[0]) [\(row[1])]: \(row[2]) units, \(row[3]) items, \(row[4]) failed")
+        }
+        lines.append("recent runs:")
+        for row in try db.query("""
+            SELECT id, stage, worker, workers, status, datetime(started, 'unixepoch'), ROUND(finished - started, 2)
+            FROM runs ORDER BY id DESC LIMIT 5
+            """) {
+            lines.append("  #\(row[0]) \(row[1]) worker \(row[2])/\(row[3]) \(row[4]) at \(row[5]) (\(row[6]) s)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Entries that failed or were skipped, with their reasons.
+    public static func problems(_ catalog: Catalog, limit: Int) throws -> String {
+        try catalog.database.query("""
+            SELECT position, source, source_key, status, reason, message FROM entries
+            WHERE status <> 'ok' ORDER BY position LIMIT ?
+            """, [limit]).map { $0.values.map(\.description).joined(separator: "\t") }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// What one stage run did: stored in `runs.summary_json`, printed, and written under reports/.
+public struct RunSummary: Codable, Sendable, Equatable {
+    public var stage: String
+    public var worker: Int
+    public var workers: Int
+    public var configHash: String
+    /// Units this worker owns.
+    public var unitsOwned = 0
+    /// Units processed in this run.
+    public var unitsProcessed = 0
+    /// Units skipped because they were already done for this config.
+    public var unitsAlreadyDone = 0
+    /// Items read in processed units.
+    public var itemsIn = 0
+    public var itemsOK = 0
+    public var itemsSkipped = 0
+    public var itemsFailed = 0
+    /// `skipped:reason` and `failed:reason` with counts.
+    public var reasons: [String: Int] = [:]
+    public var seconds: Double = 0
+    /// Processed items per second.
+    public var itemsPerSecond: Double { seconds > 0 ? Double(itemsIn) / seconds : 0 }
+
+    enum CodingKeys: String, CodingKey {
+        case stage, worker, workers, configHash = "config_hash", unitsOwned = "units_owned"
+        case unitsProcessed = "units_processed", unitsAlreadyDone = "units_already_done", itemsIn = "items_in"
+        case itemsOK = "items_ok", itemsSkipped = "items_skipped", itemsFailed = "items_failed", reasons, seconds
+        case itemsPerSecond = "items_per_second"
+    }
+
+    public init(stage: String, worker: Int, workers: Int, configHash: String) {
+        self.stage = stage
+        self.worker = worker
+        self.workers = workers
+        self.configHash = configHash
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        stage = try c.decode(String.self, forKey: .stage)
+        worker = try c.decode(Int.self, forKey: .worker)
+        workers = try c.decode(Int.self, forKey: .workers)
+        configHash = try c.decode(String.self, forKey: .configHash)
+        unitsOwned = try c.decode(Int.self, forKey: .unitsOwned)
+        unitsProcessed = try c.decode(Int.self, forKey: .unitsProcessed)
+        unitsAlreadyDone = try c.decode(Int.self, forKey: .unitsAlreadyDone)
+        itemsIn = try c.decode(Int.self, forKey: .itemsIn)
+        itemsOK = try c.decode(Int.self, forKey: .itemsOK)
+        itemsSkipped = try c.decode(Int.self, forKey: .itemsSkipped)
+        itemsFailed = try c.decode(Int.self, forKey: .itemsFailed)
+        reasons = try c.decode([String: Int].self, forKey: .reasons)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(worker, forKey: .worker)
+        try c.encode(workers, forKey: .workers)
+        try c.encode(configHash, forKey: .configHash)
+        try c.encode(unitsOwned, forKey: .unitsOwned)
+        try c.encode(unitsProcessed, forKey: .unitsProcessed)
+        try c.encode(unitsAlreadyDone, forKey: .unitsAlreadyDone)
+        try c.encode(itemsIn, forKey: .itemsIn)
+        try c.encode(itemsOK, forKey: .itemsOK)
+        try c.encode(itemsSkipped, forKey: .itemsSkipped)
+        try c.encode(itemsFailed, forKey: .itemsFailed)
+        try c.encode(reasons, forKey: .reasons)
+        try c.encode((seconds * 1000).rounded() / 1000, forKey: .seconds)
+        try c.encode((itemsPerSecond * 10).rounded() / 10, forKey: .itemsPerSecond)
+    }
+
+    /// Adds one item's outcome.
+    mutating func count(_ outcome: ItemOutcome) {
+        itemsIn += 1
+        switch outcome.status {
+        case "ok": itemsOK += 1
+        case "skipped": itemsSkipped += 1
+        default: itemsFailed += 1
+        }
+        if let reason = outcome.reason, outcome.status != "ok" { reasons["\(outcome.status):\(reason)", default: 0] += 1 }
+    }
+
+    /// JSON with sorted keys.
+    public var json: String { ConfigLoader.canonicalJSON(self) }
+
+    /// The summary as a human-readable block.
+    public var text: String {
+        var lines = ["\(stage) summary" + (workers > 1 ? " (worker \(worker) of \(workers))" : "")]
+        lines.append("  units: \(unitsProcessed) processed, \(unitsAlreadyDone) already done, \(unitsOwned) owned")
+        lines.append("  items: \(itemsIn) in, \(itemsOK) ok, \(itemsSkipped) skipped, \(itemsFailed) failed")
+        for (reason, count) in reasons.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
+            lines.append("    \(reason): \(count)")
+        }
+        lines.append(String(format: "  time: %.2f s, %.1f items/s", seconds, itemsPerSecond))
+        lines.append("  config hash: \(configHash)")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The summary as Markdown.
+    public var markdown: String {
+        var md = "# \(stage) run summary\n\n| | |\n|---|---|\n"
+        md += "| worker | \(worker) of \(workers) |\n| config hash | `\(configHash)` |\n"
+        md += "| units processed / already done / owned | \(unitsProcessed) / \(unitsAlreadyDone) / \(unitsOwned) |\n"
+        md += "| items in | \(itemsIn) |\n| ok | \(itemsOK) |\n| skipped | \(itemsSkipped) |\n| failed | \(itemsFailed) |\n"
+        md += String(format: "| seconds | %.2f |\n| items/s | %.1f |\n", seconds, itemsPerSecond)
+        if !reasons.isEmpty {
+            md += "\n## Reasons\n\n| status:reason | count |\n|---|---|\n"
+            for (reason, count) in reasons.sorted(by: { $0.key < $1.key }) { md += "| \(reason) | \(count) |\n" }
+        }
+        return md
+    }
+}
+
+/// The outcome of one item: `ok`, `skipped` or `failed`, with a reason for the latter two.
+public struct ItemOutcome: Sendable, Equatable {
+    public var status: String
+    public var reason: String?
+    public init(status: String, reason: String? = nil) {
+        self.status = status
+        self.reason = reason
+    }
+}

@@ -1,0 +1,195 @@
+public import Catalog
+import Foundation
+
+/// A stage's per-unit work, run by ``StageRunner``.
+public protocol UnitProcessor {
+    /// What one work unit is made of (cheap descriptors; the processor does the heavy reads).
+    associatedtype Item
+    /// The stage name recorded in the catalog.
+    var stage: String { get }
+    /// Hash of the resolved stage config (plus model weights where a model is used).
+    var configHash: String { get }
+    /// The resolved config stored with each run.
+    var configJSON: String { get }
+    /// Called once with the catalog before any unit runs.
+    func prepare(_ catalog: Catalog) throws
+    /// Does one unit's work. Must not touch the catalog: everything it records goes in the
+    /// returned ``UnitOutput/record`` closure, which the runner calls in one transaction.
+    func process(unit: Int, firstPosition: Int, items: [Item]) throws -> UnitOutput
+}
+
+extension UnitProcessor {
+    public func prepare(_ catalog: Catalog) throws {}
+}
+
+/// What a processed unit hands back to the runner.
+public struct UnitOutput {
+    /// Files to write atomically, with paths relative to the build directory.
+    public var files: [(path: String, bytes: [UInt8])]
+    /// Records the unit's rows; runs inside the transaction that marks the unit done, and
+    /// returns each item's final outcome.
+    public var record: (Catalog, Database) throws -> [ItemOutcome]
+
+    public init(files: [(path: String, bytes: [UInt8])] = [], record: @escaping (Catalog, Database) throws -> [ItemOutcome]) {
+        self.files = files
+        self.record = record
+    }
+}
+
+/// How a stage process takes its share of the work.
+public struct RunOptions: Sendable {
+    /// Number of worker processes the build is split across.
+    public var workers: Int
+    /// This process's worker index, `0..<workers`.
+    public var worker: Int
+    /// Redo done units that hold failed items.
+    public var retryFailed: Bool
+    /// Items per work unit.
+    public var unitSize: Int
+    /// No progress output.
+    public var quiet: Bool
+
+    public init(workers: Int = 1, worker: Int = 0, retryFailed: Bool = false, unitSize: Int = 1000, quiet: Bool = false) {
+        self.workers = workers
+        self.worker = worker
+        self.retryFailed = retryFailed
+        self.unitSize = unitSize
+        self.quiet = quiet
+    }
+
+    /// Worker defaults from a Slurm job array (`SLURM_ARRAY_TASK_COUNT`, `SLURM_ARRAY_TASK_ID`),
+    /// else one worker.
+    public static func slurmDefaults(environment: [String: String]? = nil) -> (workers: Int, worker: Int) {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        let count = environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) ?? 1
+        var id = environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) ?? 0
+        if let minimum = environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) { id -= minimum }
+        return (max(1, count), max(0, id))
+    }
+}
+
+/// Runs a stage over deterministic work units: skips units done for the same config hash,
+/// writes outputs temp + fsync + rename, records each unit and its files' sizes and SHA-256 in
+/// one transaction, sweeps orphans on start, and keeps a run summary.
+public final class StageRunner {
+    public let layout: BuildLayout
+    public let options: RunOptions
+    private var host: String { ProcessInfo.processInfo.hostName }
+    private var tag: String { "w\(options.worker)of\(options.workers)" }
+
+    public init(layout: BuildLayout, options: RunOptions) {
+        self.layout = layout
+        self.options = options
+    }
+
+    /// Runs `processor` over `items`, grouped into units of ``RunOptions/unitSize`` in order.
+    /// - Parameters:
+    ///   - items: the stage's input in deterministic order.
+    ///   - estimatedCount: total item count for the progress ETA, when known.
+    /// - Returns: the run summary (also stored in the catalog and under reports/).
+    /// - Throws: ``PipelineError`` (lock held, I/O) or what a unit throws; the unit is then not
+    ///   recorded and the run is marked failed.
+    public func run<P: UnitProcessor, I: IteratorProtocol>(_ processor: P, items: I, estimatedCount: Int? = nil) throws -> RunSummary
+    where I.Element == P.Item {
+        precondition(options.workers >= 1 && (0..<options.workers).contains(options.worker), "bad worker index")
+        let catalogPath = layout.catalog(worker: options.worker, workers: options.workers)
+        try FileManager.default.createDirectory(atPath: (catalogPath as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let lock = try FileLock(path: layout.lock(forCatalog: catalogPath), purpose: "\(processor.stage) worker \(tag)")
+        defer { withExtendedLifetime(lock) {} }
+        let catalog = try Catalog(path: catalogPath)
+        try sweep(catalog)
+        try processor.prepare(catalog)
+
+        var summary = RunSummary(stage: processor.stage, worker: options.worker, workers: options.workers,
+                                 configHash: processor.configHash)
+        let runID = try catalog.beginRun(stage: processor.stage, worker: options.worker, workers: options.workers,
+                                         configHash: processor.configHash, configJSON: processor.configJSON)
+        let done = try catalog.doneUnits(stage: processor.stage, configHash: processor.configHash)
+        let retry = options.retryFailed
+            ? try catalog.unitsWithFailures(stage: processor.stage, configHash: processor.configHash) : []
+        var progress = options.quiet ? nil : Progress(stage: processor.stage, total: estimatedCount)
+        let clock = Date()
+        var items = items
+        var unit = 0
+        var seen = 0
+        do {
+            while true {
+                var batch: [P.Item] = []
+                batch.reserveCapacity(min(options.unitSize, 4096))
+                while batch.count < options.unitSize, let item = items.next() { batch.append(item) }
+                if batch.isEmpty { break }
+                defer { unit += 1; seen += batch.count }
+                guard unit % options.workers == options.worker else { continue }
+                summary.unitsOwned += 1
+                if done.contains(unit) && !retry.contains(unit) {
+                    summary.unitsAlreadyDone += 1
+                    progress?.update(done: seen + batch.count, failed: summary.itemsFailed)
+                    continue
+                }
+                let started = Date().timeIntervalSince1970
+                let output = try processor.process(unit: unit, firstPosition: unit * options.unitSize, items: batch)
+                var files: [FileRecord] = []
+                for (path, bytes) in output.files {
+                    let written = try AtomicFile.write(bytes, to: layout.absolute(path), tag: tag)
+                    files.append(FileRecord(path: path, bytes: written.bytes, sha256: written.sha256))
+                }
+                let outcomes = try catalog.write { db -> [ItemOutcome] in
+                    let outcomes = try output.record(catalog, db)
+                    let record = UnitRecord(
+                        stage: processor.stage, unit: unit, configHash: processor.configHash, itemsIn: outcomes.count,
+                        itemsOK: outcomes.filter { $0.status == "ok" }.count,
+                        itemsSkipped: outcomes.filter { $0.status == "skipped" }.count,
+                        itemsFailed: outcomes.filter { $0.status == "failed" }.count,
+                        host: host, worker: options.worker, runID: runID, started: started,
+                        finished: Date().timeIntervalSince1970)
+                    try catalog.recordUnit(record, files: files, in: db)
+                    return outcomes
+                }
+                summary.unitsProcessed += 1
+                for outcome in outcomes { summary.count(outcome) }
+                progress?.update(done: seen + batch.count, failed: summary.itemsFailed)
+            }
+        } catch {
+            progress?.finish()
+            summary.seconds = Date().timeIntervalSince(clock)
+            try? catalog.finishRun(id: runID, status: "failed", summaryJSON: summary.json)
+            throw error
+        }
+        progress?.update(done: seen, failed: summary.itemsFailed, force: true)
+        progress?.finish()
+        summary.seconds = Date().timeIntervalSince(clock)
+        try catalog.finishRun(id: runID, status: "done", summaryJSON: summary.json)
+        try writeReports(summary)
+        return summary
+    }
+
+    /// Removes temporaries, and (for a single-worker build) files under the managed folders
+    /// that no catalog row claims.
+    /// - Returns: the paths removed.
+    @discardableResult
+    public func sweep(_ catalog: Catalog) throws -> [String] {
+        var removed: [String] = []
+        let single = options.workers == 1
+        let claimed = single ? try catalog.claimedFiles() : []
+        for folder in layout.managedDirectories + ["reports"] {
+            let directory = layout.absolute(folder)
+            removed += AtomicFile.sweepTemporaries(in: directory, tag: single ? nil : tag)
+            guard single, folder != "reports", let walker = FileManager.default.enumerator(atPath: directory) else { continue }
+            while let relative = walker.nextObject() as? String {
+                let path = folder + "/" + relative
+                var info = stat()
+                guard lstat(layout.absolute(path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+                if !claimed.contains(path) && unlink(layout.absolute(path)) == 0 { removed.append(path) }
+            }
+        }
+        return removed
+    }
+
+    private func writeReports(_ summary: RunSummary) throws {
+        try AtomicFile.write(summary.json + "\n", to: layout.summaryReport(stage: summary.stage, worker: options.worker,
+                                                                          workers: options.workers, ext: "json"), tag: tag)
+        try AtomicFile.write(summary.markdown, to: layout.summaryReport(stage: summary.stage, worker: options.worker,
+                                                                        workers: options.workers, ext: "md"), tag: tag)
+    }
+}

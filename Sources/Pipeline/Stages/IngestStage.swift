@@ -1,0 +1,181 @@
+public import Catalog
+import Foundation
+import Imaging
+
+/// The ingest stage: reads each manifest entry's image header (or whole image), caption, JSON and
+/// mask references, computes the content id, and records the entry with its status in the
+/// catalog. Bad entries are recorded with a reason; the stage goes on.
+public struct IngestStage: UnitProcessor {
+    public typealias Item = EntryDescriptor
+
+    public let pipeline: PipelineConfig
+    public let manifest: ManifestConfig
+    public var stage: String { "ingest" }
+    public let configHash: String
+    public let configJSON: String
+
+    /// - Throws: ``PipelineError`` when the manifest cannot be read.
+    public init(pipeline: PipelineConfig) throws {
+        self.pipeline = pipeline
+        manifest = try ManifestConfig.load(path: pipeline.manifest)
+        configJSON = ConfigLoader.canonicalJSON(ResolvedConfig(pipeline: pipeline, manifest: manifest))
+        let hashed = ConfigLoader.canonicalJSON(HashedConfig(unitSize: pipeline.unitSize, ingest: pipeline.ingest,
+                                                             sources: manifest.sources))
+        configHash = String(SHA256.hex(Array(hashed.utf8)).prefix(16))
+    }
+
+    struct ResolvedConfig: Encodable {
+        var pipeline: PipelineConfig
+        var manifest: ManifestConfig
+    }
+
+    struct HashedConfig: Encodable {
+        var unitSize: Int
+        var ingest: IngestConfig
+        var sources: [SourceConfig]
+    }
+
+    /// The manifest reader for this stage's config.
+    public var reader: ManifestReader { ManifestReader(manifest: manifest, ingest: pipeline.ingest) }
+
+    public func prepare(_ catalog: Catalog) throws {
+        try reader.validate()
+        for source in reader.roots() {
+            try catalog.recordSource(name: source.name, format: source.format, root: source.root, optionsJSON: source.options)
+        }
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [EntryDescriptor]) throws -> UnitOutput {
+        let config = pipeline.ingest
+        var records = [EntryRecord?](repeating: nil, count: items.count)
+        records.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in
+                out[i] = Self.ingest(items[i], position: firstPosition + i, unit: unit, config: config)
+            }
+        }
+        let entries = records.map { $0! }
+        return UnitOutput { catalog, db in
+            try catalog.replaceEntries(unit: unit, entries, in: db).map { ItemOutcome(status: $0.status, reason: $0.reason) }
+        }
+    }
+
+    /// Reads and checks one entry. Never throws: every problem becomes a failed record.
+    static func ingest(_ entry: EntryDescriptor, position: Int, unit: Int, config: IngestConfig) -> EntryRecord {
+        var record = EntryRecord(position: position, unit: unit, source: entry.source, sourceKey: entry.key)
+        func fail(_ refusal: FileIO.Refusal) -> EntryRecord {
+            record.status = "failed"
+            record.reason = refusal.reason
+            record.message = refusal.message
+            return record
+        }
+        if let problem = entry.problem { return fail(problem) }
+        guard let imageRef = entry.image else { return fail(.init("missing_image", "no image")) }
+        record.imageRef = imageRef.json
+        do throws(FileIO.Refusal) {
+            let image = try read(imageRef, root: entry.root, maxBytes: config.maxFileBytes)
+            record.imageBytes = image.count
+            let info: ImageInfo
+            do {
+                info = try ImageCodec.probe(image)
+                if info.width * info.height > config.maxPixels {
+                    throw ImagingError(.tooLarge, "\(info.width)x\(info.height) exceeds the cap of \(config.maxPixels) pixels")
+                }
+                if config.verify == "decode" { _ = try ImageCodec.decodeRGB(image, maxPixels: config.maxPixels) }
+            } catch let error as ImagingError {
+                throw FileIO.Refusal(error.code.rawValue, error.message)
+            } catch {
+                throw FileIO.Refusal("corrupt_image", "\(error)")
+            }
+            record.width = info.width
+            record.height = info.height
+            record.format = info.format.rawValue
+
+            var json: [String: Any]?
+            if let jsonRef = entry.json {
+                let bytes = try read(jsonRef, root: entry.root, maxBytes: 1 << 20)
+                guard let object = JSONText.parse(bytes) as? [String: Any] else {
+                    throw FileIO.Refusal("bad_json", "the entry's JSON is malformed")
+                }
+                json = object
+                record.metadataJSON = JSONText.canonical(object.filter { $0.key != "mask" })
+            }
+
+            let caption: String
+            switch entry.caption {
+            case .text(let text): caption = text
+            case .file(let ref):
+                let bytes = try read(ref, root: entry.root, maxBytes: max(config.maxCaptionBytes * 4, 1 << 16))
+                guard let text = String(validating: bytes, as: UTF8.self) else {
+                    throw FileIO.Refusal("non_utf8_caption", "caption file is not valid UTF-8")
+                }
+                caption = text
+            case .none:
+                guard let text = json?["caption"] as? String else {
+                    throw FileIO.Refusal("missing_caption", "no caption (no .txt file or caption field)")
+                }
+                caption = text
+            }
+            let trimmed = caption.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else { throw FileIO.Refusal("missing_caption", "caption is empty") }
+            guard trimmed.utf8.count <= config.maxCaptionBytes else {
+                throw FileIO.Refusal("caption_too_long", "caption has \(trimmed.utf8.count) bytes, the cap is \(config.maxCaptionBytes)")
+            }
+            record.caption = trimmed
+            record.masks = try masks(entry, json: json, root: entry.root)
+            guard record.masks.count <= config.maxMasks else {
+                throw FileIO.Refusal("too_many_masks", "\(record.masks.count) masks, the cap is \(config.maxMasks)")
+            }
+            var hasher = SHA256()
+            hasher.update(image)
+            hasher.update(trimmed)
+            record.sampleID = hasher.finalize().hexPrefix(16)
+            return record
+        } catch {
+            return fail(error)
+        }
+    }
+
+    static func read(_ ref: FileRef, root: String, maxBytes: Int) throws(FileIO.Refusal) -> [UInt8] {
+        switch ref {
+        case .file(let relative):
+            return try FileIO.read(FileIO.confine(relative, to: root), maxBytes: maxBytes)
+        case .tarMember(let tar, _, let offset, let size):
+            return try FileIO.read(root + "/" + tar, offset: offset, size: size, maxBytes: maxBytes)
+        }
+    }
+
+    /// Mask references: instance-map values from the Subject-Diffusion JSON, binary PNGs, COCO.
+    static func masks(_ entry: EntryDescriptor, json: [String: Any]?, root: String) throws(FileIO.Refusal) -> [MaskRecord] {
+        var records: [MaskRecord] = []
+        for mask in entry.masks {
+            switch mask {
+            case .instanceMap(let ref):
+                if case .file(let path) = ref { _ = try FileIO.confine(path, to: root) }
+                let listed = (json?["mask"] as? [[String: Any]] ?? []).filter { (JSONText.number($0["value"]) ?? 0) > 0 }
+                if listed.isEmpty {
+                    records.append(MaskRecord(k: records.count, kind: "instance_map", ref: ref.json))
+                }
+                for item in listed {
+                    let box = (item["box"] as? [Any])?.compactMap(JSONText.number)
+                    records.append(MaskRecord(
+                        k: records.count, kind: "instance_map", ref: ref.json,
+                        value: JSONText.number(item["value"]).map { Int($0) }, label: item["label"] as? String,
+                        score: JSONText.number(item["logit"]),
+                        boxJSON: box.map { JSONText.render(.array($0.map { .double($0) })) }))
+                }
+            case .binary(let ref, let label, let box):
+                if case .file(let path) = ref { _ = try FileIO.confine(path, to: root) }
+                records.append(MaskRecord(k: records.count, kind: "binary_png", ref: ref.json, label: label,
+                                          boxJSON: box.map { JSONText.render(.array($0.map { .double($0) })) }))
+            case .coco(let kind, let label, let box, let data):
+                records.append(MaskRecord(k: records.count, kind: kind, label: label,
+                                          boxJSON: JSONText.render(.array(box.map { .double($0) })), dataJSON: data))
+            }
+        }
+        if json?["mask"] != nil && !entry.masks.contains(where: { if case .instanceMap = $0 { return true }; return false }) {
+            throw FileIO.Refusal("missing_mask", "the JSON lists masks but the entry has no instance-map PNG")
+        }
+        return records
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Small, deterministic JSON writing (sorted keys) for catalog columns, and lenient parsing.
+public enum JSONText {
+    /// A JSON value to write.
+    public indirect enum Value: Sendable, Equatable {
+        case string(String)
+        case int(Int)
+        case double(Double)
+        case bool(Bool)
+        case array([Value])
+        case object([String: Value])
+        case null
+    }
+
+    /// Renders an object with sorted keys.
+    public static func object(_ fields: [String: Value]) -> String { render(.object(fields)) }
+
+    /// Renders any value.
+    public static func render(_ value: Value) -> String {
+        switch value {
+        case .string(let s): return quote(s)
+        case .int(let i): return String(i)
+        case .double(let d):
+            if d.isFinite && d == d.rounded() && abs(d) < 1e15 { return String(Int(d)) }
+            return d.isFinite ? "\(d)" : "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        case .array(let items): return "[" + items.map(render).joined(separator: ",") + "]"
+        case .object(let fields):
+            return "{" + fields.keys.sorted().map { quote($0) + ":" + render(fields[$0]!) }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// A JSON string literal.
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Parses JSON bytes into Foundation values, or nil when malformed.
+    public static func parse(_ bytes: [UInt8]) -> Any? {
+        try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+    }
+
+    /// Re-renders a parsed Foundation value with sorted keys (for canonical storage).
+    public static func canonical(_ value: Any) -> String {
+        guard JSONSerialization.isValidJSONObject(value),
+              let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return "null" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A number from a parsed JSON value.
+    public static func number(_ value: Any?) -> Double? {
+        if let n = value as? NSNumber { return n.doubleValue }
+        return nil
+    }
+}

@@ -1,0 +1,21 @@
+internal import COpenBLAS
+
+/// The OpenBLAS calls the project uses. The only file that imports the BLAS C module.
+public enum BLAS {
+    /// `C = A·B + beta·C` in row-major float32 (`A` is m×k, `B` k×n, `C` m×n, each optionally
+    /// transposed as stored).
+    public static func gemm(m: Int, n: Int, k: Int, a: [Float], transposeA: Bool, b: [Float], transposeB: Bool,
+                            c: UnsafeMutablePointer<Float>, beta: Float) {
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), 1, a, blasint(transposeA ? m : k),
+                    b, blasint(transposeB ? k : n), beta, c, blasint(n))
+    }
+
+    /// Sets the number of OpenBLAS threads (the one threading setting; see style rule 26).
+    public static func setThreadCount(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    /// The number of threads OpenBLAS currently uses.
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+}
