@@ -86,8 +86,32 @@ extension Catalog {
     public func replaceEntries(unit: Int, _ entries: [EntryRecord], in db: Database) throws -> [EntryRecord] {
         try db.run("DELETE FROM masks WHERE position IN (SELECT position FROM entries WHERE unit = ?)", [unit])
         try db.run("DELETE FROM entries WHERE unit = ?", [unit])
+        let sorted = entries.sorted(by: { $0.position < $1.position })
+        let later = try db.scalar("SELECT 1 FROM entries WHERE position > ? LIMIT 1", [sorted.last?.position ?? Int.max])
+        if later != .null {
+            // Redone out of order: park accepted entries as duplicates (so the unique index holds),
+            // then recompute every verdict in manifest order.
+            for var entry in sorted {
+                if entry.status == "ok" {
+                    entry.status = "skipped"
+                    entry.reason = DuplicateReason.content
+                    entry.message = DuplicateReason.contentMessage
+                }
+                try insert(entry, in: db)
+            }
+            try resolveDuplicates(in: db)
+            var verdicts: [Int: (String, String?, String?)] = [:]
+            try db.forEach("SELECT position, status, reason, message FROM entries WHERE unit = ?", [unit]) { row in
+                verdicts[row[0].int!] = (row[1].string ?? "failed", row[2].string, row[3].string)
+            }
+            return sorted.map { entry in
+                var e = entry
+                if let v = verdicts[e.position] { (e.status, e.reason, e.message) = v }
+                return e
+            }
+        }
         var resolved: [EntryRecord] = []
-        for var entry in entries.sorted(by: { $0.position < $1.position }) {
+        for var entry in sorted {
             if entry.status == "ok" {
                 let earlierKey = try db.scalar("""
                     SELECT 1 FROM entries WHERE source = ? AND source_key = ? AND position < ? LIMIT 1
@@ -108,9 +132,6 @@ extension Catalog {
             try insert(entry, in: db)
             resolved.append(entry)
         }
-        let later = try db.scalar("SELECT 1 FROM entries WHERE position > ? LIMIT 1",
-                                  [entries.map(\.position).max() ?? Int.max])
-        if later != .null { try resolveDuplicates(in: db) }
         return resolved
     }
 

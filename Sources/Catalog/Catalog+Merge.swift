@@ -34,7 +34,7 @@ extension Catalog {
         try database.run("ATTACH DATABASE ? AS worker", [other])
         defer { try? database.execute("DETACH DATABASE worker") }
         try write { db in
-            for (table, _) in Self.mergedTables where table != "entries" {
+            for (table, _) in Self.mergedTables where table != "entries" && table != "masks" {
                 try db.execute("INSERT OR REPLACE INTO main.\(table) SELECT * FROM worker.\(table)")
             }
             // An accepted sample another worker also accepted is parked as a duplicate; the

@@ -1,1 +1,34 @@
-print("placeholder")
+import ArgumentParser
+import Foundation
+import SampleScenes
+
+/// `make-sample`: draws the embedded sample dataset in every input layout.
+struct MakeSample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "make-sample",
+        abstract: "Draw procedural scenes with exact instance masks and captions, in every input layout.")
+
+    @Option(help: "Output folder (replaced if it holds an earlier sample).") var output = "builds/sample-data"
+    @Option(help: "Scenes per layout.") var perLayout = 8
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Comma-separated layouts (default: all of \(SampleWriter.Layout.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var layouts: String?
+    @Flag(help: "Add deliberately bad entries (truncated, non-image, missing caption, escaping paths, …).") var defects = false
+
+    func run() throws {
+        var chosen = SampleWriter.Layout.allCases
+        if let layouts {
+            chosen = try layouts.split(separator: ",").map { name in
+                guard let layout = SampleWriter.Layout(rawValue: String(name)) else {
+                    throw ValidationError("unknown layout '\(name)'")
+                }
+                return layout
+            }
+        }
+        let counts = try SampleWriter(seed: seed, output: output, perLayout: perLayout, layouts: chosen, defects: defects).write()
+        for (layout, count) in counts.sorted(by: { $0.key < $1.key }) { print("\(layout): \(count) scenes") }
+        print("sample written to \(output)")
+    }
+}
+
+MakeSample.main()

@@ -125,6 +125,10 @@ enum ConfigLoader {
         } catch let DecodingError.keyNotFound(key, context) {
             let where_ = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
             throw PipelineError(.config, "required key is missing", file: path, key: where_)
+        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is PipelineError {
+            var error = context.underlyingError as! PipelineError
+            error.file = error.file ?? path
+            throw error
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
                 let DecodingError.dataCorrupted(context) {
             throw PipelineError(.config, "bad value: \(context.debugDescription)", file: path,

@@ -1,4 +1,4 @@
-public import Catalog
+import Catalog
 import Foundation
 
 /// Folds worker catalogs (`workers/catalog-K-of-N.sqlite`) into the build catalog.

@@ -16,7 +16,11 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, tag: String = "w0of1") throws -> (bytes: Int, sha256: String) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw PipelineError(.io, "cannot create directory: \(error.localizedDescription)", file: directory)
+        }
         let temporary = directory + "/" + temporaryPrefix + tag + "-" + url.lastPathComponent
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ioError("cannot create", temporary) }

@@ -1,0 +1,62 @@
+# λ-ECLIPSE data pipeline. `make demo` runs every stage on the embedded sample; `make test`
+# runs the tests. Both install the C libraries they need (Debian/Ubuntu) when missing.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev pkg-config
+# Release binaries for stages, demos and benchmarks; tests build with -enable-testing.
+RELEASE_FLAGS := -c release
+BIN := .build/release
+TEST_FLAGS := -c release -Xswiftc -enable-testing
+# One BLAS thread per process: stages parallelise over items (style rule 26).
+export OPENBLAS_NUM_THREADS ?= 1
+PIPELINE ?= pipelines/demo.yaml
+SAMPLE_PER_LAYOUT ?= 8
+
+.PHONY: all deps build demo test bench dataset sample clean
+
+all: build
+
+## deps: install the C libraries (apt-get, non-interactive) when any is missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build $(RELEASE_FLAGS)
+
+## sample: draw the embedded sample (every input layout, with deliberate defects).
+sample: build
+	$(BIN)/make-sample --output builds/sample-data --per-layout $(SAMPLE_PER_LAYOUT) --seed 1 --defects
+
+## demo: the main job on the embedded sample.
+demo: sample
+	$(BIN)/ingest --pipeline pipelines/demo.yaml
+	@echo
+	$(BIN)/catalog summary --pipeline pipelines/demo.yaml
+	@echo
+	@echo "catalog: builds/demo/catalog.sqlite   (try: sqlite3 builds/demo/catalog.sqlite 'select * from samples limit 5')"
+	@echo "report:  builds/demo/reports/ingest.md"
+
+## dataset: run every stage of PIPELINE (default pipelines/demo.yaml); resumes what is missing.
+dataset: build
+	$(BIN)/ingest --pipeline $(PIPELINE)
+	$(BIN)/catalog summary --pipeline $(PIPELINE)
+
+## test: every test, optimised (numeric code is slow in debug builds).
+test: deps
+	$(SWIFT) build $(TEST_FLAGS) --build-tests $(if $(CI),-Xswiftc -warnings-as-errors,)
+	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+## bench: release benchmarks against reference tools on this machine.
+bench: build
+	scripts/bench.sh
+
+clean:
+	rm -rf .build builds

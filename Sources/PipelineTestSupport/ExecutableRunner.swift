@@ -1,0 +1,60 @@
+public import Foundation
+
+/// Runs the package's built executables from tests (end-to-end, crash and worker tests).
+public enum ExecutableRunner {
+    /// The folder holding the built products: the test runner's own folder.
+    public static var productsDirectory: String {
+        if let override = ProcessInfo.processInfo.environment["ECLIPSE_BIN_DIR"] { return override }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // On macOS the runner sits inside a .xctest bundle.
+        while url.path.contains(".xctest") { url.deleteLastPathComponent() }
+        return url.path
+    }
+
+    /// The result of a finished process.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        /// Whether the process was killed by a signal.
+        public var signalled: Bool
+    }
+
+    /// Starts an executable with arguments and returns the process (stdout/stderr to files in `logDirectory`).
+    public static func start(_ name: String, _ arguments: [String], environment: [String: String] = [:],
+                             logDirectory: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: productsDirectory + "/" + name)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for key in ["SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN"] { env[key] = nil }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let id = UUID().uuidString.prefix(8)
+        _ = FileManager.default.createFile(atPath: "\(logDirectory)/\(name)-\(id).out", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(logDirectory)/\(name)-\(id).err", contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: "\(logDirectory)/\(name)-\(id).out")
+        process.standardError = FileHandle(forWritingAtPath: "\(logDirectory)/\(name)-\(id).err")
+        try process.run()
+        return process
+    }
+
+    /// Runs an executable to completion and captures its output.
+    public static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let logs = TemporaryDirectory("logs")
+        let process = try start(name, arguments, environment: environment, logDirectory: logs.path)
+        process.waitUntilExit()
+        return collect(process, logDirectory: logs.path, name: name)
+    }
+
+    /// Reads a finished process's captured output.
+    public static func collect(_ process: Process, logDirectory: String, name: String) -> Result {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: logDirectory)) ?? []
+        func read(_ ext: String) -> String {
+            files.filter { $0.hasPrefix(name + "-") && $0.hasSuffix(ext) }
+                .compactMap { try? String(contentsOfFile: logDirectory + "/" + $0, encoding: .utf8) }.joined()
+        }
+        return Result(status: process.terminationStatus, stdout: read(".out"), stderr: read(".err"),
+                      signalled: process.terminationReason == .uncaughtSignal)
+    }
+}

@@ -1,0 +1,98 @@
+import Catalog
+import Foundation
+import PipelineTestSupport
+import Testing
+@testable import Pipeline
+
+/// Runs the built executables as a user would.
+@Suite(.serialized) struct EndToEndTests {
+    func prepare(perLayout: Int, unitSize: Int) throws -> (TemporaryDirectory, String) {
+        let dir = TemporaryDirectory("e2e")
+        let made = try ExecutableRunner.run("make-sample", ["--output", dir.appending("sample"), "--per-layout", "\(perLayout)",
+                                                            "--seed", "5", "--defects"])
+        #expect(made.status == 0, "\(made.stderr)")
+        return (dir, try SampleBuild.pipeline(in: dir, sample: dir.appending("sample"), unitSize: unitSize))
+    }
+
+    func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
+
+    @Test func ingestCatalogAndResume() throws {
+        let (dir, pipeline) = try prepare(perLayout: 3, unitSize: 8)
+        let first = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("ingest summary") && first.stdout.contains("failed:path_escape"))
+        let again = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"])
+        #expect(again.stdout.contains("0 processed"))
+        let summary = try ExecutableRunner.run("catalog", ["summary", "--pipeline", pipeline])
+        #expect(summary.status == 0 && summary.stdout.contains("ok:"))
+        let dumped = try ExecutableRunner.run("catalog", ["dump", "--catalog", dir.appending("build/catalog.sqlite")])
+        #expect(dumped.stdout == (try dump(dir.appending("build/catalog.sqlite"))))
+        #expect(FileManager.default.fileExists(atPath: dir.appending("build/reports/ingest.md")))
+
+        let badConfig = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--set", "ingest.bogus=1"])
+        #expect(badConfig.status == StageCommandSupport.configExitCode)
+        #expect(badConfig.stderr.contains("ingest.bogus"))
+    }
+
+    @Test func killedAtRandomInstantsResumesToTheSameCatalog() throws {
+        let (dir, pipeline) = try prepare(perLayout: 40, unitSize: 4)
+        let reference = dir.appending("reference.yaml")
+        try String(contentsOfFile: pipeline, encoding: .utf8)
+            .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")
+            .write(toFile: reference, atomically: true, encoding: .utf8)
+        let clock = Date()
+        let clean = try ExecutableRunner.run("ingest", ["--pipeline", reference, "--quiet"])
+        #expect(clean.status == 0, "\(clean.stderr)")
+        let duration = Date().timeIntervalSince(clock)
+        let expected = try dump(dir.appending("reference-build/catalog.sqlite"))
+
+        var rng = SystemRandomNumberGenerator()
+        var kills = 0
+        let logs = TemporaryDirectory("kill-logs")
+        for _ in 0..<20 {
+            let process = try ExecutableRunner.start("ingest", ["--pipeline", pipeline, "--quiet"], logDirectory: logs.path)
+            Thread.sleep(forTimeInterval: Double.random(in: 0...max(0.05, duration), using: &rng))
+            if process.isRunning { kill(process.processIdentifier, SIGKILL); kills += 1 }
+            process.waitUntilExit()
+        }
+        let resumed = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try dump(dir.appending("build/catalog.sqlite")) == expected)
+        #expect(AtomicFile.sweepTemporaries(in: dir.appending("build")).isEmpty)
+        print("crash test: \(kills) of 20 runs killed mid-flight (clean run \(String(format: "%.2f", duration)) s)")
+    }
+
+    @Test func workersInParallelThenMergeEqualOneWorker() throws {
+        let (dir, pipeline) = try prepare(perLayout: 6, unitSize: 5)
+        let one = dir.appending("one.yaml")
+        try String(contentsOfFile: pipeline, encoding: .utf8)
+            .replacingOccurrences(of: "build_dir: build", with: "build_dir: one-build")
+            .write(toFile: one, atomically: true, encoding: .utf8)
+        #expect(try ExecutableRunner.run("ingest", ["--pipeline", one, "--quiet"]).status == 0)
+
+        let logs = TemporaryDirectory("worker-logs")
+        let workers = try (0..<2).map { k in
+            // The second worker takes its index from the Slurm array variables.
+            k == 0 ? try ExecutableRunner.start("ingest", ["--pipeline", pipeline, "--quiet", "--workers", "2", "--worker", "0"],
+                                                logDirectory: logs.path)
+                : try ExecutableRunner.start("ingest", ["--pipeline", pipeline, "--quiet"],
+                                             environment: ["SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_ID": "1"],
+                                             logDirectory: logs.path)
+        }
+        for w in workers { w.waitUntilExit(); #expect(w.terminationStatus == 0) }
+        let merged = try ExecutableRunner.run("merge", ["--pipeline", pipeline])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(merged.stdout.contains("catalog-0-of-2") && merged.stdout.contains("catalog-1-of-2"))
+        #expect(try dump(dir.appending("build/catalog.sqlite")) == (try dump(dir.appending("one-build/catalog.sqlite"))))
+    }
+
+    @Test func aSecondProcessOnTheSameBuildIsRefused() throws {
+        let (dir, pipeline) = try prepare(perLayout: 1, unitSize: 5)
+        let layout = BuildLayout(root: dir.appending("build"))
+        let holder = try FileLock(path: layout.lock(forCatalog: layout.catalog), purpose: "a long ingest")
+        defer { withExtendedLifetime(holder) {} }
+        let refused = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"])
+        #expect(refused.status == StageCommandSupport.lockedExitCode)
+        #expect(refused.stderr.contains("pid \(getpid())") && refused.stderr.contains("a long ingest"))
+    }
+}

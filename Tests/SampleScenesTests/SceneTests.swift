@@ -1,0 +1,68 @@
+import Foundation
+import Imaging
+import PipelineTestSupport
+import Testing
+@testable import SampleScenes
+
+@Suite struct SceneTests {
+    @Test func scenesAreDeterministicFromTheSeed() {
+        let a = SceneGenerator(seed: 9).scene(4), b = SceneGenerator(seed: 9).scene(4)
+        #expect(a.image == b.image && a.instances == b.instances && a.caption == b.caption)
+        #expect(SceneGenerator(seed: 10).scene(4).image != a.image)
+    }
+
+    @Test(arguments: 0..<20)
+    func masksBoxesAndCaptionsAgree(index: Int) {
+        let scene = SceneGenerator(seed: 1).scene(index)
+        #expect((2...4).contains(scene.objects.count))
+        let w = scene.image.width
+        for object in scene.objects {
+            var area = 0
+            var box = [Int.max, Int.max, -1, -1]
+            for (i, v) in scene.instances.pixels.enumerated() where Int(v) == object.value {
+                area += 1
+                let x = i % w, y = i / w
+                box = [min(box[0], x), min(box[1], y), max(box[2], x + 1), max(box[3], y + 1)]
+            }
+            #expect(area == object.area && box == object.box && area > 0)
+            let noun = object.kind == .plant ? "plant" : object.kind.rawValue
+            #expect(scene.caption.contains(noun), "\(scene.caption) lacks \(noun)")
+        }
+        #expect(Set(scene.instances.pixels).subtracting([0]).count == scene.objects.count)
+    }
+
+    @Test func writerProducesEveryLayoutAndRefusesForeignFolders() throws {
+        let dir = TemporaryDirectory("writer")
+        let counts = try SampleWriter(seed: 2, output: dir.appending("s"), perLayout: 2, defects: false).write()
+        #expect(counts.count == SampleWriter.Layout.allCases.count)
+        for path in ["folder/00000/000000000.jpg", "wds-img2dataset/00000.tar", "wds-subject-diffusion/00000.tar",
+                     "lists/sample.jsonl", "lists/sample.csv", "lists/sample.tsv", "coco/annotations/instances.json"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appending("s/" + path)), "\(path)")
+        }
+        let png = try FileIO_readAll(dir.appending("s/folder/00000/000000000.png"))
+        #expect(try ImageCodec.decodeIndexMap(png).pixels.max()! >= 2)
+        try dir.write("keep me", to: "foreign/file.txt")
+        #expect(throws: (any Error).self) { try SampleWriter(seed: 2, output: dir.appending("foreign"), perLayout: 1, defects: false).write() }
+    }
+
+    func FileIO_readAll(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+}
+
+@Suite struct COCOEncodingTests {
+    @Test func runLengthsAreColumnMajorStartingWithZeros() {
+        // 3x2 mask (w=3, h=2), columns: [1,0], [1,1], [0,0]
+        let mask: [[Bool]] = [[true, true, false], [false, true, false]]
+        let counts = COCOEncoding.runLengths({ x, y in mask[y][x] }, width: 3, height: 2)
+        #expect(counts == [0, 1, 1, 2, 2])
+        #expect(counts.reduce(0, +) == 6)
+    }
+
+    @Test func compressedStringMatchesPycocotools() {
+        // Values printed by pycocotools 2.0 (`mask.encode`):
+        //   encode(np.asfortranarray([[1,1,0],[0,1,0]], dtype=np.uint8))            -> b'01111'
+        //   flat = np.zeros(150, np.uint8); flat[5:105] = 1; flat[108:148] = 1
+        //   encode(np.asfortranarray(flat.reshape(15, 10).T))                      -> b'5T33TNO'
+        #expect(COCOEncoding.compressedString([0, 1, 1, 2, 2]) == "01111")
+        #expect(COCOEncoding.compressedString([5, 100, 3, 40, 2]) == "5T33TNO")
+    }
+}
