@@ -30,6 +30,9 @@ let package = Package(
                        providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16",
                        providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        // OpenSSL's SHA-256 (SHA-NI / AVX2 code paths) for sample ids and file digests.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         // libjpeg reports errors with longjmp; Swift cannot call setjmp, so a small C shim does.
         .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"]),
 
@@ -38,7 +41,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
         .target(name: "Catalog", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         .target(name: "Pipeline",
-                dependencies: ["Catalog", "Imaging", .product(name: "Yams", package: "Yams")],
+                dependencies: ["Catalog", "Imaging", "CCrypto", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
         .target(name: "SampleScenes", dependencies: ["Imaging", "Pipeline"], swiftSettings: swiftSettings),
 

@@ -6,12 +6,12 @@ import Testing
 
 /// Runs the built executables as a user would.
 @Suite(.serialized) struct EndToEndTests {
-    func prepare(perLayout: Int, unitSize: Int) throws -> (TemporaryDirectory, String) {
+    func prepare(perLayout: Int, unitSize: Int, extra: String = "") throws -> (TemporaryDirectory, String) {
         let dir = TemporaryDirectory("e2e")
         let made = try ExecutableRunner.run("make-sample", ["--output", dir.appending("sample"), "--per-layout", "\(perLayout)",
                                                             "--seed", "5", "--defects"])
         #expect(made.status == 0, "\(made.stderr)")
-        return (dir, try SampleBuild.pipeline(in: dir, sample: dir.appending("sample"), unitSize: unitSize))
+        return (dir, try SampleBuild.pipeline(in: dir, sample: dir.appending("sample"), unitSize: unitSize, extra: extra))
     }
 
     func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
@@ -35,7 +35,8 @@ import Testing
     }
 
     @Test func killedAtRandomInstantsResumesToTheSameCatalog() throws {
-        let (dir, pipeline) = try prepare(perLayout: 40, unitSize: 4)
+        // Full decodes make the run long enough for the kills to land mid-flight.
+        let (dir, pipeline) = try prepare(perLayout: 60, unitSize: 4, extra: "ingest: {verify: decode}")
         let reference = dir.appending("reference.yaml")
         try String(contentsOfFile: pipeline, encoding: .utf8)
             .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")

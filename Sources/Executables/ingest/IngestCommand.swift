@@ -25,9 +25,14 @@ struct IngestCommand: ParsableCommand {
                                                              unitSize: config.unitSize, quiet: quiet)
             let stage = try IngestStage(pipeline: config)
             try stage.reader.validate()
-            var total = 0
-            let counter = try stage.reader.entries()
-            while counter.next() != nil { total += 1 }
+            var total: Int?
+            if !quiet {
+                // One cheap pass over the manifest (no image reads) for the progress ETA.
+                let counter = try stage.reader.entries()
+                var count = 0
+                while counter.next() != nil { count += 1 }
+                total = count
+            }
             let layout = BuildLayout(root: config.buildDir)
             let summary = try StageRunner(layout: layout, options: options)
                 .run(stage, items: try stage.reader.entries(), estimatedCount: total)

@@ -13,44 +13,33 @@ struct COCOSource {
     func entries() throws -> AnyIterator<EntryDescriptor> {
         let root = config.path
         let captionsPath = root + "/" + config.captions
-        guard let captionsData = FileManager.default.contents(atPath: captionsPath),
-              let captions = JSONText.parse(Array(captionsData)) as? [String: Any] else {
-            throw PipelineError(.manifest, "cannot read COCO captions JSON", file: captionsPath)
-        }
+        let captions = try Self.load(captionsPath)
         var images: [(id: Int, file: String)] = []
-        for image in captions["images"] as? [[String: Any]] ?? [] {
-            if let id = (image["id"] as? NSNumber)?.intValue, let file = image["file_name"] as? String {
-                images.append((id, file))
-            }
+        for image in captions["images"]?.array ?? [] {
+            if let id = image["id"]?.int, let file = image["file_name"]?.string { images.append((id, file)) }
         }
         images.sort { $0.id < $1.id }
         var captionsByImage: [Int: [(id: Int, text: String)]] = [:]
-        for annotation in captions["annotations"] as? [[String: Any]] ?? [] {
-            guard let image = (annotation["image_id"] as? NSNumber)?.intValue else { continue }
-            let id = (annotation["id"] as? NSNumber)?.intValue ?? 0
-            captionsByImage[image, default: []].append((id, annotation["caption"] as? String ?? ""))
+        for annotation in captions["annotations"]?.array ?? [] {
+            guard let image = annotation["image_id"]?.int else { continue }
+            captionsByImage[image, default: []].append((annotation["id"]?.int ?? 0, annotation["caption"]?.string ?? ""))
         }
         var masksByImage: [Int: [MaskSource]] = [:]
         let instancesPath = root + "/" + config.instances
         if FileManager.default.fileExists(atPath: instancesPath) {
-            guard let data = FileManager.default.contents(atPath: instancesPath),
-                  let instances = JSONText.parse(Array(data)) as? [String: Any] else {
-                throw PipelineError(.manifest, "cannot parse COCO instances JSON", file: instancesPath)
-            }
+            let instances = try Self.load(instancesPath)
             var categories: [Int: String] = [:]
-            for c in instances["categories"] as? [[String: Any]] ?? [] {
-                if let id = (c["id"] as? NSNumber)?.intValue { categories[id] = c["name"] as? String ?? "\(id)" }
+            for c in instances["categories"]?.array ?? [] {
+                if let id = c["id"]?.int { categories[id] = c["name"]?.string ?? "\(id)" }
             }
-            let annotations = (instances["annotations"] as? [[String: Any]] ?? [])
-                .sorted { (($0["id"] as? NSNumber)?.intValue ?? 0) < (($1["id"] as? NSNumber)?.intValue ?? 0) }
+            let annotations = (instances["annotations"]?.array ?? []).sorted { ($0["id"]?.int ?? 0) < ($1["id"]?.int ?? 0) }
             for a in annotations {
-                guard let image = (a["image_id"] as? NSNumber)?.intValue, let segmentation = a["segmentation"] else { continue }
-                let label = categories[(a["category_id"] as? NSNumber)?.intValue ?? -1] ?? "unknown"
-                let bbox = (a["bbox"] as? [Any])?.compactMap(JSONText.number) ?? []
+                guard let image = a["image_id"]?.int, let segmentation = a["segmentation"] else { continue }
+                let label = categories[a["category_id"]?.int ?? -1] ?? "unknown"
+                let bbox = a["bbox"]?.array?.compactMap(\.number) ?? []
                 let box = bbox.count == 4 ? [bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]] : bbox
-                let kind = segmentation is [Any] ? "coco_polygon" : "coco_rle"
-                masksByImage[image, default: []].append(.coco(kind: kind, label: label, box: box,
-                                                              data: JSONText.canonical(segmentation)))
+                let kind = segmentation.array != nil ? "coco_polygon" : "coco_rle"
+                masksByImage[image, default: []].append(.coco(kind: kind, label: label, box: box, data: segmentation.canonical))
             }
         }
         let imagesFolder = config.images
@@ -76,6 +65,15 @@ struct COCOSource {
                 }
             }
             return pending.popLast()
+        }
+    }
+
+    static func load(_ path: String) throws -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PipelineError(.manifest, "cannot read COCO JSON", file: path)
+        }
+        do { return try JSONValue.parse(data) } catch {
+            throw PipelineError(.manifest, "\(error)", file: path)
         }
     }
 }

@@ -63,6 +63,9 @@ public struct EntryDescriptor: Sendable, Equatable {
     public var masks: [MaskSource] = []
     /// A problem found while scanning (bad path, link member, bad record): recorded as failed.
     public var problem: FileIO.Refusal?
+    /// The file paths were found by walking the root without following links, so they need no
+    /// confinement check when read.
+    public var isConfined = false
 
     public init(source: String, key: String, root: String, image: FileRef? = nil, caption: CaptionSource = .none,
                 json: FileRef? = nil, masks: [MaskSource] = [], problem: FileIO.Refusal? = nil) {

@@ -22,37 +22,56 @@ struct FolderSource {
 
     private func listDirectory(_ relative: String) -> ([EntryDescriptor], [String]) {
         let full = relative.isEmpty ? root : root + "/" + relative
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { return ([], []) }
+        guard let dir = opendir(full) else { return ([], []) }
+        defer { closedir(dir) }
         var groups: [String: [(ext: String, ref: FileRef)]] = [:]
+        var linked = Set<String>()
         var subdirectories: [String] = []
         var problems: [EntryDescriptor] = []
-        for name in names.sorted() where !name.hasPrefix(".") {
+        while let item = readdir(dir) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(".") { continue }
             let path = relative.isEmpty ? name : relative + "/" + name
-            var info = stat()
-            guard lstat(root + "/" + path, &info) == 0 else { continue }
-            let type = info.st_mode & S_IFMT
-            if type == S_IFDIR {
+            var type = item.pointee.d_type
+            if type == UInt8(DT_UNKNOWN) {
+                var info = stat()
+                guard lstat(root + "/" + path, &info) == 0 else { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR: type = UInt8(DT_DIR)
+                case S_IFLNK: type = UInt8(DT_LNK)
+                case S_IFREG: type = UInt8(DT_REG)
+                default: continue
+                }
+            }
+            if type == UInt8(DT_DIR) {
                 subdirectories.append(path)
                 continue
             }
-            if type == S_IFLNK {
+            if type == UInt8(DT_LNK) {
                 var target = stat()
                 if stat(root + "/" + path, &target) == 0 && (target.st_mode & S_IFMT) == S_IFDIR {
                     problems.append(EntryDescriptor(source: self.name, key: path, root: root,
                         problem: FileIO.Refusal("symlink", "symlinked directory '\(path)' is not followed")))
                     continue
                 }
-            } else if type != S_IFREG {
+            } else if type != UInt8(DT_REG) {
                 continue
             }
             let (key, ext) = SampleFiles.split(path)
+            if type == UInt8(DT_LNK) { linked.insert(key) }
             groups[key, default: []].append((ext, .file(path)))
         }
         var entries = groups.keys.map { key in
-            SampleFiles.descriptor(source: name, key: key, root: root, files: groups[key]!, maskLayout: true)
+            var entry = SampleFiles.descriptor(source: name, key: key, root: root,
+                                               files: groups[key]!.sorted { $0.ext < $1.ext }, maskLayout: true)
+            entry.isConfined = !linked.contains(key)
+            return entry
         }
         entries += problems
         entries.sort { $0.key < $1.key }
+        subdirectories.sort()
         return (entries, subdirectories)
     }
 }

@@ -17,11 +17,11 @@ struct ListSource {
                 while let line = lines.next() {
                     number += 1
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                    guard let object = JSONText.parse(line) as? [String: Any] else {
+                    guard let parsed = try? JSONValue.parse(line), parsed.members != nil else {
                         return EntryDescriptor(source: name, key: "line:\(number)", root: root,
                                                problem: FileIO.Refusal("bad_record", "line \(number) is not a JSON object"))
                     }
-                    return describe(object, fallbackKey: "line:\(number)")
+                    return describe(parsed, fallbackKey: "line:\(number)")
                 }
                 return nil
             }
@@ -36,27 +36,29 @@ struct ListSource {
                     return EntryDescriptor(source: name, key: key, root: root, problem: FileIO.Refusal(
                         "bad_record", "line \(reader.lineNumber) has \(fields.count) fields, the header has \(columns.count)"))
                 }
-                var object: [String: Any] = [:]
+                var object: [(String, JSONValue)] = []
                 for (column, field) in zip(columns, fields) {
                     guard let text = String(validating: field, as: UTF8.self) else {
                         if column == config.captionColumn {
-                            object["__non_utf8_caption"] = true
+                            object.append((Self.nonUTF8Marker, .bool(true)))
                             continue
                         }
                         return EntryDescriptor(source: name, key: key, root: root, problem: FileIO.Refusal(
                             "non_utf8_text", "column '\(column)' on line \(reader.lineNumber) is not valid UTF-8"))
                     }
-                    object[column] = text
+                    object.append((column, .string(text)))
                 }
-                return describe(object, fallbackKey: key)
+                return describe(.object(object), fallbackKey: key)
             }
         }
     }
 
-    private func describe(_ object: [String: Any], fallbackKey: String) -> EntryDescriptor {
-        let imagePath = object[config.imageColumn] as? String
-        let key = (object[config.keyColumn] as? String).flatMap { $0.isEmpty ? nil : $0 }
-            ?? (object[config.keyColumn] as? NSNumber)?.stringValue
+    static let nonUTF8Marker = "\u{0}non_utf8_caption"
+
+    private func describe(_ object: JSONValue, fallbackKey: String) -> EntryDescriptor {
+        let imagePath = object[config.imageColumn]?.string
+        let key = object[config.keyColumn]?.string.flatMap { $0.isEmpty ? nil : $0 }
+            ?? object[config.keyColumn]?.int.map(String.init)
             ?? imagePath.map { SampleFiles.split($0).key } ?? fallbackKey
         var entry = EntryDescriptor(source: name, key: key, root: root)
         guard let imagePath, !imagePath.isEmpty else {
@@ -68,18 +70,15 @@ struct ListSource {
             return entry
         }
         entry.image = .file(imagePath)
-        if object["__non_utf8_caption"] != nil {
+        if object[Self.nonUTF8Marker] != nil {
             entry.problem = FileIO.Refusal("non_utf8_caption", "caption is not valid UTF-8")
-        } else if let caption = object[config.captionColumn] as? String {
+        } else if let caption = object[config.captionColumn]?.string {
             entry.caption = .text(caption)
         }
-        if let mask = object[config.maskColumn] as? String, !mask.isEmpty { entry.masks.append(.instanceMap(.file(mask))) }
-        if let masks = object["masks"] as? [[String: Any]] {
-            for m in masks {
-                guard let path = m["path"] as? String else { continue }
-                let box = (m["box"] as? [Any])?.compactMap(JSONText.number)
-                entry.masks.append(.binary(.file(path), label: m["label"] as? String, box: box))
-            }
+        if let mask = object[config.maskColumn]?.string, !mask.isEmpty { entry.masks.append(.instanceMap(.file(mask))) }
+        for m in object["masks"]?.array ?? [] {
+            guard let path = m["path"]?.string else { continue }
+            entry.masks.append(.binary(.file(path), label: m["label"]?.string, box: m["box"]?.array?.compactMap(\.number)))
         }
         return entry
     }

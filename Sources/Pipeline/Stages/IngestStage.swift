@@ -73,7 +73,7 @@ public struct IngestStage: UnitProcessor {
         guard let imageRef = entry.image else { return fail(.init("missing_image", "no image")) }
         record.imageRef = imageRef.json
         do throws(FileIO.Refusal) {
-            let image = try read(imageRef, root: entry.root, maxBytes: config.maxFileBytes)
+            let image = try read(imageRef, root: entry.root, isConfined: entry.isConfined, maxBytes: config.maxFileBytes)
             record.imageBytes = image.count
             let info: ImageInfo
             do {
@@ -91,27 +91,26 @@ public struct IngestStage: UnitProcessor {
             record.height = info.height
             record.format = info.format.rawValue
 
-            var json: [String: Any]?
+            var json: SampleJSON?
             if let jsonRef = entry.json {
-                let bytes = try read(jsonRef, root: entry.root, maxBytes: 1 << 20)
-                guard let object = JSONText.parse(bytes) as? [String: Any] else {
-                    throw FileIO.Refusal("bad_json", "the entry's JSON is malformed")
+                let bytes = try read(jsonRef, root: entry.root, isConfined: entry.isConfined, maxBytes: 1 << 20)
+                do { json = try SampleJSON(JSONValue.parse(bytes)) } catch {
+                    throw FileIO.Refusal("bad_json", "the entry's JSON: \(error)")
                 }
-                json = object
-                record.metadataJSON = JSONText.canonical(object.filter { $0.key != "mask" })
+                record.metadataJSON = String(decoding: bytes, as: UTF8.self)
             }
 
             let caption: String
             switch entry.caption {
             case .text(let text): caption = text
             case .file(let ref):
-                let bytes = try read(ref, root: entry.root, maxBytes: max(config.maxCaptionBytes * 4, 1 << 16))
+                let bytes = try read(ref, root: entry.root, isConfined: entry.isConfined, maxBytes: max(config.maxCaptionBytes * 4, 1 << 16))
                 guard let text = String(validating: bytes, as: UTF8.self) else {
                     throw FileIO.Refusal("non_utf8_caption", "caption file is not valid UTF-8")
                 }
                 caption = text
             case .none:
-                guard let text = json?["caption"] as? String else {
+                guard let text = json?.caption else {
                     throw FileIO.Refusal("missing_caption", "no caption (no .txt file or caption field)")
                 }
                 caption = text
@@ -136,33 +135,31 @@ public struct IngestStage: UnitProcessor {
         }
     }
 
-    static func read(_ ref: FileRef, root: String, maxBytes: Int) throws(FileIO.Refusal) -> [UInt8] {
+    static func read(_ ref: FileRef, root: String, isConfined: Bool = false, maxBytes: Int) throws(FileIO.Refusal) -> [UInt8] {
         switch ref {
         case .file(let relative):
-            return try FileIO.read(FileIO.confine(relative, to: root), maxBytes: maxBytes)
+            let path = isConfined ? root + "/" + relative : try FileIO.confine(relative, to: root)
+            return try FileIO.read(path, maxBytes: maxBytes)
         case .tarMember(let tar, _, let offset, let size):
             return try FileIO.read(root + "/" + tar, offset: offset, size: size, maxBytes: maxBytes)
         }
     }
 
     /// Mask references: instance-map values from the Subject-Diffusion JSON, binary PNGs, COCO.
-    static func masks(_ entry: EntryDescriptor, json: [String: Any]?, root: String) throws(FileIO.Refusal) -> [MaskRecord] {
+    static func masks(_ entry: EntryDescriptor, json: SampleJSON?, root: String) throws(FileIO.Refusal) -> [MaskRecord] {
         var records: [MaskRecord] = []
         for mask in entry.masks {
             switch mask {
             case .instanceMap(let ref):
-                if case .file(let path) = ref { _ = try FileIO.confine(path, to: root) }
-                let listed = (json?["mask"] as? [[String: Any]] ?? []).filter { (JSONText.number($0["value"]) ?? 0) > 0 }
+                if case .file(let path) = ref, !entry.isConfined { _ = try FileIO.confine(path, to: root) }
+                let listed = (json?.mask ?? []).filter { $0.value > 0 }
                 if listed.isEmpty {
                     records.append(MaskRecord(k: records.count, kind: "instance_map", ref: ref.json))
                 }
                 for item in listed {
-                    let box = (item["box"] as? [Any])?.compactMap(JSONText.number)
                     records.append(MaskRecord(
-                        k: records.count, kind: "instance_map", ref: ref.json,
-                        value: JSONText.number(item["value"]).map { Int($0) }, label: item["label"] as? String,
-                        score: JSONText.number(item["logit"]),
-                        boxJSON: box.map { JSONText.render(.array($0.map { .double($0) })) }))
+                        k: records.count, kind: "instance_map", ref: ref.json, value: Int(item.value), label: item.label,
+                        score: item.logit, boxJSON: item.box.map { JSONText.render(.array($0.map { .double($0) })) }))
                 }
             case .binary(let ref, let label, let box):
                 if case .file(let path) = ref { _ = try FileIO.confine(path, to: root) }
@@ -173,9 +170,38 @@ public struct IngestStage: UnitProcessor {
                                           boxJSON: JSONText.render(.array(box.map { .double($0) })), dataJSON: data))
             }
         }
-        if json?["mask"] != nil && !entry.masks.contains(where: { if case .instanceMap = $0 { return true }; return false }) {
+        if json?.mask != nil && !entry.masks.contains(where: { if case .instanceMap = $0 { return true }; return false }) {
             throw FileIO.Refusal("missing_mask", "the JSON lists masks but the entry has no instance-map PNG")
         }
         return records
+    }
+}
+
+/// The fields of a per-sample JSON the ingest stage reads: img2dataset's `caption`, and
+/// Subject-Diffusion's `mask: [{value, label, logit, box}]` (value 0 is the background).
+struct SampleJSON {
+    struct Mask {
+        /// Instance value; some writers store it as a float.
+        var value: Double
+        var label: String?
+        var logit: Double?
+        var box: [Double]?
+    }
+
+    var caption: String?
+    var mask: [Mask]?
+
+    init(_ json: JSONValue) throws(JSONValue.ParseError) {
+        guard json.members != nil else { throw JSONValue.ParseError(offset: 0, message: "not an object") }
+        caption = json["caption"]?.string
+        guard let list = json["mask"] else { return }
+        guard let items = list.array else { throw JSONValue.ParseError(offset: 0, message: "'mask' is not a list") }
+        mask = try items.map { item throws(JSONValue.ParseError) in
+            guard let value = item["value"]?.number else {
+                throw JSONValue.ParseError(offset: 0, message: "a mask item has no numeric 'value'")
+            }
+            return Mask(value: value, label: item["label"]?.string, logit: item["logit"]?.number,
+                        box: item["box"]?.array?.compactMap(\.number))
+        }
     }
 }

@@ -48,23 +48,4 @@ public enum JSONText {
         }
         return out + "\""
     }
-
-    /// Parses JSON bytes into Foundation values, or nil when malformed.
-    public static func parse(_ bytes: [UInt8]) -> Any? {
-        try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
-    }
-
-    /// Re-renders a parsed Foundation value with sorted keys (for canonical storage).
-    public static func canonical(_ value: Any) -> String {
-        guard JSONSerialization.isValidJSONObject(value),
-              let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return "null" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// A number from a parsed JSON value.
-    public static func number(_ value: Any?) -> Double? {
-        if let n = value as? NSNumber { return n.doubleValue }
-        return nil
-    }
 }

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Release benchmarks against reference tools on this machine, in one run.
+# Usage: scripts/bench.sh   (make bench builds the release binaries first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -c "import PIL" 2>/dev/null || pip install -q pillow
+mkdir -p builds/bench
+python3 scripts/bench_ingest.py "$@" | tee builds/bench/ingest.md
+echo "results: builds/bench/ingest.md"
