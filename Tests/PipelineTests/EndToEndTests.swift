@@ -35,7 +35,6 @@ import Testing
     }
 
     @Test func killedAtRandomInstantsResumesToTheSameCatalog() throws {
-        // Full decodes make the run long enough for the kills to land mid-flight.
         let (dir, pipeline) = try prepare(perLayout: 60, unitSize: 4, extra: "ingest: {verify: decode}")
         let reference = dir.appending("reference.yaml")
         try String(contentsOfFile: pipeline, encoding: .utf8)
@@ -51,8 +50,11 @@ import Testing
         var kills = 0
         let logs = TemporaryDirectory("kill-logs")
         for _ in 0..<20 {
-            let process = try ExecutableRunner.start("ingest", ["--pipeline", pipeline, "--quiet"], logDirectory: logs.path)
-            Thread.sleep(forTimeInterval: Double.random(in: 0...max(0.05, duration), using: &rng))
+            // A 10 ms pause between writing and committing each unit (a test hook) stretches the
+            // runs so that every kill lands mid-flight, often inside that window.
+            let process = try ExecutableRunner.start("ingest", ["--pipeline", pipeline, "--quiet"],
+                                                     environment: ["ECLIPSE_UNIT_DELAY_MS": "10"], logDirectory: logs.path)
+            Thread.sleep(forTimeInterval: Double.random(in: 0.005...max(0.1, duration), using: &rng))
             if process.isRunning { kill(process.processIdentifier, SIGKILL); kills += 1 }
             process.waitUntilExit()
         }

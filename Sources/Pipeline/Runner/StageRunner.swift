@@ -76,6 +76,9 @@ public final class StageRunner {
     public let options: RunOptions
     private var host: String { ProcessInfo.processInfo.hostName }
     private var tag: String { "w\(options.worker)of\(options.workers)" }
+    /// Test hook for crash tests: `ECLIPSE_UNIT_DELAY_MS` pauses after a unit's files are
+    /// written and before it is committed, widening the window a kill can land in.
+    private let unitDelay = ProcessInfo.processInfo.environment["ECLIPSE_UNIT_DELAY_MS"].flatMap(Double.init).map { $0 / 1000 }
 
     public init(layout: BuildLayout, options: RunOptions) {
         self.layout = layout
@@ -134,6 +137,7 @@ public final class StageRunner {
                     let written = try AtomicFile.write(bytes, to: layout.absolute(path), tag: tag)
                     files.append(FileRecord(path: path, bytes: written.bytes, sha256: written.sha256))
                 }
+                if let delay = unitDelay { Thread.sleep(forTimeInterval: delay) }
                 let outcomes = try catalog.write { db -> [ItemOutcome] in
                     let outcomes = try output.record(catalog, db)
                     let record = UnitRecord(
