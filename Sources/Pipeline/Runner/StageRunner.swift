@@ -116,6 +116,18 @@ public final class StageRunner {
         var items = items
         var unit = 0
         var seen = 0
+        // A unit's commit runs on a background thread while the next unit is processed; at most
+        // one commit is in flight, and the catalog is touched only by it until it is drained.
+        var inFlight: (group: DispatchGroup, result: CommitResult, seenAfter: Int)?
+        func drain() throws {
+            guard let flight = inFlight else { return }
+            inFlight = nil
+            flight.group.wait()
+            let outcomes = try flight.result.get()
+            summary.unitsProcessed += 1
+            for outcome in outcomes { summary.count(outcome) }
+            progress?.update(done: flight.seenAfter, failed: summary.itemsFailed)
+        }
         do {
             while true {
                 var batch: [P.Item] = []
@@ -137,24 +149,35 @@ public final class StageRunner {
                     let written = try AtomicFile.write(bytes, to: layout.absolute(path), tag: tag)
                     files.append(FileRecord(path: path, bytes: written.bytes, sha256: written.sha256))
                 }
+                try drain()
                 if let delay = unitDelay { Thread.sleep(forTimeInterval: delay) }
-                let outcomes = try catalog.write { db -> [ItemOutcome] in
-                    let outcomes = try output.record(catalog, db)
-                    let record = UnitRecord(
-                        stage: processor.stage, unit: unit, configHash: processor.configHash, itemsIn: outcomes.count,
-                        itemsOK: outcomes.filter { $0.status == "ok" }.count,
-                        itemsSkipped: outcomes.filter { $0.status == "skipped" }.count,
-                        itemsFailed: outcomes.filter { $0.status == "failed" }.count,
-                        host: host, worker: options.worker, runID: runID, started: started,
-                        finished: Date().timeIntervalSince1970)
-                    try catalog.recordUnit(record, files: files, in: db)
-                    return outcomes
+                let group = DispatchGroup()
+                let result = CommitResult()
+                let record = UnitRecord(stage: processor.stage, unit: unit, configHash: processor.configHash, itemsIn: 0,
+                                        itemsOK: 0, itemsSkipped: 0, itemsFailed: 0, host: host, worker: options.worker,
+                                        runID: runID, started: started, finished: 0)
+                nonisolated(unsafe) let job = (catalog, output, files, record)
+                DispatchQueue.global().async(group: group) {
+                    let (catalog, output, files, base) = job
+                    result.value = Result {
+                        try catalog.write { db -> [ItemOutcome] in
+                            let outcomes = try output.record(catalog, db)
+                            var record = base
+                            record.itemsIn = outcomes.count
+                            record.itemsOK = outcomes.filter { $0.status == "ok" }.count
+                            record.itemsSkipped = outcomes.filter { $0.status == "skipped" }.count
+                            record.itemsFailed = outcomes.filter { $0.status == "failed" }.count
+                            record.finished = Date().timeIntervalSince1970
+                            try catalog.recordUnit(record, files: files, in: db)
+                            return outcomes
+                        }
+                    }
                 }
-                summary.unitsProcessed += 1
-                for outcome in outcomes { summary.count(outcome) }
-                progress?.update(done: seen + batch.count, failed: summary.itemsFailed)
+                inFlight = (group, result, seen + batch.count)
             }
+            try drain()
         } catch {
+            inFlight?.group.wait()
             progress?.finish()
             summary.seconds = Date().timeIntervalSince(clock)
             try? catalog.finishRun(id: runID, status: "failed", summaryJSON: summary.json)
@@ -195,5 +218,17 @@ public final class StageRunner {
                                                                           workers: options.workers, ext: "json"), tag: tag)
         try AtomicFile.write(summary.markdown, to: layout.summaryReport(stage: summary.stage, worker: options.worker,
                                                                         workers: options.workers, ext: "md"), tag: tag)
+    }
+}
+
+/// The outcome of a background commit, read by the runner after waiting on its group.
+final class CommitResult: @unchecked Sendable {
+    // @unchecked: written once by the commit thread before the group leaves, read by the
+    // runner only after `DispatchGroup.wait()`, which orders the two.
+    var value: Result<[ItemOutcome], any Error>?
+
+    func get() throws -> [ItemOutcome] {
+        guard let value else { return [] }
+        return try value.get()
     }
 }

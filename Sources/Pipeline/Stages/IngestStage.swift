@@ -152,13 +152,14 @@ public struct IngestStage: UnitProcessor {
             switch mask {
             case .instanceMap(let ref):
                 if case .file(let path) = ref, !entry.isConfined { _ = try FileIO.confine(path, to: root) }
+                let refJSON = ref.json
                 let listed = (json?.mask ?? []).filter { $0.value > 0 }
                 if listed.isEmpty {
-                    records.append(MaskRecord(k: records.count, kind: "instance_map", ref: ref.json))
+                    records.append(MaskRecord(k: records.count, kind: "instance_map", ref: refJSON))
                 }
                 for item in listed {
                     records.append(MaskRecord(
-                        k: records.count, kind: "instance_map", ref: ref.json, value: Int(item.value), label: item.label,
+                        k: records.count, kind: "instance_map", ref: refJSON, value: Int(item.value), label: item.label,
                         score: item.logit, boxJSON: item.box.map { JSONText.render(.array($0.map { .double($0) })) }))
                 }
             case .binary(let ref, let label, let box):
