@@ -63,7 +63,8 @@ let package = Package(
         .target(name: "PipelineTestSupport", dependencies: ["Pipeline", "Catalog"], swiftSettings: swiftSettings),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "PipelineTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Pipeline", "PipelineTestSupport"],
+                    exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "PipelineTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",
                     dependencies: ["Pipeline", "Catalog", "Imaging", "SampleScenes", "PipelineTestSupport"],

@@ -141,6 +141,42 @@ int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t
     return 0;
 }
 
+int ic_jpeg_decode_gray(const uint8_t *data, size_t len, int scale_denom, uint8_t *out, size_t out_len, char *err) {
+    struct jpeg_decompress_struct cinfo;
+    ic_jpeg_error e;
+    ic_jpeg_setup_errors(&cinfo, &e, err);
+    if (setjmp(e.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = (unsigned)(scale_denom > 0 ? scale_denom : 1);
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        snprintf(err, IC_ERRLEN, "gray decoding of CMYK JPEGs is not supported");
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    cinfo.out_color_space = JCS_GRAYSCALE;
+    jpeg_calc_output_dimensions(&cinfo);
+    size_t w = cinfo.output_width, h = cinfo.output_height;
+    if (out_len < w * h) {
+        snprintf(err, IC_ERRLEN, "output buffer too small");
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    jpeg_start_decompress(&cinfo);
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW r = out + (size_t)cinfo.output_scanline * w;
+        jpeg_read_scanlines(&cinfo, &r, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
 int ic_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
                    uint8_t **out, size_t *out_len, char *err) {
     struct jpeg_compress_struct cinfo;

@@ -91,6 +91,27 @@ public enum ImageCodec {
         }
     }
 
+    /// Decodes to one gray channel: for JPEG libjpeg's own gray output (the Y component, as
+    /// OpenCV's `imread(path, IMREAD_GRAYSCALE)` returns), for PNG the RGB image converted with
+    /// OpenCV's `RGB2GRAY` weights.
+    /// - Throws: ``ImagingError``.
+    public static func decodeGray(_ bytes: [UInt8], maxPixels: Int = Int.max) throws -> Raster {
+        let info = try probe(bytes, checkEnd: false)
+        guard info.width * info.height <= maxPixels else {
+            throw ImagingError(.tooLarge, "\(info.width)x\(info.height) exceeds the cap of \(maxPixels) pixels")
+        }
+        guard info.format == .jpeg else { return try decodeRGB(bytes, maxPixels: maxPixels).grayscale() }
+        var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
+        var out = [UInt8](repeating: 0, count: info.width * info.height)
+        let rc = bytes.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                ic_jpeg_decode_gray(src.baseAddress, src.count, 1, dst.baseAddress, dst.count, &err)
+            }
+        }
+        guard rc == 0 else { throw ImagingError(.corrupt, message(err)) }
+        return Raster(width: info.width, height: info.height, channels: 1, pixels: out)
+    }
+
     /// Decodes a palette or gray PNG to its raw 8-bit sample values (instance indices for a
     /// palette instance map).
     /// - Throws: ``ImagingError``; `.corrupt` for colour PNGs.

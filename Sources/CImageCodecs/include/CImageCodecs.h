@@ -31,6 +31,9 @@ int ic_jpeg_probe(const uint8_t *data, size_t len, ic_info *info, char *err);
 int ic_jpeg_scaled_size(const uint8_t *data, size_t len, int scale_denom, int *out_w, int *out_h, char *err);
 int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t *out, size_t out_len,
                        int *warnings, char *err);
+/* Decode to one 8-bit gray channel as libjpeg produces it (the Y component for YCbCr files;
+ * what OpenCV's imread(..., IMREAD_GRAYSCALE) returns for JPEG). `out` holds out_w*out_h bytes. */
+int ic_jpeg_decode_gray(const uint8_t *data, size_t len, int scale_denom, uint8_t *out, size_t out_len, char *err);
 /* Encode RGB8 (channels 3) or gray (channels 1); *out is malloc'ed, free with ic_free. */
 int ic_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
                    uint8_t **out, size_t *out_len, char *err);

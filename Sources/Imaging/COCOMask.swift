@@ -1,0 +1,136 @@
+/// COCO segmentations decoded as pycocotools does (`maskApi.c`): run-length encodings
+/// (compressed strings or count lists, column-major, starting with zeros) and polygons
+/// rasterised by `rleFrPoly` (5x upsampled boundary, y-crossings per column), several polygons
+/// merged by union.
+public enum COCOMask {
+    /// Decodes a compressed RLE string (`rleFrString`).
+    public static func counts(fromString s: String) -> [Int] {
+        let bytes = Array(s.utf8)
+        var counts: [Int] = []
+        var p = 0
+        while p < bytes.count {
+            var x = 0, k = 0, more = true
+            while more && p < bytes.count {
+                let c = Int(bytes[p]) - 48
+                x |= (c & 0x1F) << (5 * k)
+                more = (c & 0x20) != 0
+                p += 1
+                k += 1
+                if !more && (c & 0x10) != 0 { x |= -1 << (5 * k) }
+            }
+            if counts.count > 2 { x += counts[counts.count - 2] }
+            counts.append(Int(UInt32(truncatingIfNeeded: x)))
+        }
+        return counts
+    }
+
+    /// Expands run lengths into a row-major mask. Runs past the end are ignored.
+    public static func mask(fromCounts counts: [Int], width: Int, height: Int) -> Mask {
+        var bits = [UInt8](repeating: 0, count: width * height)
+        var index = 0, value: UInt8 = 0
+        let total = width * height
+        for run in counts {
+            if value == 1 {
+                for i in index..<min(total, index + max(0, run)) { bits[(i % height) * width + i / height] = 1 }
+            }
+            index += max(0, run)
+            if index >= total { break }
+            value ^= 1
+        }
+        return Mask(width: width, height: height, bits: bits)
+    }
+
+    /// Run lengths of one polygon (`rleFrPoly`), points as `x0, y0, x1, y1, …` in pixels.
+    public static func counts(fromPolygon xy: [Double], width w: Int, height h: Int) -> [Int] {
+        let k = xy.count / 2
+        guard k > 0 else { return [w * h] }
+        let scale = 5.0
+        var x = (0..<k).map { Int(scale * xy[2 * $0] + 0.5) }
+        var y = (0..<k).map { Int(scale * xy[2 * $0 + 1] + 0.5) }
+        x.append(x[0])
+        y.append(y[0])
+        var u: [Int] = [], v: [Int] = []
+        for j in 0..<k {
+            var xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1]
+            let dx = abs(xe - xs), dy = abs(ys - ye)
+            let flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye)
+            if flip { swap(&xs, &xe); swap(&ys, &ye) }
+            let s = dx >= dy ? Double(ye - ys) / Double(dx) : Double(xe - xs) / Double(dy)
+            if dx >= dy {
+                for d in 0...dx {
+                    let t = flip ? dx - d : d
+                    u.append(t + xs)
+                    v.append(Int(Double(ys) + s * Double(t) + 0.5))
+                }
+            } else {
+                for d in 0...dy {
+                    let t = flip ? dy - d : d
+                    v.append(t + ys)
+                    u.append(Int(Double(xs) + s * Double(t) + 0.5))
+                }
+            }
+        }
+        var a: [UInt32] = []
+        for j in 1..<max(1, u.count) where u[j] != u[j - 1] {
+            var xd = Double(u[j] < u[j - 1] ? u[j] : u[j] - 1)
+            xd = (xd + 0.5) / scale - 0.5
+            if xd.rounded(.down) != xd || xd < 0 || xd > Double(w - 1) { continue }
+            var yd = Double(v[j] < v[j - 1] ? v[j] : v[j - 1])
+            yd = (yd + 0.5) / scale - 0.5
+            if yd < 0 { yd = 0 } else if yd > Double(h) { yd = Double(h) }
+            yd = yd.rounded(.up)
+            a.append(UInt32(truncatingIfNeeded: Int(xd) * h + Int(yd)))
+        }
+        a.append(UInt32(truncatingIfNeeded: h * w))
+        a.sort()
+        var previous: UInt32 = 0
+        for j in a.indices {
+            let t = a[j]
+            a[j] = t &- previous
+            previous = t
+        }
+        var b: [UInt32] = [a[0]]
+        var j = 1
+        while j < a.count {
+            if a[j] > 0 {
+                b.append(a[j])
+                j += 1
+            } else {
+                j += 1
+                if j < a.count { b[b.count - 1] &+= a[j]; j += 1 }
+            }
+        }
+        return b.map { Int($0) }
+    }
+
+    /// A COCO `segmentation` value: a list of polygons, or `{"size": [h, w], "counts": …}`.
+    public enum Segmentation: Sendable, Equatable {
+        case polygons([[Double]])
+        case rleCounts([Int], height: Int, width: Int)
+        case rleString(String, height: Int, width: Int)
+    }
+
+    /// Rasterises a segmentation for an image of `width` × `height`.
+    /// - Throws: ``ImagingError`` `.corrupt` when an RLE's size disagrees with the image.
+    public static func mask(_ segmentation: Segmentation, width: Int, height: Int) throws -> Mask {
+        switch segmentation {
+        case .polygons(let polygons):
+            var result = Mask(width: width, height: height, bits: [UInt8](repeating: 0, count: width * height))
+            for polygon in polygons {
+                result = result.union(mask(fromCounts: counts(fromPolygon: polygon, width: width, height: height),
+                                           width: width, height: height))
+            }
+            return result
+        case .rleCounts(let counts, let h, let w):
+            guard h == height && w == width else {
+                throw ImagingError(.corrupt, "RLE size \(w)x\(h) differs from the image's \(width)x\(height)")
+            }
+            return mask(fromCounts: counts, width: width, height: height)
+        case .rleString(let string, let h, let w):
+            guard h == height && w == width else {
+                throw ImagingError(.corrupt, "RLE size \(w)x\(h) differs from the image's \(width)x\(height)")
+            }
+            return mask(fromCounts: counts(fromString: string), width: width, height: height)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+/// A binary mask (one byte per pixel, 0 or 1) and its statistics.
+public struct Mask: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// `width * height` values, 0 or 1, row-major.
+    public var bits: [UInt8]
+
+    public init(width: Int, height: Int, bits: [UInt8]) {
+        precondition(bits.count == width * height, "mask size")
+        self.width = width
+        self.height = height
+        self.bits = bits
+    }
+
+    /// Pixels of an instance map equal to `value`.
+    public init(instanceMap: Raster, value: Int) {
+        precondition(instanceMap.channels == 1, "an instance map has one channel")
+        let v = UInt8(clamping: value)
+        self.init(width: instanceMap.width, height: instanceMap.height,
+                  bits: instanceMap.pixels.map { $0 == v && value >= 0 && value <= 255 ? 1 : 0 })
+    }
+
+    /// Non-zero pixels of a gray/index raster (a binary mask PNG).
+    public init(nonZeroOf raster: Raster) {
+        var bits = [UInt8](repeating: 0, count: raster.width * raster.height)
+        for i in bits.indices {
+            for c in 0..<raster.channels where raster.pixels[i * raster.channels + c] != 0 { bits[i] = 1 }
+        }
+        self.init(width: raster.width, height: raster.height, bits: bits)
+    }
+
+    /// Set pixels.
+    public var area: Int { bits.reduce(0) { $0 + Int($1) } }
+
+    /// The tight box of the set pixels, `[x0, y0, x1, y1)`, or nil for an empty mask.
+    public var box: PixelBox? {
+        var x0 = Int.max, y0 = Int.max, x1 = -1, y1 = -1
+        for y in 0..<height {
+            let row = y * width
+            for x in 0..<width where bits[row + x] != 0 {
+                if x < x0 { x0 = x }
+                if x > x1 { x1 = x }
+                if y < y0 { y0 = y }
+                y1 = y
+            }
+        }
+        return x1 < 0 ? nil : PixelBox(x0: x0, y0: y0, x1: x1 + 1, y1: y1 + 1)
+    }
+
+    /// Set pixels inside `box`.
+    public func area(in box: PixelBox) -> Int {
+        var n = 0
+        for y in max(0, box.y0)..<min(height, box.y1) {
+            for x in max(0, box.x0)..<min(width, box.x1) { n += Int(bits[y * width + x]) }
+        }
+        return n
+    }
+
+    /// Union with another mask of the same size.
+    public func union(_ other: Mask) -> Mask {
+        precondition(width == other.width && height == other.height, "mask sizes differ")
+        return Mask(width: width, height: height, bits: zip(bits, other.bits).map { $0 | $1 })
+    }
+}
+
+/// An integer pixel box `[x0, x1) × [y0, y1)`.
+public struct PixelBox: Sendable, Equatable, Codable {
+    public var x0: Int, y0: Int, x1: Int, y1: Int
+
+    public init(x0: Int, y0: Int, x1: Int, y1: Int) {
+        self.x0 = x0
+        self.y0 = y0
+        self.x1 = x1
+        self.y1 = y1
+    }
+
+    /// The smallest integer box holding a float box `[x0, y0, x1, y1]`, clamped to the image.
+    public init?(covering box: [Double], width: Int, height: Int) {
+        guard box.count == 4, box.allSatisfy({ $0.isFinite }) else { return nil }
+        x0 = max(0, Int(box[0].rounded(.down)))
+        y0 = max(0, Int(box[1].rounded(.down)))
+        x1 = min(width, Int(box[2].rounded(.up)))
+        y1 = min(height, Int(box[3].rounded(.up)))
+        if x1 <= x0 || y1 <= y0 { return nil }
+    }
+
+    public var width: Int { x1 - x0 }
+    public var height: Int { y1 - y0 }
+    public var area: Int { width * height }
+    /// `[x0, y0, x1, y1]`.
+    public var array: [Int] { [x0, y0, x1, y1] }
+}

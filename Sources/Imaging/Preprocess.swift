@@ -1,0 +1,78 @@
+/// Model input preprocessing exactly as the reference pipelines do it.
+///
+/// - `clip`: Hugging Face `CLIPImageProcessor` (OpenAI CLIP, OpenCLIP bigG / Kandinsky 2.2
+///   prior): shortest side to 224 with Pillow BICUBIC (new long side `int(224 * long / short)`),
+///   centre crop 224 with `top = (h - 224) // 2`, `/255`, normalise with the CLIP mean/std.
+/// - `dino`: torchvision `Resize(256, BICUBIC)` on a PIL image (the same Pillow resize), then
+///   `CenterCrop(224)` with `top = int(round((h - 224) / 2))` (round half to even), `ToTensor`,
+///   `Normalize` with the ImageNet mean/std.
+public struct PreprocessRecipe: Sendable, Equatable {
+    /// Recipe name.
+    public var name: String
+    /// Shortest side after resizing.
+    public var resizeShortestSide: Int
+    /// Square crop side.
+    public var cropSize: Int
+    /// Resampling filter.
+    public var filter: Resample.Filter
+    /// Crop offset rounding: HF floors, torchvision rounds half to even.
+    public var roundsCropOffset: Bool
+    /// HF rescales in float64 (`v * (1/255)`) then casts to float32; torchvision divides in float32.
+    public var rescalesInDouble: Bool
+    /// Per-channel mean and std applied after `/255`.
+    public var mean: [Float]
+    public var std: [Float]
+
+    /// OpenAI CLIP / OpenCLIP processor.
+    public static let clip = PreprocessRecipe(name: "clip", resizeShortestSide: 224, cropSize: 224, filter: .bicubic,
+                                              roundsCropOffset: false, rescalesInDouble: true,
+                                              mean: [0.48145466, 0.4578275, 0.40821073],
+                                              std: [0.26862954, 0.26130258, 0.27577711])
+    /// DINO ViT-S/16 evaluation transform (DreamBench DINO score).
+    public static let dino = PreprocessRecipe(name: "dino", resizeShortestSide: 256, cropSize: 224, filter: .bicubic,
+                                              roundsCropOffset: true, rescalesInDouble: false,
+                                              mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+
+    /// A recipe by name.
+    public static func named(_ name: String) -> PreprocessRecipe? {
+        [clip, dino].first { $0.name == name }
+    }
+
+    /// Resize + centre crop, as uint8 RGB (what `--save-resized` writes).
+    public func resizedAndCropped(_ image: Raster) -> Raster {
+        let rgb = image.rgb()
+        let (w, h) = (rgb.width, rgb.height)
+        let short = min(w, h), long = max(w, h)
+        // int(size * long / short) in double precision, as both references compute it.
+        let newLong = Int(Double(resizeShortestSide) * Double(long) / Double(short))
+        let (nw, nh) = w <= h ? (resizeShortestSide, newLong) : (newLong, resizeShortestSide)
+        let resized = Resample.resize(rgb, width: nw, height: nh, filter: filter)
+        return resized.cropped(x: offset(nw), y: offset(nh), width: cropSize, height: cropSize)
+    }
+
+    func offset(_ size: Int) -> Int {
+        guard roundsCropOffset else { return (size - cropSize) / 2 }
+        return Int((Double(size - cropSize) / 2).rounded(.toNearestOrEven))
+    }
+
+    /// The model input: `[3, crop, crop]` float32, channel-major, normalised.
+    public func pixelValues(_ image: Raster) -> [Float] {
+        normalise(resizedAndCropped(image))
+    }
+
+    /// `(v / 255 - mean) / std` per channel, in the references' float32 order of operations.
+    public func normalise(_ image: Raster) -> [Float] {
+        precondition(image.channels == 3, "normalise takes RGB")
+        let plane = image.width * image.height
+        var out = [Float](repeating: 0, count: 3 * plane)
+        for c in 0..<3 {
+            let m = mean[c], s = std[c]
+            for i in 0..<plane {
+                let byte = image.pixels[3 * i + c]
+                let v = rescalesInDouble ? Float(Double(byte) * (1.0 / 255.0)) : Float(byte) / 255
+                out[c * plane + i] = (v - m) / s
+            }
+        }
+        return out
+    }
+}
