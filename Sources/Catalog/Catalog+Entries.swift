@@ -189,5 +189,13 @@ extension Catalog {
             WHERE position IN (SELECT position FROM temp.verdicts WHERE verdict = 'ok') AND status <> 'ok'
             """)
         try db.execute("DROP TABLE temp.verdicts")
+        // Verdicts may have moved between units: the ingest units' counts follow the entries.
+        try db.run("""
+            UPDATE units SET
+                items_ok = (SELECT COUNT(*) FROM entries e WHERE e.unit = units.unit AND e.status = 'ok'),
+                items_skipped = (SELECT COUNT(*) FROM entries e WHERE e.unit = units.unit AND e.status = 'skipped'),
+                items_failed = (SELECT COUNT(*) FROM entries e WHERE e.unit = units.unit AND e.status = 'failed')
+            WHERE stage = 'ingest' AND EXISTS (SELECT 1 FROM entries e WHERE e.unit = units.unit)
+            """)
     }
 }

@@ -5,12 +5,13 @@ extension Catalog {
     static let mergedTables: [(name: String, order: String)] = [
         ("sources", "name"),
         ("units", "stage, unit, config_hash"),
-        ("unit_files", "path"),
+        ("unit_files", "stage, unit, config_hash, path"),
         ("entries", "position"),
         ("masks", "position, k"),
         ("sample_status", "stage, sample_id"),
         ("nouns", "sample_id, idx"),
         ("subjects", "sample_id, k"),
+        ("sample_objects", "sample_id, kind"),
         ("shards", "id"),
         ("shard_rows", "sample_id"),
     ]

@@ -91,9 +91,9 @@ public final class Catalog {
                    [unit.stage, unit.unit, unit.configHash])
         for file in files {
             try db.run("""
-                INSERT OR REPLACE INTO unit_files (path, stage, unit, config_hash, bytes, sha256)
+                INSERT OR REPLACE INTO unit_files (stage, unit, config_hash, path, bytes, sha256)
                 VALUES (?, ?, ?, ?, ?, ?)
-                """, [file.path, unit.stage, unit.unit, unit.configHash, file.bytes, file.sha256])
+                """, [unit.stage, unit.unit, unit.configHash, file.path, file.bytes, file.sha256])
         }
         try db.run("""
             INSERT OR REPLACE INTO units (stage, unit, config_hash, status, items_in, items_ok, items_skipped,
@@ -106,7 +106,7 @@ public final class Catalog {
     /// Every file path (relative to the build directory) that a unit row claims.
     public func claimedFiles() throws -> Set<String> {
         var paths = Set<String>()
-        try database.forEach("SELECT path FROM unit_files") { paths.insert($0[0].string ?? "") }
+        try database.forEach("SELECT DISTINCT path FROM unit_files") { paths.insert($0[0].string ?? "") }
         return paths
     }
 

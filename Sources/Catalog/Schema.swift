@@ -37,14 +37,15 @@ enum Schema {
             PRIMARY KEY (stage, unit, config_hash)
         );
         CREATE TABLE unit_files (
-            path TEXT PRIMARY KEY,
             stage TEXT NOT NULL,
             unit INTEGER NOT NULL,
             config_hash TEXT NOT NULL,
+            path TEXT NOT NULL,
             bytes INTEGER NOT NULL,
-            sha256 TEXT NOT NULL
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (stage, unit, config_hash, path)
         );
-        CREATE INDEX unit_files_unit ON unit_files(stage, unit, config_hash);
+        CREATE INDEX unit_files_path ON unit_files(path);
         CREATE TABLE sources (
             name TEXT PRIMARY KEY,
             format TEXT NOT NULL,
@@ -118,10 +119,19 @@ enum Schema {
             box_json TEXT,
             mask_area INTEGER,
             fill_ratio REAL,
+            box_area_ratio REAL,
+            score REAL,
             crop_object TEXT,
             status TEXT NOT NULL,
             reason TEXT,
             PRIMARY KEY (sample_id, k)
+        );
+        CREATE TABLE sample_objects (
+            sample_id TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            object TEXT NOT NULL,
+            PRIMARY KEY (sample_id, kind)
         );
         CREATE TABLE shards (
             id TEXT PRIMARY KEY,

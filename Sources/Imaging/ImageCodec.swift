@@ -42,9 +42,26 @@ public enum ImageCodec {
     ///   - bytes: the whole file.
     ///   - maxPixels: refuse images with more pixels than this, checked from the header.
     ///   - jpegScale: DCT scaling denominator for JPEG (1, 2, 4 or 8).
+    ///   - applyOrientation: rotate/flip a JPEG upright by its EXIF orientation (as Pillow's
+    ///     `ImageOps.exif_transpose`). Off by default: `Image.open` does not, nor do the CLIP
+    ///     processors, and masks are drawn on the stored pixels.
     /// - Returns: a 3-channel raster.
     /// - Throws: ``ImagingError``.
-    public static func decodeRGB(_ bytes: [UInt8], maxPixels: Int = Int.max, jpegScale: Int = 1) throws -> Raster {
+    public static func decodeRGB(_ bytes: [UInt8], maxPixels: Int = Int.max, jpegScale: Int = 1,
+                                 applyOrientation: Bool = false) throws -> Raster {
+        let raster = try decodeStoredRGB(bytes, maxPixels: maxPixels, jpegScale: jpegScale)
+        guard applyOrientation, ImageFormat.sniff(bytes) == .jpeg else { return raster }
+        return raster.oriented(EXIF.orientation(ofJPEG: bytes))
+    }
+
+    /// The largest DCT scaling denominator (8, 4, 2 or 1) that keeps the decoded image at least
+    /// `width` x `height`, as Pillow's `draft` picks it.
+    public static func draftScale(imageWidth: Int, imageHeight: Int, width: Int, height: Int) -> Int {
+        let scale = min(imageWidth / max(1, width), imageHeight / max(1, height))
+        return [8, 4, 2, 1].first { scale >= $0 } ?? 1
+    }
+
+    static func decodeStoredRGB(_ bytes: [UInt8], maxPixels: Int, jpegScale: Int) throws -> Raster {
         let info = try probe(bytes, checkEnd: false)
         guard info.width * info.height <= maxPixels else {
             throw ImagingError(.tooLarge, "\(info.width)x\(info.height) exceeds the cap of \(maxPixels) pixels")

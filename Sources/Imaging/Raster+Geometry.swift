@@ -24,7 +24,7 @@ extension Raster {
     }
 
     /// The pixel at (x, y), channel c.
-    @inline(__always) public subscript(x: Int, y: Int, c: Int) -> UInt8 {
+    @inline(__always) public subscript(x x: Int, y y: Int, c c: Int) -> UInt8 {
         get { pixels[(y * width + x) * channels + c] }
         set { pixels[(y * width + x) * channels + c] = newValue }
     }

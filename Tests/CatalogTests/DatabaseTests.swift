@@ -77,7 +77,7 @@ import Testing
         #expect(try reopened.schemaVersion() == Catalog.schemaVersion)
         #expect(try reopened.database.scalar("SELECT COUNT(*) FROM sources").int == 1)
         for table in ["runs", "units", "unit_files", "entries", "masks", "nouns", "subjects", "shards", "shard_rows",
-                      "sample_status"] {
+                      "sample_status", "sample_objects"] {
             #expect(try reopened.database.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = ?", [table]).int == 1)
         }
     }

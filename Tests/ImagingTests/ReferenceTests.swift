@@ -144,3 +144,24 @@ import Testing
         #expect(differing == 0, "\(c["expected"]!): \(differing) pixels differ of \(edges.pixels.count)")
     }
 }
+
+@Suite struct OrientationTests {
+    @Test(arguments: 1...8)
+    func exifTransposeMatchesPillow(orientation: Int) throws {
+        let c = try #require(ReferenceTests.cases("exif").first { $0["orientation"] as? Int == orientation })
+        let bytes = try ReferenceTests.load(c["input"] as! String)
+        #expect(EXIF.orientation(ofJPEG: bytes) == orientation)
+        let upright = try ImageCodec.decodeRGB(bytes, applyOrientation: true)
+        #expect(upright.width == c["width"] as! Int && upright.height == c["height"] as! Int)
+        #expect(SHA256.hex(upright.pixels) == c["sha256"] as? String)
+        let stored = try ImageCodec.decodeRGB(bytes)
+        #expect(stored.width == 7 && stored.height == 5)
+    }
+
+    @Test func draftScaleFollowsPillow() {
+        #expect(ImageCodec.draftScale(imageWidth: 2000, imageHeight: 1500, width: 224, height: 224) == 4)
+        #expect(ImageCodec.draftScale(imageWidth: 2000, imageHeight: 1800, width: 224, height: 224) == 8)
+        #expect(ImageCodec.draftScale(imageWidth: 400, imageHeight: 300, width: 224, height: 224) == 1)
+        #expect(ImageCodec.draftScale(imageWidth: 500, imageHeight: 460, width: 224, height: 224) == 2)
+    }
+}

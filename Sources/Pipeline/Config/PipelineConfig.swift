@@ -14,17 +14,21 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var unitSize: Int
     /// The ingest stage.
     public var ingest: IngestConfig
+    /// The crop stage.
+    public var crop: CropConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest
+        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, crop
     }
 
-    public init(name: String, buildDir: String, manifest: String, unitSize: Int = 1000, ingest: IngestConfig = .init()) {
+    public init(name: String, buildDir: String, manifest: String, unitSize: Int = 1000, ingest: IngestConfig = .init(),
+                crop: CropConfig = .init()) {
         self.name = name
         self.buildDir = buildDir
         self.manifest = manifest
         self.unitSize = unitSize
         self.ingest = ingest
+        self.crop = crop
     }
 
     public init(from decoder: any Decoder) throws {
@@ -35,12 +39,14 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         manifest = try c.decode(String.self, forKey: .manifest)
         unitSize = try c.decodeIfPresent(Int.self, forKey: .unitSize) ?? 1000
         ingest = try c.decodeIfPresent(IngestConfig.self, forKey: .ingest) ?? IngestConfig()
+        crop = try c.decodeIfPresent(CropConfig.self, forKey: .crop) ?? CropConfig()
     }
 
     /// Checks values that decoding cannot.
     public func validate() throws {
         guard unitSize >= 1 else { throw PipelineError(.config, "must be at least 1", key: "unit_size") }
         try ingest.validate()
+        try crop.validate()
     }
 
     /// Loads a pipeline file, applies `--set key.path=value` overrides, resolves relative paths.

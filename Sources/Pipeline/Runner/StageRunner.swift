@@ -94,6 +94,25 @@ public final class StageRunner {
     ///   recorded and the run is marked failed.
     public func run<P: UnitProcessor, I: IteratorProtocol>(_ processor: P, items: I, estimatedCount: Int? = nil) throws -> RunSummary
     where I.Element == P.Item {
+        var items = items
+        var unit = 0
+        let size = options.unitSize
+        let units = AnyIterator<WorkUnit<P.Item>> {
+            var batch: [P.Item] = []
+            batch.reserveCapacity(min(size, 4096))
+            while batch.count < size, let item = items.next() { batch.append(item) }
+            if batch.isEmpty { return nil }
+            defer { unit += 1 }
+            let loaded = batch
+            return WorkUnit(unit: unit, count: loaded.count, load: { loaded })
+        }
+        return try run(processor, units: units, estimatedCount: estimatedCount)
+    }
+
+    /// Runs `processor` over explicit units (a stage whose units follow an earlier stage's).
+    /// A unit's items are loaded only when this worker processes it.
+    public func run<P: UnitProcessor, U: IteratorProtocol>(_ processor: P, units: U, estimatedCount: Int? = nil) throws -> RunSummary
+    where U.Element == WorkUnit<P.Item> {
         precondition(options.workers >= 1 && (0..<options.workers).contains(options.worker), "bad worker index")
         let catalogPath = layout.catalog(worker: options.worker, workers: options.workers)
         try FileManager.default.createDirectory(atPath: (catalogPath as NSString).deletingLastPathComponent,
@@ -113,8 +132,7 @@ public final class StageRunner {
             ? try catalog.unitsWithFailures(stage: processor.stage, configHash: processor.configHash) : []
         var progress = options.quiet ? nil : Progress(stage: processor.stage, total: estimatedCount)
         let clock = Date()
-        var items = items
-        var unit = 0
+        var units = units
         var seen = 0
         // A unit's commit runs on a background thread while the next unit is processed; at most
         // one commit is in flight, and the catalog is touched only by it until it is drained.
@@ -129,19 +147,17 @@ public final class StageRunner {
             progress?.update(done: flight.seenAfter, failed: summary.itemsFailed)
         }
         do {
-            while true {
-                var batch: [P.Item] = []
-                batch.reserveCapacity(min(options.unitSize, 4096))
-                while batch.count < options.unitSize, let item = items.next() { batch.append(item) }
-                if batch.isEmpty { break }
-                defer { unit += 1; seen += batch.count }
+            while let work = units.next() {
+                let unit = work.unit
+                defer { seen += work.count }
                 guard unit % options.workers == options.worker else { continue }
                 summary.unitsOwned += 1
                 if done.contains(unit) && !retry.contains(unit) {
                     summary.unitsAlreadyDone += 1
-                    progress?.update(done: seen + batch.count, failed: summary.itemsFailed)
+                    progress?.update(done: seen + work.count, failed: summary.itemsFailed)
                     continue
                 }
+                let batch = try work.load()
                 let started = Date().timeIntervalSince1970
                 let output = try processor.process(unit: unit, firstPosition: unit * options.unitSize, items: batch)
                 var files: [FileRecord] = []
@@ -173,7 +189,7 @@ public final class StageRunner {
                         }
                     }
                 }
-                inFlight = (group, result, seen + batch.count)
+                inFlight = (group, result, seen + work.count)
             }
             try drain()
         } catch {
@@ -230,5 +246,18 @@ final class CommitResult: @unchecked Sendable {
     func get() throws -> [ItemOutcome] {
         guard let value else { return [] }
         return try value.get()
+    }
+}
+
+/// One work unit: its number, its item count, and how to load its items.
+public struct WorkUnit<Item> {
+    public var unit: Int
+    public var count: Int
+    public var load: () throws -> [Item]
+
+    public init(unit: Int, count: Int, load: @escaping () throws -> [Item]) {
+        self.unit = unit
+        self.count = count
+        self.load = load
     }
 }

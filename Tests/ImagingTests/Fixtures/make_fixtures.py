@@ -150,6 +150,19 @@ def main():
     save_png(edges, "canny_b_30_60.png")
     manifest["canny"].append({"input": "input_b.png", "gray": "pillow", "low": 30, "high": 60, "expected": "canny_b_30_60.png"})
 
+    # --- EXIF orientation: ImageOps.exif_transpose of a 7x5 JPEG saved with each orientation.
+    from PIL import ImageOps
+    small = synthetic(7, 5, False)
+    manifest["exif"] = []
+    for o in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = o
+        file = f"exif_{o}.jpg"
+        Image.fromarray(small).save(os.path.join(HERE, file), quality=100, exif=exif.tobytes())
+        upright = np.asarray(ImageOps.exif_transpose(Image.open(os.path.join(HERE, file))).convert("RGB"))
+        manifest["exif"].append({"input": file, "orientation": o, "width": upright.shape[1], "height": upright.shape[0],
+                                 "sha256": sha(upright)})
+
     # --- The real DreamBench photos (hashes only; the photos stay in shared/).
     if os.path.isdir(args.dreambench):
         for file in sorted(os.listdir(args.dreambench)):

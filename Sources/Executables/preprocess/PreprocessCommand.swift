@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import Pipeline
+import Tensor
+
+/// `preprocess`: model inputs from image files, exactly as the reference processors make them.
+@main
+struct PreprocessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preprocess",
+        abstract: "Turn images into model inputs (pixel_values [N,3,224,224] float32 in one safetensors file).",
+        discussion: """
+            clip: Hugging Face CLIPImageProcessor (shortest side 224 bicubic, centre crop 224, CLIP mean/std).
+            dino: torchvision Resize(256, bicubic) + CenterCrop(224) + ImageNet mean/std (DreamBench DINO).
+            """)
+
+    @Option(help: "clip or dino.") var recipe: String = "clip"
+    @Option(help: "The safetensors file to write.") var output: String
+    @Option(help: "Also write each resized-and-cropped uint8 image as PNG into this folder.") var saveResized: String?
+    @Flag(help: "Rotate JPEGs upright by their EXIF orientation first (the reference processors do not).")
+    var exifTranspose = false
+    @Argument(help: "Image files (JPEG or PNG), in the order of the output rows.") var images: [String]
+
+    func validate() throws {
+        guard PreprocessRecipe.named(recipe) != nil else { throw ValidationError("--recipe must be clip or dino") }
+        guard !images.isEmpty else { throw ValidationError("give at least one image file") }
+    }
+
+    func run() throws {
+        let recipe = PreprocessRecipe.named(recipe)!
+        var values: [Float] = []
+        values.reserveCapacity(images.count * 3 * recipe.cropSize * recipe.cropSize)
+        for (index, path) in images.enumerated() {
+            do {
+                let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+                let image = try ImageCodec.decodeRGB(bytes, applyOrientation: exifTranspose)
+                let cropped = recipe.resizedAndCropped(image)
+                values += recipe.normalise(cropped)
+                if let folder = saveResized {
+                    let name = "\(String(format: "%04d", index))-\((path as NSString).lastPathComponent).png"
+                    try AtomicFile.write(try ImageCodec.encodePNG(cropped), to: folder + "/" + name)
+                }
+            } catch {
+                FileHandle.standardError.write(Data("preprocess: error: \(path): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        let file = Safetensors.serialize(
+            [.init(name: "pixel_values", shape: [images.count, 3, recipe.cropSize, recipe.cropSize], floats: values)],
+            metadata: ["recipe": recipe.name, "files": images.joined(separator: "\n")])
+        try AtomicFile.write(file, to: output)
+        print("wrote \(output): pixel_values [\(images.count), 3, \(recipe.cropSize), \(recipe.cropSize)] (\(recipe.name))")
+    }
+}

@@ -1,0 +1,299 @@
+public import Catalog
+import Foundation
+import Imaging
+
+/// One accepted sample with its mask references, as the crop stage reads it from the catalog.
+public struct CropItem: Sendable {
+    public var sampleID: String
+    public var source: String
+    public var imageRef: String
+    public var masks: [MaskRecord]
+}
+
+/// The crop stage: for each sample with masks, applies the paper's image and subject filters,
+/// writes each kept subject composited on white, cropped to its box and padded square as a
+/// content-addressed PNG under `objects/crops/`, optionally the Canny edge image under
+/// `objects/canny/`, and records subjects and per-sample status in the catalog. Units follow
+/// the ingest stage's.
+public struct CropStage: UnitProcessor {
+    public typealias Item = CropItem
+
+    public let config: CropConfig
+    public var stage: String { "crop" }
+    public let configHash: String
+    public let configJSON: String
+    let files: SourceFiles
+    let input: Catalog
+
+    /// - Parameter input: the catalog holding the ingest stage's entries (the build's).
+    public init(pipeline: PipelineConfig, input: Catalog) throws {
+        config = pipeline.crop
+        self.input = input
+        files = try SourceFiles(catalog: input)
+        let ingestHash = try IngestStage(pipeline: pipeline).configHash
+        configJSON = ConfigLoader.canonicalJSON(pipeline)
+        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + ingestHash).utf8)).prefix(16))
+    }
+
+    /// The units (the ingest stage's) with accepted samples, loading each unit's samples lazily.
+    public func units() throws -> (units: AnyIterator<WorkUnit<CropItem>>, samples: Int) {
+        var counts: [(Int, Int)] = []
+        try input.database.forEach("SELECT unit, COUNT(*) FROM entries WHERE status = 'ok' GROUP BY unit ORDER BY unit") {
+            counts.append(($0[0].int ?? 0, $0[1].int ?? 0))
+        }
+        let db = input.database
+        var index = 0
+        let iterator = AnyIterator<WorkUnit<CropItem>> {
+            guard index < counts.count else { return nil }
+            let (unit, count) = counts[index]
+            index += 1
+            return WorkUnit(unit: unit, count: count) { try Self.load(unit: unit, from: db) }
+        }
+        return (iterator, counts.reduce(0) { $0 + $1.1 })
+    }
+
+    static func load(unit: Int, from db: Database) throws -> [CropItem] {
+        var items: [CropItem] = []
+        var byPosition: [Int: Int] = [:]
+        try db.forEach("SELECT position, sample_id, source, image_ref FROM entries WHERE unit = ? AND status = 'ok' ORDER BY position",
+                       [unit]) { row in
+            byPosition[row[0].int!] = items.count
+            items.append(CropItem(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "", masks: []))
+        }
+        try db.forEach("""
+            SELECT m.position, m.k, m.kind, m.ref, m.value, m.label, m.score, m.box_json, m.data_json
+            FROM masks m JOIN entries e ON e.position = m.position
+            WHERE e.unit = ? AND e.status = 'ok' ORDER BY m.position, m.k
+            """, [unit]) { r in
+            guard let i = byPosition[r[0].int!] else { return }
+            items[i].masks.append(MaskRecord(k: r[1].int!, kind: r[2].string ?? "", ref: r[3].string, value: r[4].int,
+                                             label: r[5].string, score: r[6].double, boxJSON: r[7].string, dataJSON: r[8].string))
+        }
+        return items
+    }
+
+    /// What happened to one sample.
+    struct Result: Sendable {
+        var sampleID: String
+        var status = "ok"
+        var reason: String?
+        var message: String?
+        var subjects: [SubjectRow] = []
+        var canny: String?
+        var files: [(String, [UInt8])] = []
+    }
+
+    struct SubjectRow: Sendable {
+        var k: Int
+        var label: String
+        var box: PixelBox?
+        var area: Int
+        var fill: Double
+        var boxAreaRatio: Double
+        var score: Double?
+        var object: String?
+        var status: String
+        var reason: String?
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [CropItem]) throws -> UnitOutput {
+        var results = [Result?](repeating: nil, count: items.count)
+        // `crop(_:)` reads only the immutable config and source roots, never the catalog handle.
+        nonisolated(unsafe) let stage = self
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in out[i] = stage.crop(items[i]) }
+        }
+        let done = results.map { $0! }
+        var files: [String: [UInt8]] = [:]
+        for r in done { for (path, bytes) in r.files { files[path] = bytes } }
+        return UnitOutput(files: files.keys.sorted().map { ($0, files[$0]!) }) { _, db in
+            for r in done {
+                try db.run("DELETE FROM subjects WHERE sample_id = ?", [r.sampleID])
+                try db.run("DELETE FROM sample_objects WHERE sample_id = ? AND stage = 'crop'", [r.sampleID])
+                try db.run("""
+                    INSERT OR REPLACE INTO sample_status (stage, sample_id, unit, status, reason, message)
+                    VALUES ('crop', ?, ?, ?, ?, ?)
+                    """, [r.sampleID, unit, r.status, r.reason, r.message])
+                for s in r.subjects {
+                    try db.run("""
+                        INSERT INTO subjects (sample_id, k, label, box_json, mask_area, fill_ratio, box_area_ratio, score,
+                            crop_object, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, [r.sampleID, s.k, s.label, s.box.map { JSONText.render(.array($0.array.map { .int($0) })) },
+                              s.area, (s.fill * 1e6).rounded() / 1e6, (s.boxAreaRatio * 1e6).rounded() / 1e6, s.score,
+                              s.object, s.status, s.reason])
+                }
+                if let canny = r.canny {
+                    try db.run("INSERT INTO sample_objects (sample_id, stage, kind, object) VALUES (?, 'crop', 'canny', ?)",
+                               [r.sampleID, canny])
+                }
+            }
+            return done.map { ItemOutcome(status: $0.status, reason: $0.reason) }
+        }
+    }
+
+    static func objectPath(_ kind: String, _ bytes: [UInt8]) -> String {
+        let digest = SHA256.hex(bytes)
+        return "objects/\(kind)/\(digest.prefix(2))/\(digest).png"
+    }
+
+    /// Crops one sample. Never throws: problems become its status.
+    func crop(_ item: CropItem) -> Result {
+        var result = Result(sampleID: item.sampleID)
+        func finish(_ status: String, _ reason: String, _ message: String) -> Result {
+            result.status = status
+            result.reason = reason
+            result.message = message
+            result.files = []
+            result.canny = nil
+            return result
+        }
+        guard !item.masks.isEmpty else { return finish("skipped", "no_masks", "the sample has no masks") }
+        let bytes: [UInt8], image: Raster
+        do {
+            bytes = try files.read(item.imageRef, source: item.source, maxBytes: 1 << 30)
+            image = try ImageCodec.decodeRGB(bytes, maxPixels: config.maxPixels)
+        } catch let error as FileIO.Refusal {
+            return finish("failed", error.reason, error.message)
+        } catch let error as ImagingError {
+            return finish("failed", error.code.rawValue, error.message)
+        } catch {
+            return finish("failed", "unreadable", "\(error)")
+        }
+        guard min(image.width, image.height) >= config.minImageSide else {
+            return finish("skipped", "image_too_small", "\(image.width)x\(image.height) is below \(config.minImageSide) px")
+        }
+        let white = SubjectCrop.whiteFraction(image)
+        guard white <= config.maxWhiteFraction else {
+            return finish("skipped", "too_white", String(format: "%.1f%% white pixels", white * 100))
+        }
+        var maps: [String: Raster] = [:]
+        let imageArea = Double(image.width * image.height)
+        // An instance map listed without values (no mask list) holds one subject per value.
+        var records: [MaskRecord] = []
+        for record in item.masks {
+            guard record.kind == "instance_map", record.value == nil else { records.append(record); continue }
+            do {
+                let map = try instanceMap(record.ref ?? "", source: item.source, maps: &maps)
+                for value in Set(map.pixels).subtracting([0]).sorted() {
+                    var expanded = record
+                    expanded.value = Int(value)
+                    expanded.k = record.k * 256 + Int(value)
+                    records.append(expanded)
+                }
+            } catch let error as FileIO.Refusal {
+                return finish("failed", error.reason == "missing_file" ? "missing_mask" : error.reason, error.message)
+            } catch {
+                return finish("failed", "bad_mask", "\(error)")
+            }
+        }
+        for record in records {
+            var row = SubjectRow(k: record.k, label: record.label ?? "object", box: nil, area: 0, fill: 0, boxAreaRatio: 0,
+                                 score: record.score, object: nil, status: "skipped", reason: nil)
+            let mask: Mask
+            do {
+                mask = try self.mask(record, source: item.source, image: image, maps: &maps)
+            } catch let error as FileIO.Refusal {
+                return finish("failed", error.reason == "missing_file" ? "missing_mask" : error.reason, error.message)
+            } catch let error as ImagingError {
+                return finish("failed", "bad_mask", error.message)
+            } catch {
+                return finish("failed", "bad_mask", "\(error)")
+            }
+            let given = record.boxJSON.flatMap { try? JSONValue.parse(Array($0.utf8)) }?.array?.compactMap(\.number)
+            guard let box = given.flatMap({ PixelBox(covering: $0, width: image.width, height: image.height) }) ?? mask.box else {
+                row.reason = "empty_mask"
+                result.subjects.append(row)
+                continue
+            }
+            row.box = box
+            row.area = mask.area(in: box)
+            row.fill = Double(row.area) / Double(box.area)
+            row.boxAreaRatio = Double(box.area) / imageArea
+            if row.area == 0 {
+                row.reason = "empty_mask"
+            } else if let score = record.score, score < config.minScore {
+                row.reason = "low_score"
+            } else if row.boxAreaRatio <= config.minBoxArea {
+                row.reason = "box_too_small"
+            } else if row.boxAreaRatio >= config.maxBoxArea {
+                row.reason = "box_too_large"
+            } else if row.fill < config.minFill {
+                row.reason = "low_fill"
+            } else {
+                row.status = "ok"
+                let png = (try? ImageCodec.encodePNG(SubjectCrop.crop(image, mask: mask, box: box))) ?? []
+                let path = Self.objectPath("crops", png)
+                row.object = path
+                result.files.append((path, png))
+            }
+            result.subjects.append(row)
+        }
+        let kept = result.subjects.filter { $0.status == "ok" }.count
+        if kept < max(1, config.minSubjects) {
+            let subjects = result.subjects
+            var r = finish("skipped", "no_subjects", "no subject passed the filters")
+            r.subjects = subjects.map { var s = $0; if s.status == "ok" { s.status = "skipped"; s.reason = "sample_skipped"; s.object = nil }; return s }
+            return r
+        }
+        if kept > config.maxSubjects {
+            let subjects = result.subjects
+            var r = finish("skipped", "too_many_subjects", "\(kept) subjects passed, the maximum is \(config.maxSubjects)")
+            r.subjects = subjects.map { var s = $0; if s.status == "ok" { s.status = "skipped"; s.reason = "sample_skipped"; s.object = nil }; return s }
+            return r
+        }
+        if config.canny {
+            let gray = (try? ImageCodec.decodeGray(bytes, maxPixels: config.maxPixels)) ?? image.grayscale()
+            if let png = try? ImageCodec.encodePNG(Canny.edges(gray, low: config.cannyLow, high: config.cannyHigh)) {
+                let path = Self.objectPath("canny", png)
+                result.canny = path
+                result.files.append((path, png))
+            }
+        }
+        return result
+    }
+
+    func instanceMap(_ ref: String, source: String, maps: inout [String: Raster]) throws -> Raster {
+        if let map = maps[ref] { return map }
+        let map = try ImageCodec.decodeIndexMap(files.read(ref, source: source, maxBytes: 1 << 28), maxPixels: config.maxPixels)
+        maps[ref] = map
+        return map
+    }
+
+    func mask(_ record: MaskRecord, source: String, image: Raster, maps: inout [String: Raster]) throws -> Mask {
+        func checked(_ m: Mask) throws -> Mask {
+            guard m.width == image.width && m.height == image.height else {
+                throw ImagingError(.corrupt, "mask is \(m.width)x\(m.height), the image \(image.width)x\(image.height)")
+            }
+            return m
+        }
+        switch record.kind {
+        case "instance_map":
+            let map = try instanceMap(record.ref ?? "", source: source, maps: &maps)
+            guard let value = record.value else { return try checked(Mask(nonZeroOf: map)) }
+            return try checked(Mask(instanceMap: map, value: value))
+        case "binary_png":
+            let bytes = try files.read(record.ref ?? "", source: source, maxBytes: 1 << 28)
+            let info = try ImageCodec.probe(bytes, checkEnd: false)
+            let raster = info.format == .png && (info.channels == 1) ? try ImageCodec.decodeIndexMap(bytes) : try ImageCodec.decodeRGB(bytes)
+            return try checked(Mask(nonZeroOf: raster))
+        case "coco_rle", "coco_polygon":
+            let data = try JSONValue.parse(Array((record.dataJSON ?? "null").utf8))
+            let segmentation: COCOMask.Segmentation
+            if let polygons = data.array {
+                segmentation = .polygons(polygons.map { $0.array?.compactMap(\.number) ?? [] })
+            } else {
+                let size = data["size"]?.array?.compactMap(\.int) ?? []
+                guard size.count == 2 else { throw ImagingError(.corrupt, "RLE without a size") }
+                if let string = data["counts"]?.string {
+                    segmentation = .rleString(string, height: size[0], width: size[1])
+                } else {
+                    segmentation = .rleCounts(data["counts"]?.array?.compactMap(\.int) ?? [], height: size[0], width: size[1])
+                }
+            }
+            return try COCOMask.mask(segmentation, width: image.width, height: image.height)
+        default:
+            throw ImagingError(.corrupt, "unknown mask kind '\(record.kind)'")
+        }
+    }
+}

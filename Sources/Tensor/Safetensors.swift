@@ -1,0 +1,89 @@
+import Foundation
+
+/// The safetensors container (Hugging Face): an 8-byte little-endian header length, a JSON
+/// header naming each tensor's dtype, shape and byte range, then the raw little-endian data.
+public enum Safetensors {
+    /// One tensor to write.
+    public struct Entry: Sendable {
+        public var name: String
+        /// `F32`, `F16`, `I64`, `U8`, …
+        public var dtype: String
+        public var shape: [Int]
+        public var bytes: [UInt8]
+
+        public init(name: String, dtype: String, shape: [Int], bytes: [UInt8]) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.bytes = bytes
+        }
+
+        /// A float32 tensor.
+        public init(name: String, shape: [Int], floats: [Float]) {
+            precondition(shape.reduce(1, *) == floats.count, "shape \(shape) does not match \(floats.count) values")
+            self.init(name: name, dtype: "F32", shape: shape, bytes: floats.withUnsafeBytes { Array($0) })
+        }
+    }
+
+    /// Serialises tensors (in the given order) with string metadata.
+    public static func serialize(_ entries: [Entry], metadata: [String: String] = [:]) -> [UInt8] {
+        var header: [String] = []
+        if !metadata.isEmpty {
+            header.append("\"__metadata__\":{" + metadata.keys.sorted().map { quote($0) + ":" + quote(metadata[$0]!) }
+                .joined(separator: ",") + "}")
+        }
+        var offset = 0
+        for e in entries {
+            header.append(quote(e.name) + ":{\"dtype\":\"\(e.dtype)\",\"shape\":[" + e.shape.map(String.init).joined(separator: ",")
+                          + "],\"data_offsets\":[\(offset),\(offset + e.bytes.count)]}")
+            offset += e.bytes.count
+        }
+        var json = Array(("{" + header.joined(separator: ",") + "}").utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = [UInt8]()
+        out.reserveCapacity(8 + json.count + offset)
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { out += $0 }
+        out += json
+        for e in entries { out += e.bytes }
+        return out
+    }
+
+    /// Reads every tensor of a file into memory (for tests and small files).
+    /// - Throws: `CocoaError`/`DecodingError` style errors for malformed files.
+    public static func read(_ bytes: [UInt8]) throws -> (tensors: [String: Entry], metadata: [String: String]) {
+        struct Malformed: Error, CustomStringConvertible { var description: String }
+        guard bytes.count >= 8 else { throw Malformed(description: "file shorter than the 8-byte header length") }
+        let n = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        guard n > 0, 8 + n <= bytes.count else { throw Malformed(description: "header length \(n) exceeds the file") }
+        guard let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any] else {
+            throw Malformed(description: "header is not a JSON object")
+        }
+        var tensors: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        let data = 8 + n
+        for (name, value) in header {
+            if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
+                  offsets[0] <= offsets[1], data + offsets[1] <= bytes.count else {
+                throw Malformed(description: "bad entry for tensor '\(name)'")
+            }
+            tensors[name] = Entry(name: name, dtype: dtype, shape: shape, bytes: Array(bytes[(data + offsets[0])..<(data + offsets[1])]))
+        }
+        return (tensors, metadata)
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,66 @@
+import Testing
+@testable import Imaging
+
+@Suite struct MaskAndCropTests {
+    func sampleMap() -> Raster {
+        // 6x4 instance map: value 1 a 2x2 block, value 2 an L shape.
+        Raster(width: 6, height: 4, channels: 1, pixels: [
+            0, 1, 1, 0, 0, 0,
+            0, 1, 1, 0, 2, 0,
+            0, 0, 0, 0, 2, 0,
+            0, 0, 0, 2, 2, 0,
+        ])
+    }
+
+    @Test func instanceMasksBoxesAndFill() {
+        let one = Mask(instanceMap: sampleMap(), value: 1)
+        #expect(one.area == 4 && one.box == PixelBox(x0: 1, y0: 0, x1: 3, y1: 2))
+        let two = Mask(instanceMap: sampleMap(), value: 2)
+        let box = two.box!
+        #expect(box == PixelBox(x0: 3, y0: 1, x1: 5, y1: 4) && two.area(in: box) == 4 && box.area == 6)
+        #expect(Mask(instanceMap: sampleMap(), value: 3).box == nil)
+        #expect(Mask(nonZeroOf: sampleMap()).area == 8)
+        #expect(one.union(two).area == 8)
+    }
+
+    @Test func floatBoxesCoverTheirPixelsAndClamp() {
+        #expect(PixelBox(covering: [1.2, 0.5, 3.01, 2.0], width: 6, height: 4) == PixelBox(x0: 1, y0: 0, x1: 4, y1: 2))
+        #expect(PixelBox(covering: [-5, -5, 100, 100], width: 6, height: 4) == PixelBox(x0: 0, y0: 0, x1: 6, y1: 4))
+        #expect(PixelBox(covering: [3, 3, 3, 3], width: 6, height: 4) == nil)
+        #expect(PixelBox(covering: [Double.nan, 0, 1, 1], width: 6, height: 4) == nil)
+    }
+
+    @Test func subjectsAreCompositedOnWhiteCroppedAndPaddedSquare() {
+        var image = Raster(width: 6, height: 4, channels: 3, fill: 10)
+        for i in 0..<(6 * 4) { image.pixels[3 * i] = UInt8(i) }
+        let mask = Mask(instanceMap: sampleMap(), value: 2)
+        let crop = SubjectCrop.crop(image, mask: mask, box: mask.box!)
+        // Box 2 wide x 3 high -> padded to 3x3, the extra column on the right.
+        #expect(crop.width == 3 && crop.height == 3)
+        #expect(crop[x: 0, y: 0, c: 0] == 255 && crop[x: 0, y: 0, c: 1] == 255)  // outside the mask: white
+        #expect(crop[x: 1, y: 0, c: 0] == UInt8(1 * 6 + 4) && crop[x: 1, y: 0, c: 1] == 10)
+        #expect(crop[x: 0, y: 2, c: 0] == UInt8(3 * 6 + 3))
+        #expect((0..<3).allSatisfy { crop[x: 2, y: $0, c: 2] == 255 })    // padding: white
+    }
+
+    @Test func paddingPutsTheOddPixelAtTheEnd() {
+        let tall = Raster(width: 2, height: 5, channels: 1, fill: 7).paddedToSquare(fill: 0)
+        #expect(tall.width == 5 && tall.height == 5)
+        #expect((0..<5).map { tall[x: $0, y: 0, c: 0] } == [0, 7, 7, 0, 0])
+    }
+
+    @Test func whiteFractionCountsPixelsAt230AndUp() {
+        var image = Raster(width: 4, height: 1, channels: 3, fill: 229)
+        image.pixels.replaceSubrange(0..<3, with: [230, 230, 230])
+        image.pixels.replaceSubrange(3..<6, with: [255, 255, 229])
+        #expect(SubjectCrop.whiteFraction(image) == 0.25)
+    }
+
+    @Test func cannyOfAFlatImageIsEmptyAndOfAStepIsALine() {
+        #expect(Canny.edges(Raster(width: 10, height: 10, channels: 1, fill: 90)).pixels.allSatisfy { $0 == 0 })
+        var step = Raster(width: 10, height: 6, channels: 1)
+        for y in 0..<6 { for x in 5..<10 { step[x: x, y: y, c: 0] = 200 } }
+        let edges = Canny.edges(step)
+        #expect((0..<6).allSatisfy { y in (0..<10).filter { edges[x: $0, y: y, c: 0] == 255 }.count == 1 })
+    }
+}
