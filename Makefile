@@ -37,16 +37,21 @@ sample: build
 
 ## demo: the main job on the embedded sample.
 demo: sample
+	rm -rf builds/demo
 	$(BIN)/ingest --pipeline pipelines/demo.yaml
+	@echo
+	$(BIN)/crop --pipeline pipelines/demo.yaml
 	@echo
 	$(BIN)/catalog summary --pipeline pipelines/demo.yaml
 	@echo
 	@echo "catalog: builds/demo/catalog.sqlite   (try: sqlite3 builds/demo/catalog.sqlite 'select * from samples limit 5')"
-	@echo "report:  builds/demo/reports/ingest.md"
+	@echo "crops:   builds/demo/objects/crops/   (sqlite3 builds/demo/catalog.sqlite 'select label, crop_object from subjects where status=\"ok\"')"
+	@echo "reports: builds/demo/reports/ingest.md builds/demo/reports/crop.md"
 
 ## dataset: run every stage of PIPELINE (default pipelines/demo.yaml); resumes what is missing.
 dataset: build
 	$(BIN)/ingest --pipeline $(PIPELINE)
+	$(BIN)/crop --pipeline $(PIPELINE)
 	$(BIN)/catalog summary --pipeline $(PIPELINE)
 
 ## test: every test, optimised (numeric code is slow in debug builds).

@@ -7,3 +7,6 @@ python3 -c "import PIL" 2>/dev/null || pip install -q pillow
 mkdir -p builds/bench
 python3 scripts/bench_ingest.py "$@" | tee builds/bench/ingest.md
 echo "results: builds/bench/ingest.md"
+python3 -c "import transformers" 2>/dev/null || pip install -q transformers
+python3 scripts/bench_preprocess.py | tee builds/bench/preprocess.md
+echo "results: builds/bench/preprocess.md"

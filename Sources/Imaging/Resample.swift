@@ -148,21 +148,39 @@ public enum Resample {
         let channels = image.channels
         var out = Raster(width: width, height: rows.count, channels: channels)
         let inStride = image.width * channels
+        let half: Int32 = 1 << Int32(precisionBits - 1)
         image.pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
                 c.weights.withUnsafeBufferPointer { w in
                     for (yy, y) in rows.enumerated() {
                         let line = y * inStride
+                        let outLine = yy * width * channels
                         for xx in 0..<width {
                             let start = c.starts[xx], count = c.counts[xx], k = xx * c.taps
+                            if channels == 3 {
+                                // The three channels in one sweep, as Pillow does.
+                                var s0 = half, s1 = half, s2 = half
+                                var index = line + start * 3
+                                for x in 0..<count {
+                                    let weight = w[k + x]
+                                    s0 &+= Int32(src[index]) &* weight
+                                    s1 &+= Int32(src[index + 1]) &* weight
+                                    s2 &+= Int32(src[index + 2]) &* weight
+                                    index += 3
+                                }
+                                dst[outLine + xx * 3] = clip8(s0)
+                                dst[outLine + xx * 3 + 1] = clip8(s1)
+                                dst[outLine + xx * 3 + 2] = clip8(s2)
+                                continue
+                            }
                             for ch in 0..<channels {
-                                var ss: Int32 = 1 << Int32(precisionBits - 1)
+                                var ss = half
                                 var index = line + start * channels + ch
                                 for x in 0..<count {
                                     ss &+= Int32(src[index]) &* w[k + x]
                                     index += channels
                                 }
-                                dst[(yy * width + xx) * channels + ch] = clip8(ss)
+                                dst[outLine + xx * channels + ch] = clip8(ss)
                             }
                         }
                     }
@@ -172,23 +190,27 @@ public enum Resample {
         return out
     }
 
+    /// Each output row accumulates whole input rows (sequential memory); integer sums are exact,
+    /// so the order of accumulation does not change the result.
     static func verticalPass(_ image: Raster, rowOffset: Int, height: Int, coefficients c: Coefficients) -> Raster {
         let channels = image.channels
         var out = Raster(width: image.width, height: height, channels: channels)
         let stride = image.width * channels
+        var accumulator = [Int32](repeating: 0, count: stride)
         image.pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
-                c.weights.withUnsafeBufferPointer { w in
-                    for yy in 0..<height {
-                        let start = c.starts[yy] - rowOffset, count = c.counts[yy], k = yy * c.taps
-                        for i in 0..<stride {
-                            var ss: Int32 = 1 << Int32(precisionBits - 1)
-                            var index = start * stride + i
+                accumulator.withUnsafeMutableBufferPointer { acc in
+                    c.weights.withUnsafeBufferPointer { w in
+                        for yy in 0..<height {
+                            let start = c.starts[yy] - rowOffset, count = c.counts[yy], k = yy * c.taps
+                            for i in 0..<stride { acc[i] = 1 << Int32(precisionBits - 1) }
                             for y in 0..<count {
-                                ss &+= Int32(src[index]) &* w[k + y]
-                                index += stride
+                                let weight = w[k + y]
+                                let row = (start + y) * stride
+                                for i in 0..<stride { acc[i] &+= Int32(src[row + i]) &* weight }
                             }
-                            dst[yy * stride + i] = clip8(ss)
+                            let outRow = yy * stride
+                            for i in 0..<stride { dst[outRow + i] = clip8(acc[i]) }
                         }
                     }
                 }

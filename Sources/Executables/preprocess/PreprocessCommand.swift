@@ -29,22 +29,34 @@ struct PreprocessCommand: ParsableCommand {
 
     func run() throws {
         let recipe = PreprocessRecipe.named(recipe)!
-        var values: [Float] = []
-        values.reserveCapacity(images.count * 3 * recipe.cropSize * recipe.cropSize)
-        for (index, path) in images.enumerated() {
-            do {
-                let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-                let image = try ImageCodec.decodeRGB(bytes, applyOrientation: exifTranspose)
-                let cropped = recipe.resizedAndCropped(image)
-                values += recipe.normalise(cropped)
-                if let folder = saveResized {
-                    let name = "\(String(format: "%04d", index))-\((path as NSString).lastPathComponent).png"
-                    try AtomicFile.write(try ImageCodec.encodePNG(cropped), to: folder + "/" + name)
+        let plane = 3 * recipe.cropSize * recipe.cropSize
+        var values = [Float](repeating: 0, count: images.count * plane)
+        var failures = [String?](repeating: nil, count: images.count)
+        let (paths, transpose, folder) = (images, exifTranspose, saveResized)
+        // Images are independent: decode, resize and normalise them on every core.
+        values.withUnsafeMutableBufferPointer { out in
+            failures.withUnsafeMutableBufferPointer { errors in
+                nonisolated(unsafe) let (out, errors) = (out, errors)
+                DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+                    do {
+                        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: paths[index])))
+                        let image = try ImageCodec.decodeRGB(bytes, applyOrientation: transpose)
+                        let cropped = recipe.resizedAndCropped(image)
+                        let normalised = recipe.normalise(cropped)
+                        for i in 0..<plane { out[index * plane + i] = normalised[i] }
+                        if let folder {
+                            let name = "\(String(format: "%04d", index))-\((paths[index] as NSString).lastPathComponent).png"
+                            try AtomicFile.write(try ImageCodec.encodePNG(cropped), to: folder + "/" + name)
+                        }
+                    } catch {
+                        errors[index] = "\(paths[index]): \(error)"
+                    }
                 }
-            } catch {
-                FileHandle.standardError.write(Data("preprocess: error: \(path): \(error)\n".utf8))
-                throw ExitCode(1)
             }
+        }
+        if let failure = failures.compactMap({ $0 }).first {
+            FileHandle.standardError.write(Data("preprocess: error: \(failure)\n".utf8))
+            throw ExitCode(1)
         }
         let file = Safetensors.serialize(
             [.init(name: "pixel_values", shape: [images.count, 3, recipe.cropSize, recipe.cropSize], floats: values)],

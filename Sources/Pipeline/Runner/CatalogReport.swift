@@ -17,6 +17,18 @@ public enum CatalogReport {
             lines.append("reasons:")
             for row in reasons { lines.append("  \(row[0]):\(row[1]): \(row[2])") }
         }
+        let staged = try db.query("""
+            SELECT stage, status, COALESCE(reason, ''), COUNT(*) FROM sample_status GROUP BY 1, 2, 3 ORDER BY 1, 2, 4 DESC
+            """)
+        if !staged.isEmpty {
+            lines.append("samples by stage:")
+            for row in staged { lines.append("  \(row[0]) \(row[1])\(row[2].string!.isEmpty ? "" : ":" + row[2].string!): \(row[3])") }
+        }
+        let subjects = try db.query("SELECT status, COALESCE(reason, ''), COUNT(*) FROM subjects GROUP BY 1, 2 ORDER BY 3 DESC")
+        if !subjects.isEmpty {
+            lines.append("subjects:")
+            for row in subjects { lines.append("  \(row[0])\(row[1].string!.isEmpty ? "" : ":" + row[1].string!): \(row[2])") }
+        }
         lines.append("units by stage:")
         for row in try db.query("SELECT stage, config_hash, COUNT(*), SUM(items_in), SUM(items_failed) FROM units GROUP BY 1, 2") {
             lines.append("  \(row[0]) [\(row[1])]: \(row[2]) units, \(row[3]) items, \(row[4]) failed")

@@ -15,14 +15,18 @@ struct Progress {
         isTerminal = isatty(STDERR_FILENO) != 0
     }
 
-    mutating func update(done: Int, failed: Int, force: Bool = false) {
+    /// - Parameters:
+    ///   - done: items behind us (processed now or in an earlier run).
+    ///   - processed: items processed by this run (the rate and ETA use these).
+    mutating func update(done: Int, processed: Int, failed: Int, force: Bool = false) {
         let now = Date()
         let interval = isTerminal ? 0.1 : 5.0
         guard force || now.timeIntervalSince(lastPrint) >= interval else { return }
         lastPrint = now
         let elapsed = max(now.timeIntervalSince(started), 1e-6)
-        let rate = Double(done) / elapsed
+        let rate = Double(processed) / elapsed
         var line = "[\(stage)] \(done)" + (total.map { "/\($0)" } ?? "") + String(format: " items  %.1f/s", rate)
+        if done > processed { line += "  (\(done - processed) already done)" }
         if let total, rate > 0, done <= total {
             let eta = Int(Double(total - done) / rate)
             line += String(format: "  ETA %d:%02d", eta / 60, eta % 60)

@@ -144,7 +144,7 @@ public final class StageRunner {
             let outcomes = try flight.result.get()
             summary.unitsProcessed += 1
             for outcome in outcomes { summary.count(outcome) }
-            progress?.update(done: flight.seenAfter, failed: summary.itemsFailed)
+            progress?.update(done: flight.seenAfter, processed: summary.itemsIn, failed: summary.itemsFailed)
         }
         do {
             while let work = units.next() {
@@ -154,7 +154,7 @@ public final class StageRunner {
                 summary.unitsOwned += 1
                 if done.contains(unit) && !retry.contains(unit) {
                     summary.unitsAlreadyDone += 1
-                    progress?.update(done: seen + work.count, failed: summary.itemsFailed)
+                    progress?.update(done: seen + work.count, processed: summary.itemsIn, failed: summary.itemsFailed)
                     continue
                 }
                 let batch = try work.load()
@@ -199,7 +199,7 @@ public final class StageRunner {
             try? catalog.finishRun(id: runID, status: "failed", summaryJSON: summary.json)
             throw error
         }
-        progress?.update(done: seen, failed: summary.itemsFailed, force: true)
+        progress?.update(done: seen, processed: summary.itemsIn, failed: summary.itemsFailed, force: true)
         progress?.finish()
         summary.seconds = Date().timeIntervalSince(clock)
         try catalog.finishRun(id: runID, status: "done", summaryJSON: summary.json)
