@@ -120,14 +120,17 @@ int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t
         if (cmyk) {
             JSAMPROW r = row;
             jpeg_read_scanlines(&cinfo, &r, 1);
-            /* Adobe writes inverted CMYK; libjpeg hands it back as stored. Same as Pillow's
-             * CMYK->RGB: r = 255 - min(255, c + k) with inverted values: R = C*K/255. */
+            /* As Pillow: CMYK JPEGs are taken as Adobe-inverted ("CMYK;I"), then
+             * R = 255 - K - C*(255 - K)/255 with Pillow's MULDIV255 rounding. */
             uint8_t *dst = out + y * w * 3;
             for (size_t x = 0; x < w; x++) {
-                unsigned c = row[4 * x], m = row[4 * x + 1], yy = row[4 * x + 2], k = row[4 * x + 3];
-                dst[3 * x] = (uint8_t)((c * k + 127) / 255);
-                dst[3 * x + 1] = (uint8_t)((m * k + 127) / 255);
-                dst[3 * x + 2] = (uint8_t)((yy * k + 127) / 255);
+                int nk = row[4 * x + 3];
+                for (int c = 0; c < 3; c++) {
+                    int v = 255 - row[4 * x + c];
+                    int tmp = v * nk + 128;
+                    int r = nk - (((tmp >> 8) + tmp) >> 8);
+                    dst[3 * x + c] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+                }
             }
         } else {
             JSAMPROW r = out + y * w * 3;

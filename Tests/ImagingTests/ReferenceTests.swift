@@ -165,3 +165,13 @@ import Testing
         #expect(ImageCodec.draftScale(imageWidth: 500, imageHeight: 460, width: 224, height: 224) == 2)
     }
 }
+
+@Suite struct FormatTests {
+    @Test(arguments: ["fmt_gray16.png", "fmt_gray1.png", "fmt_rgba.png", "fmt_la.png", "fmt_palette_trns.png", "fmt_cmyk.jpg"])
+    func variantsDecodeToTheExpectedRGB(file: String) throws {
+        let c = try #require(ReferenceTests.cases("formats").first { $0["input"] as? String == file })
+        let rgb = try ImageCodec.decodeRGB(try ReferenceTests.load(file))
+        #expect(rgb.width == 23 && rgb.height == 17 && rgb.channels == 3)
+        #expect(SHA256.hex(rgb.pixels) == c["sha256"] as? String, "\(file)")
+    }
+}

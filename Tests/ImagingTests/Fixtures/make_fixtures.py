@@ -163,6 +163,38 @@ def main():
         manifest["exif"].append({"input": file, "orientation": o, "width": upright.shape[1], "height": upright.shape[0],
                                  "sha256": sha(upright)})
 
+    # --- PNG variants (decoded to RGB: 16-bit keeps the high byte as libpng's strip_16 does,
+    # alpha composited on white with rounding: (v*a + 255*(255-a) + 127) // 255) and a CMYK JPEG
+    # (Pillow writes Adobe-inverted CMYK; its RGB conversion is R = 255 - min(255, C + K)).
+    manifest["formats"] = []
+    base = synthetic(23, 17, False)
+    def white(rgb, a):
+        return ((rgb.astype(np.int64) * a[..., None] + 255 * (255 - a[..., None]) + 127) // 255).astype(np.uint8)
+    g16 = (base[..., 0].astype(np.uint16) * 257 + rng.randint(0, 256, base.shape[:2]).astype(np.uint16))
+    Image.fromarray(g16).save(os.path.join(HERE, "fmt_gray16.png"))
+    g = (g16 >> 8).astype(np.uint8)
+    variants = {"fmt_gray16.png": np.stack([g, g, g], -1)}
+    bits = (base[..., 0] > 127)
+    Image.fromarray(bits).save(os.path.join(HERE, "fmt_gray1.png"))
+    b = np.where(bits, 255, 0).astype(np.uint8)
+    variants["fmt_gray1.png"] = np.stack([b, b, b], -1)
+    alpha = base[..., 2]
+    Image.fromarray(np.dstack([base, alpha])).save(os.path.join(HERE, "fmt_rgba.png"))
+    variants["fmt_rgba.png"] = white(base, alpha.astype(np.int64))
+    la = np.dstack([base[..., 0], alpha])
+    Image.fromarray(la, "LA").save(os.path.join(HERE, "fmt_la.png"))
+    variants["fmt_la.png"] = white(np.stack([base[..., 0]] * 3, -1), alpha.astype(np.int64))
+    pal = Image.fromarray(base).quantize(16)
+    pal.info["transparency"] = 3
+    pal.save(os.path.join(HERE, "fmt_palette_trns.png"), transparency=3)
+    prgb = np.asarray(pal.convert("RGB"))
+    pa = np.where(np.asarray(pal) == 3, 0, 255).astype(np.int64)
+    variants["fmt_palette_trns.png"] = white(prgb, pa)
+    Image.fromarray(base).convert("CMYK").save(os.path.join(HERE, "fmt_cmyk.jpg"), quality=95)
+    variants["fmt_cmyk.jpg"] = np.asarray(Image.open(os.path.join(HERE, "fmt_cmyk.jpg")).convert("RGB"))
+    for file, expected in variants.items():
+        manifest["formats"].append({"input": file, "sha256": sha(expected)})
+
     # --- The real DreamBench photos (hashes only; the photos stay in shared/).
     if os.path.isdir(args.dreambench):
         for file in sorted(os.listdir(args.dreambench)):
