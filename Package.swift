@@ -46,13 +46,19 @@ let package = Package(
                 dependencies: ["Catalog", "Imaging", "CCrypto", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
         .target(name: "SampleScenes", dependencies: ["Imaging", "Pipeline"], swiftSettings: swiftSettings),
+        // The options and error mapping shared by the stage executables.
+        .target(name: "StageCommand",
+                dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: swiftSettings),
 
         // Thin stage executables.
         .executableTarget(name: "ingest",
-                          dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Pipeline", "StageCommand",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/ingest", swiftSettings: swiftSettings),
         .executableTarget(name: "crop",
-                          dependencies: ["Pipeline", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Pipeline", "Catalog", "StageCommand",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/crop", swiftSettings: swiftSettings),
         .executableTarget(name: "preprocess",
                           dependencies: ["Imaging", "Pipeline", "Tensor",

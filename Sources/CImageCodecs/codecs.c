@@ -61,16 +61,23 @@ int ic_jpeg_probe(const uint8_t *data, size_t len, ic_info *info, char *err) {
     return 0;
 }
 
-static int ic_jpeg_start(struct jpeg_decompress_struct *cinfo, const uint8_t *data, size_t len, int scale_denom) {
+/* Reads the header and sets up scaled output: RGB (CMYK for CMYK/YCCK files) or gray.
+ * Returns whether the output is CMYK. */
+static int ic_jpeg_start(struct jpeg_decompress_struct *cinfo, const uint8_t *data, size_t len, int scale_denom,
+                         int gray) {
     jpeg_create_decompress(cinfo);
     jpeg_mem_src(cinfo, data, (unsigned long)len);
     jpeg_read_header(cinfo, TRUE);
     cinfo->scale_num = 1;
     cinfo->scale_denom = (unsigned)(scale_denom > 0 ? scale_denom : 1);
     int cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
-    cinfo->out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    if (gray && cmyk) {
+        snprintf(((ic_jpeg_error *)cinfo->err)->err, IC_ERRLEN, "gray decoding of CMYK JPEGs is not supported");
+        longjmp(((ic_jpeg_error *)cinfo->err)->jump, 1);
+    }
+    cinfo->out_color_space = gray ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_calc_output_dimensions(cinfo);
-    return cmyk;
+    return gray ? 0 : cmyk;
 }
 
 int ic_jpeg_scaled_size(const uint8_t *data, size_t len, int scale_denom, int *out_w, int *out_h, char *err) {
@@ -81,7 +88,7 @@ int ic_jpeg_scaled_size(const uint8_t *data, size_t len, int scale_denom, int *o
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
-    ic_jpeg_start(&cinfo, data, len, scale_denom);
+    ic_jpeg_start(&cinfo, data, len, scale_denom, 0);
     *out_w = (int)cinfo.output_width;
     *out_h = (int)cinfo.output_height;
     jpeg_destroy_decompress(&cinfo);
@@ -99,7 +106,7 @@ int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
-    int cmyk = ic_jpeg_start(&cinfo, data, len, scale_denom);
+    int cmyk = ic_jpeg_start(&cinfo, data, len, scale_denom, 0);
     size_t w = cinfo.output_width, h = cinfo.output_height;
     if (out_len < w * h * 3) {
         snprintf(err, IC_ERRLEN, "output buffer too small");
@@ -152,18 +159,7 @@ int ic_jpeg_decode_gray(const uint8_t *data, size_t len, int scale_denom, uint8_
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)len);
-    jpeg_read_header(&cinfo, TRUE);
-    cinfo.scale_num = 1;
-    cinfo.scale_denom = (unsigned)(scale_denom > 0 ? scale_denom : 1);
-    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-        snprintf(err, IC_ERRLEN, "gray decoding of CMYK JPEGs is not supported");
-        jpeg_destroy_decompress(&cinfo);
-        return -1;
-    }
-    cinfo.out_color_space = JCS_GRAYSCALE;
-    jpeg_calc_output_dimensions(&cinfo);
+    ic_jpeg_start(&cinfo, data, len, scale_denom, 1);
     size_t w = cinfo.output_width, h = cinfo.output_height;
     if (out_len < w * h) {
         snprintf(err, IC_ERRLEN, "output buffer too small");

@@ -1,0 +1,36 @@
+public import ArgumentParser
+import Foundation
+public import Pipeline
+
+/// The options every stage executable takes, and the run-and-report wrapper around a stage.
+public struct StageOptions: ParsableArguments {
+    @Option(help: "Pipeline config (YAML).") public var pipeline: String
+    @Option(name: .customLong("set"), help: "Override a config value, e.g. --set crop.canny=true (repeatable).")
+    public var overrides: [String] = []
+    @Option(help: "Worker processes the build is split across (default: SLURM_ARRAY_TASK_COUNT or 1).")
+    public var workers: Int?
+    @Option(help: "This worker's index (default: SLURM_ARRAY_TASK_ID or 0).") public var worker: Int?
+    @Flag(help: "Redo units that hold failed samples.") public var retryFailed = false
+    @Flag(help: "No progress line.") public var quiet = false
+
+    public init() {}
+
+    /// Loads the config, resolves the worker split, runs `body`, prints the summary and the
+    /// catalog path, and maps errors to the documented exit statuses.
+    /// - Parameter body: builds and runs the stage, returning its summary.
+    public func run(command: String,
+                    _ body: (PipelineConfig, BuildLayout, StageRunner) throws -> RunSummary) throws {
+        do {
+            let config = try PipelineConfig.load(path: pipeline, overrides: overrides)
+            let options = try StageCommandSupport.runOptions(workers: workers, worker: worker, retryFailed: retryFailed,
+                                                             unitSize: config.unitSize, quiet: quiet)
+            let layout = BuildLayout(root: config.buildDir)
+            let summary = try body(config, layout, StageRunner(layout: layout, options: options))
+            print(summary.text)
+            print("catalog: \(layout.catalog(worker: options.worker, workers: options.workers))")
+        } catch {
+            StageCommandSupport.report(error, command: command)
+            throw ExitCode(StageCommandSupport.exitCode(for: error))
+        }
+    }
+}
