@@ -84,6 +84,8 @@ let package = Package(
         .testTarget(name: "PipelineTests",
                     dependencies: ["Pipeline", "Catalog", "Imaging", "SampleScenes", "Tensor", "PipelineTestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "StageCommandTests", dependencies: ["StageCommand", "Pipeline", "PipelineTestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "SampleScenesTests",
                     dependencies: ["SampleScenes", "Imaging", "PipelineTestSupport"], swiftSettings: swiftSettings),
     ]
