@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Text
+
+/// `pos`: UPOS tags of pre-tokenised text; `pos --train` derives the tagger from a treebank;
+/// `pos --score` measures it on one.
+@main
+struct POSCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pos",
+        abstract: "Tag words (one per line, blank line between sentences) with Universal POS tags.",
+        discussion: "Output: word<TAB>UPOS per line, same layout. --score FILE.conllu prints accuracy; --train derives the tagger.")
+
+    @Argument(help: "Input file (default: standard input).") var file: String?
+    @Option(help: "Score the tagger on a CoNLL-U file (cased and lower-cased).") var score: String?
+    @Option(help: "Derive a tagger from this CoNLL-U training file and write it to --output.") var train: String?
+    @Option(help: "Where --train writes the tagger file.") var output: String?
+    @Option(help: "Tagger file (default: the built-in one).") var tagger: String?
+    @Option(help: "Rules to learn with --train.") var maxRules = 400
+
+    func run() throws {
+        if let train {
+            guard let output else { throw ValidationError("--train needs --output") }
+            let sentences = POSTagger.readCoNLLU(try String(contentsOfFile: train, encoding: .utf8))
+            let learned = POSTagger.train(sentences: sentences, maxRules: maxRules) { print($0) }
+            try learned.serialized().write(toFile: output, atomically: true, encoding: .utf8)
+            print("wrote \(output)")
+            return
+        }
+        let model = try tagger.map { try POSTagger(serialized: String(contentsOfFile: $0, encoding: .utf8)) } ?? POSTagger.bundled()
+        if let score {
+            let sentences = POSTagger.readCoNLLU(try String(contentsOfFile: score, encoding: .utf8))
+            for lowered in [false, true] {
+                let s = POSTaggerScore.score(model, sentences, lowerCased: lowered)
+                print(String(format: "%@: %d tokens, UPOS accuracy %.4f, NOUN+PROPN F1 %.4f",
+                             lowered ? "lower-cased" : "cased", s.tokens, s.accuracy, s.nounF1))
+            }
+            return
+        }
+        let text = try file.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        var out = ""
+        var sentence: [String] = []
+        func flush() {
+            guard !sentence.isEmpty else { return }
+            for (w, t) in zip(sentence, model.tag(sentence)) { out += "\(w)\t\(t)\n" }
+            sentence = []
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let word = line.trimmingCharacters(in: .whitespaces)
+            if word.isEmpty { flush(); out += "\n" } else { sentence.append(word) }
+        }
+        flush()
+        print(out, terminator: "")
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// A rule-based part-of-speech tagger (Universal POS tags) in Brill's style: a lexicon gives each
+/// known word its most frequent tag, suffix and shape rules guess unknown words, then contextual
+/// transformation rules ("change A to B when the previous tag is C", …) correct the guesses in
+/// order. No learned weights: the lexicon and rules are plain text files derived from UD
+/// English-EWT train (CC BY-SA 4.0) by ``POSTagger/train(sentences:maxRules:)``.
+public struct POSTagger: Sendable {
+    /// Word (as written) -> most frequent tag.
+    var cased: [String: String] = [:]
+    /// Lower-cased word -> most frequent tag.
+    var lower: [String: String] = [:]
+    /// Lower-cased suffix (1-5 characters) -> most frequent tag of words ending so.
+    var suffixes: [String: String] = [:]
+    /// Contextual rules, applied in order.
+    var rules: [Rule] = []
+
+    /// One transformation: change `from` to `to` where `template` holds with `a` (and `b`).
+    struct Rule: Sendable, Hashable {
+        var from: String
+        var to: String
+        var template: Template
+        var a: String
+        var b: String
+    }
+
+    enum Template: String, Sendable, CaseIterable {
+        case prevTag, nextTag, prev2Tag, next2Tag, prevNextTag, prevTwoTags, nextTwoTags, prevOrPrev2Tag, nextOrNext2Tag
+        case prevWord, nextWord, wordPrevTag, wordNextTag, word, prevWordTag
+
+        func matches(_ i: Int, tags: [String], words: [String], a: String, b: String) -> Bool {
+            let n = tags.count
+            func tag(_ k: Int) -> String { k < 0 ? "<s>" : k >= n ? "</s>" : tags[k] }
+            func word(_ k: Int) -> String { k < 0 ? "<s>" : k >= n ? "</s>" : words[k] }
+            switch self {
+            case .prevTag: return tag(i - 1) == a
+            case .nextTag: return tag(i + 1) == a
+            case .prev2Tag: return tag(i - 2) == a
+            case .next2Tag: return tag(i + 2) == a
+            case .prevNextTag: return tag(i - 1) == a && tag(i + 1) == b
+            case .prevTwoTags: return tag(i - 1) == a && tag(i - 2) == b
+            case .nextTwoTags: return tag(i + 1) == a && tag(i + 2) == b
+            case .prevOrPrev2Tag: return tag(i - 1) == a || tag(i - 2) == a
+            case .nextOrNext2Tag: return tag(i + 1) == a || tag(i + 2) == a
+            case .prevWord: return word(i - 1) == a
+            case .nextWord: return word(i + 1) == a
+            case .wordPrevTag: return words[i] == a && tag(i - 1) == b
+            case .wordNextTag: return words[i] == a && tag(i + 1) == b
+            case .word: return words[i] == a
+            case .prevWordTag: return word(i - 1) == a && tag(i - 1) == b
+            }
+        }
+
+        /// The instances of this template that hold at position `i`.
+        func instances(_ i: Int, tags: [String], words: [String]) -> [(String, String)] {
+            let n = tags.count
+            func tag(_ k: Int) -> String { k < 0 ? "<s>" : k >= n ? "</s>" : tags[k] }
+            func word(_ k: Int) -> String { k < 0 ? "<s>" : k >= n ? "</s>" : words[k] }
+            switch self {
+            case .prevTag: return [(tag(i - 1), "")]
+            case .nextTag: return [(tag(i + 1), "")]
+            case .prev2Tag: return [(tag(i - 2), "")]
+            case .next2Tag: return [(tag(i + 2), "")]
+            case .prevNextTag: return [(tag(i - 1), tag(i + 1))]
+            case .prevTwoTags: return [(tag(i - 1), tag(i - 2))]
+            case .nextTwoTags: return [(tag(i + 1), tag(i + 2))]
+            case .prevOrPrev2Tag: return tag(i - 1) == tag(i - 2) ? [(tag(i - 1), "")] : [(tag(i - 1), ""), (tag(i - 2), "")]
+            case .nextOrNext2Tag: return tag(i + 1) == tag(i + 2) ? [(tag(i + 1), "")] : [(tag(i + 1), ""), (tag(i + 2), "")]
+            case .prevWord: return [(word(i - 1), "")]
+            case .nextWord: return [(word(i + 1), "")]
+            case .wordPrevTag: return [(words[i], tag(i - 1))]
+            case .wordNextTag: return [(words[i], tag(i + 1))]
+            case .word: return [(words[i], "")]
+            case .prevWordTag: return [(word(i - 1), tag(i - 1))]
+            }
+        }
+    }
+
+    /// The tagger shipped with the module.
+    public static func bundled() throws -> POSTagger {
+        guard let url = Bundle.module.url(forResource: "pos-tagger", withExtension: "tsv"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw TextError.missingResource("pos-tagger.tsv")
+        }
+        return try POSTagger(serialized: text)
+    }
+
+    /// Tags one pre-tokenised sentence.
+    public func tag(_ words: [String]) -> [String] {
+        let lowered = words.map { $0.lowercased() }
+        var tags = words.indices.map { initialTag(words[$0], lowered: lowered[$0], sentenceStart: $0 == 0) }
+        for rule in rules { apply(rule, tags: &tags, words: lowered) }
+        return tags
+    }
+
+    func apply(_ rule: Rule, tags: inout [String], words: [String]) {
+        var changes: [Int] = []
+        for i in tags.indices where tags[i] == rule.from && rule.template.matches(i, tags: tags, words: words, a: rule.a, b: rule.b) {
+            changes.append(i)
+        }
+        for i in changes { tags[i] = rule.to }
+    }
+
+    /// Lexicon, then shape, then suffix guesses.
+    func initialTag(_ word: String, lowered: String, sentenceStart: Bool) -> String {
+        if let t = cased[word] { return t }
+        let hasUpper = word.unicodeScalars.contains { $0.properties.isUppercase }
+        if !hasUpper || sentenceStart, let t = lower[lowered] { return t }
+        let scalars = word.unicodeScalars
+        if scalars.contains(where: { $0.properties.numericType != nil }) &&
+            scalars.allSatisfy({ $0.properties.numericType != nil || ".,:/-%".unicodeScalars.contains($0) }) { return "NUM" }
+        if lowered.hasPrefix("http") || lowered.hasPrefix("www.") || lowered.contains("@") && lowered.contains(".") { return "X" }
+        if scalars.allSatisfy({ !$0.properties.isAlphabetic && $0.properties.numericType == nil }) {
+            return scalars.allSatisfy({ "$%+=<>|^~#*&@".unicodeScalars.contains($0) }) ? "SYM" : "PUNCT"
+        }
+        if hasUpper && !sentenceStart { return "PROPN" }
+        if let t = lower[lowered] { return t }
+        if scalars.contains(where: { $0.properties.numericType != nil }) { return "NUM" }
+        let chars = Array(lowered)
+        for k in stride(from: min(5, chars.count - 1), through: 1, by: -1) {
+            if let t = suffixes[String(chars[(chars.count - k)...])] { return t }
+        }
+        return hasUpper ? "PROPN" : "NOUN"
+    }
+}
