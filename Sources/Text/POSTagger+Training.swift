@@ -68,38 +68,131 @@ extension POSTagger {
                 }
             }
         }
+        // Integer encoding of words and tags for speed; templates work on ids.
+        var wordIDs: [String: Int32] = ["<s>": 0, "</s>": 1]
+        var tagIDs: [String: Int32] = ["<s>": 0, "</s>": 1]
+        var tagNames = ["<s>", "</s>"], wordNames = ["<s>", "</s>"]
+        func wid(_ w: String) -> Int32 {
+            if let id = wordIDs[w] { return id }
+            let id = Int32(wordNames.count); wordIDs[w] = id; wordNames.append(w); return id
+        }
+        func tid(_ t: String) -> Int32 {
+            if let id = tagIDs[t] { return id }
+            let id = Int32(tagNames.count); tagIDs[t] = id; tagNames.append(t); return id
+        }
+        // Flat corpus with sentence boundaries padded by two <s>/</s> on each side.
+        var words: [Int32] = [], gold: [Int32] = [], tags: [Int32] = [], suffixes: [Int32] = []
+        for s in corpusWords.indices {
+            words += [0, 0]; gold += [0, 0]; tags += [0, 0]; suffixes += [0, 0]
+            words += corpusWords[s].map(wid); gold += corpusGold[s].map(tid); tags += corpusTags[s].map(tid)
+            suffixes += corpusWords[s].map { wid(Template.suffix($0)) }
+            words += [1, 1]; gold += [1, 1]; tags += [1, 1]; suffixes += [1, 1]
+        }
+        let n = tags.count
+        struct Key: Hashable { var template: UInt8; var from: Int32; var to: Int32; var a: Int32; var b: Int32 }
+        let templates = Template.allCases
+        func instances(_ t: Template, _ i: Int) -> [(Int32, Int32)] {
+            switch t {
+            case .prevTag: return [(tags[i - 1], -1)]
+            case .nextTag: return [(tags[i + 1], -1)]
+            case .prev2Tag: return [(tags[i - 2], -1)]
+            case .next2Tag: return [(tags[i + 2], -1)]
+            case .prevNextTag: return [(tags[i - 1], tags[i + 1])]
+            case .prevTwoTags: return [(tags[i - 1], tags[i - 2])]
+            case .nextTwoTags: return [(tags[i + 1], tags[i + 2])]
+            case .prevOrPrev2Tag:
+                let (p1, p2): (Int32, Int32) = (tags[i - 1], tags[i - 2])
+                if p1 == p2 { return [(p1, -1)] }
+                return [(p1, -1), (p2, -1)]
+            case .nextOrNext2Tag:
+                let (n1, n2): (Int32, Int32) = (tags[i + 1], tags[i + 2])
+                if n1 == n2 { return [(n1, -1)] }
+                return [(n1, -1), (n2, -1)]
+            case .prevWord: return [(words[i - 1], -1)]
+            case .nextWord: return [(words[i + 1], -1)]
+            case .wordPrevTag: return [(words[i], tags[i - 1])]
+            case .wordNextTag: return [(words[i], tags[i + 1])]
+            case .word: return [(words[i], -1)]
+            case .prevWordTag: return [(words[i - 1], tags[i - 1])]
+            case .suffixPrevTag: return [(suffixes[i], tags[i - 1])]
+            case .suffixNextTag: return [(suffixes[i], tags[i + 1])]
+            case .prevTagNextWord: return [(words[i + 1], tags[i - 1])]
+            }
+        }
+        func matches(_ k: Key, _ i: Int) -> Bool {
+            switch templates[Int(k.template)] {
+            case .prevTag: return tags[i - 1] == k.a
+            case .nextTag: return tags[i + 1] == k.a
+            case .prev2Tag: return tags[i - 2] == k.a
+            case .next2Tag: return tags[i + 2] == k.a
+            case .prevNextTag: return tags[i - 1] == k.a && tags[i + 1] == k.b
+            case .prevTwoTags: return tags[i - 1] == k.a && tags[i - 2] == k.b
+            case .nextTwoTags: return tags[i + 1] == k.a && tags[i + 2] == k.b
+            case .prevOrPrev2Tag: return tags[i - 1] == k.a || tags[i - 2] == k.a
+            case .nextOrNext2Tag: return tags[i + 1] == k.a || tags[i + 2] == k.a
+            case .prevWord: return words[i - 1] == k.a
+            case .nextWord: return words[i + 1] == k.a
+            case .wordPrevTag: return words[i] == k.a && tags[i - 1] == k.b
+            case .wordNextTag: return words[i] == k.a && tags[i + 1] == k.b
+            case .word: return words[i] == k.a
+            case .prevWordTag: return words[i - 1] == k.a && tags[i - 1] == k.b
+            case .suffixPrevTag: return suffixes[i] == k.a && tags[i - 1] == k.b
+            case .suffixNextTag: return suffixes[i] == k.a && tags[i + 1] == k.b
+            case .prevTagNextWord: return words[i + 1] == k.a && tags[i - 1] == k.b
+            }
+        }
+        func isTagTemplate(_ t: Template) -> Bool {
+            switch t {
+            case .prevWord, .nextWord, .wordPrevTag, .wordNextTag, .word, .prevWordTag, .suffixPrevTag, .suffixNextTag,
+                 .prevTagNextWord: return false
+            default: return true
+            }
+        }
         for round in 0..<maxRules {
-            // Count, for every error, the rules that would fix it.
-            var good: [Rule: Int] = [:]
-            for (s, tags) in corpusTags.enumerated() {
-                let gold = corpusGold[s], words = corpusWords[s]
-                for i in tags.indices where tags[i] != gold[i] {
-                    for template in Template.allCases {
-                        for (a, b) in template.instances(i, tags: tags, words: words) {
-                            good[Rule(from: tags[i], to: gold[i], template: template, a: a, b: b), default: 0] += 1
+            var good: [Key: Int] = [:]
+            var byTag: [Int32: [Int]] = [:]
+            for i in 0..<n where tags[i] > 1 {
+                if tags[i] != gold[i] {
+                    for (t, template) in templates.enumerated() {
+                        for (a, b) in instances(template, i) {
+                            good[Key(template: UInt8(t), from: tags[i], to: gold[i], a: a, b: b), default: 0] += 1
                         }
                     }
+                } else {
+                    byTag[tags[i], default: []].append(i)
                 }
             }
-            let candidates = good.filter { $0.value >= minGain }.sorted { $0.value != $1.value ? $0.value > $1.value : "\($0.key)" < "\($1.key)" }
-            var best: (rule: Rule, score: Int)?
-            for (rule, fixes) in candidates {
+            func before(_ x: (key: Key, value: Int), _ y: (key: Key, value: Int)) -> Bool {
+                if x.value != y.value { return x.value > y.value }
+                if x.key.template != y.key.template { return x.key.template < y.key.template }
+                if x.key.from != y.key.from { return x.key.from < y.key.from }
+                if x.key.to != y.key.to { return x.key.to < y.key.to }
+                if x.key.a != y.key.a { return x.key.a < y.key.a }
+                return x.key.b < y.key.b
+            }
+            let candidates = good.filter { $0.value >= minGain }.map { (key: $0.key, value: $0.value) }.sorted(by: before)
+            var best: (key: Key, score: Int)?
+            for (key, fixes) in candidates {
                 if let best, fixes <= best.score { break }
                 var bad = 0
-                for (s, tags) in corpusTags.enumerated() {
-                    let gold = corpusGold[s], words = corpusWords[s]
-                    for i in tags.indices where tags[i] == rule.from && gold[i] == rule.from
-                        && rule.template.matches(i, tags: tags, words: words, a: rule.a, b: rule.b) {
-                        bad += 1
-                    }
+                for i in byTag[key.from] ?? [] where matches(key, i) {
+                    bad += 1
                     if let best, fixes - bad <= best.score { break }
                 }
-                if fixes - bad > (best?.score ?? minGain - 1) { best = (rule, fixes - bad) }
+                if fixes - bad > (best?.score ?? minGain - 1) { best = (key, fixes - bad) }
             }
             guard let chosen = best else { break }
-            tagger.rules.append(chosen.rule)
-            for s in corpusTags.indices { tagger.apply(chosen.rule, tags: &corpusTags[s], words: corpusWords[s]) }
-            if round % 25 == 0 { log("rule \(round): \(chosen.rule) net \(chosen.score)") }
+            let template = templates[Int(chosen.key.template)]
+            let tagTemplate = isTagTemplate(template)
+            func name(_ id: Int32, tag: Bool) -> String { id < 0 ? "" : tag ? tagNames[Int(id)] : wordNames[Int(id)] }
+            let aIsTag = tagTemplate, bIsTag = true
+            let rule = Rule(from: tagNames[Int(chosen.key.from)], to: tagNames[Int(chosen.key.to)], template: template,
+                            a: name(chosen.key.a, tag: aIsTag), b: name(chosen.key.b, tag: bIsTag))
+            tagger.rules.append(rule)
+            var changes: [Int] = []
+            for i in 0..<n where tags[i] == chosen.key.from && matches(chosen.key, i) { changes.append(i) }
+            for i in changes { tags[i] = chosen.key.to }
+            if round % 25 == 0 { log("rule \(round): \(rule) net \(chosen.score)") }
         }
         return tagger
     }

@@ -27,6 +27,10 @@ public struct POSTagger: Sendable {
     enum Template: String, Sendable, CaseIterable {
         case prevTag, nextTag, prev2Tag, next2Tag, prevNextTag, prevTwoTags, nextTwoTags, prevOrPrev2Tag, nextOrNext2Tag
         case prevWord, nextWord, wordPrevTag, wordNextTag, word, prevWordTag
+        case suffixPrevTag, suffixNextTag, prevTagNextWord
+
+        /// The last three characters of a word (suffix templates).
+        static func suffix(_ w: String) -> String { String(w.suffix(3)) }
 
         func matches(_ i: Int, tags: [String], words: [String], a: String, b: String) -> Bool {
             let n = tags.count
@@ -48,6 +52,9 @@ public struct POSTagger: Sendable {
             case .wordNextTag: return words[i] == a && tag(i + 1) == b
             case .word: return words[i] == a
             case .prevWordTag: return word(i - 1) == a && tag(i - 1) == b
+            case .suffixPrevTag: return Template.suffix(words[i]) == a && tag(i - 1) == b
+            case .suffixNextTag: return Template.suffix(words[i]) == a && tag(i + 1) == b
+            case .prevTagNextWord: return word(i + 1) == a && tag(i - 1) == b
             }
         }
 
@@ -72,6 +79,9 @@ public struct POSTagger: Sendable {
             case .wordNextTag: return [(words[i], tag(i + 1))]
             case .word: return [(words[i], "")]
             case .prevWordTag: return [(word(i - 1), tag(i - 1))]
+            case .suffixPrevTag: return [(Template.suffix(words[i]), tag(i - 1))]
+            case .suffixNextTag: return [(Template.suffix(words[i]), tag(i + 1))]
+            case .prevTagNextWord: return [(word(i + 1), tag(i - 1))]
             }
         }
     }
@@ -105,7 +115,8 @@ public struct POSTagger: Sendable {
     func initialTag(_ word: String, lowered: String, sentenceStart: Bool) -> String {
         if let t = cased[word] { return t }
         let hasUpper = word.unicodeScalars.contains { $0.properties.isUppercase }
-        if !hasUpper || sentenceStart, let t = lower[lowered] { return t }
+        // A capitalised form not seen as such takes its lower-case form's tag (headings, titles).
+        if let t = lower[lowered] { return t }
         let scalars = word.unicodeScalars
         if scalars.contains(where: { $0.properties.numericType != nil }) &&
             scalars.allSatisfy({ $0.properties.numericType != nil || ".,:/-%".unicodeScalars.contains($0) }) { return "NUM" }

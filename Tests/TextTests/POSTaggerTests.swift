@@ -45,7 +45,8 @@ import Testing
         print(String(format: "EWT dev: cased %.4f (noun F1 %.4f), lower-cased %.4f (noun F1 %.4f)",
                      cased.accuracy, cased.nounF1, lower.accuracy, lower.nounF1))
         #expect(cased.tokens == 25147)
-        #expect(cased.accuracy >= 0.92 && lower.accuracy >= 0.90)
-        #expect(cased.nounF1 >= 0.93 && lower.nounF1 >= 0.92)
+        // Measured with the shipped file: cased 0.9301 (F1 0.9468), lower-cased 0.9157 (F1 0.9337).
+        #expect(cased.accuracy >= 0.929 && lower.accuracy >= 0.914)
+        #expect(cased.nounF1 >= 0.945 && lower.nounF1 >= 0.932)
     }
 }
