@@ -30,17 +30,23 @@ extension POSTagger {
         for s in sentences {
             for (w, t) in s {
                 cased[w, default: [:]][t, default: 0] += 1
-                let l = w.lowercased()
-                lower[l, default: [:]][t, default: 0] += 1
-                let chars = Array(l)
-                for k in 1...5 where chars.count > k { suffix[String(chars[(chars.count - k)...]), default: [:]][t, default: 0] += 1 }
+                lower[w.lowercased(), default: [:]][t, default: 0] += 1
+            }
+        }
+        // Unknown words behave like rare words of open classes: suffix guesses come from words
+        // seen at most 10 times, tagged NOUN, VERB, ADJ, ADV, PROPN or NUM.
+        let open: Set<String> = ["NOUN", "VERB", "ADJ", "ADV", "PROPN", "NUM"]
+        for (l, counts) in lower where counts.values.reduce(0, +) <= 10 {
+            let chars = Array(l)
+            for (t, c) in counts where open.contains(t) {
+                for k in 1...5 where chars.count > k { suffix[String(chars[(chars.count - k)...]), default: [:]][t, default: 0] += c }
             }
         }
         func best(_ counts: [String: Int]) -> String { counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }!.key }
         var tagger = POSTagger()
         tagger.cased = cased.mapValues(best)
         tagger.lower = lower.mapValues(best)
-        tagger.suffixes = suffix.filter { $0.value.values.reduce(0, +) >= 5 }.mapValues(best)
+        tagger.suffixes = suffix.filter { $0.value.values.reduce(0, +) >= 3 }.mapValues(best)
         return tagger
     }
 

@@ -45,8 +45,8 @@ import Testing
         print(String(format: "EWT dev: cased %.4f (noun F1 %.4f), lower-cased %.4f (noun F1 %.4f)",
                      cased.accuracy, cased.nounF1, lower.accuracy, lower.nounF1))
         #expect(cased.tokens == 25147)
-        // Measured with the shipped file: cased 0.9301 (F1 0.9468), lower-cased 0.9157 (F1 0.9337).
-        #expect(cased.accuracy >= 0.929 && lower.accuracy >= 0.914)
-        #expect(cased.nounF1 >= 0.945 && lower.nounF1 >= 0.932)
+        // Measured with the shipped file: cased 0.9317 (F1 0.9502), lower-cased 0.9203 (F1 0.9426).
+        #expect(cased.accuracy >= 0.93 && lower.accuracy >= 0.919)
+        #expect(cased.nounF1 >= 0.949 && lower.nounF1 >= 0.941)
     }
 }

@@ -1,0 +1,155 @@
+/// Finds the object nouns of a caption on top of the POS tagger: noun phrases with their head,
+/// compounds as one span ("stop sign"), collective heads resolved ("a group of people" ->
+/// people), relational and photographic words dropped ("top", "front", "a close up of"),
+/// singular lemmas; and matches mask labels to those nouns with their CLIP token positions.
+public struct NounFinder: Sendable {
+    let tagger: POSTagger
+    let tokenizer: CLIPTokenizer
+
+    /// A noun found in a caption.
+    public struct Noun: Sendable, Equatable {
+        /// The words of the span as written ("teddy bear").
+        public var text: String
+        /// Singular lower-case lemma of the span ("teddy bear", "person" for "people").
+        public var lemma: String
+        /// UTF-16-independent character span: offsets in `Character`s of the caption.
+        public var characters: Range<Int>
+        /// Word indices of the span.
+        public var words: Range<Int>
+    }
+
+    /// Words that head a phrase but are not objects.
+    static let relational: Set<String> = ["top", "front", "side", "middle", "bottom", "back", "edge", "corner", "center",
+                                          "centre", "close", "closeup", "picture", "photo", "photograph", "image", "view",
+                                          "background", "foreground", "left", "right", "part", "kind", "type", "shot",
+                                          "distance", "rest", "inside", "outside", "way", "lot", "lots", "end"]
+    /// Collective or quantity heads whose "of" complement is the object.
+    static let collective: Set<String> = ["group", "bunch", "pair", "couple", "set", "herd", "flock", "pile", "stack",
+                                          "row", "number", "variety", "collection", "team", "crowd", "bundle", "handful",
+                                          "cluster", "series", "swarm", "pack", "bouquet", "lot", "lots", "plate", "bowl",
+                                          "basket", "box", "cup", "glass", "bottle", "slice", "piece"]
+    /// Containers are objects themselves; they are collective only when followed by "of".
+    static let containers: Set<String> = ["plate", "bowl", "basket", "box", "cup", "glass", "bottle", "slice", "piece"]
+
+    static let irregular: [String: String] = [
+        "people": "person", "men": "man", "women": "woman", "children": "child", "feet": "foot", "teeth": "tooth",
+        "mice": "mouse", "geese": "goose", "knives": "knife", "leaves": "leaf", "wolves": "wolf", "shelves": "shelf",
+        "loaves": "loaf", "halves": "half", "calves": "calf", "scarves": "scarf", "wives": "wife", "lives": "life",
+        "oxen": "ox", "sheep": "sheep", "fish": "fish", "deer": "deer", "shoes": "shoe", "toes": "toe", "glasses": "glasses",
+        "sunglasses": "sunglasses", "pants": "pants", "jeans": "jeans", "scissors": "scissors", "news": "news",
+    ]
+
+    public init(tagger: POSTagger, tokenizer: CLIPTokenizer) {
+        self.tagger = tagger
+        self.tokenizer = tokenizer
+    }
+
+    /// The bundled tagger and tokenizer.
+    public init() throws {
+        try self.init(tagger: .bundled(), tokenizer: CLIPTokenizer())
+    }
+
+    /// The singular form of a lower-case noun.
+    public static func singular(_ word: String) -> String {
+        if let known = irregular[word] { return known }
+        let w = Array(word)
+        func ends(_ s: String) -> Bool { word.hasSuffix(s) }
+        if ends("ss") || ends("us") || ends("is") { return word }
+        guard w.count > 3 else { return ends("s") && w.count > 2 ? String(w.dropLast()) : word }
+        if ends("ies"), !"aeiou".contains(w[w.count - 4]) { return String(w.dropLast(3)) + "y" }
+        if ends("ches") || ends("shes") || ends("xes") || ends("sses") || ends("zzes") { return String(w.dropLast(2)) }
+        if ends("oes") { return String(w.dropLast(2)) }
+        if ends("s") { return String(w.dropLast()) }
+        return word
+    }
+
+    /// Splits a caption into words with character offsets (letters/digits/apostrophes/hyphens
+    /// form words; other non-space characters stand alone).
+    static func words(_ text: String) -> [(word: String, range: Range<Int>)] {
+        let chars = Array(text)
+        var out: [(String, Range<Int>)] = []
+        var i = 0
+        func isWordChar(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "'" || c == "-" }
+        while i < chars.count {
+            if chars[i].isWhitespace { i += 1; continue }
+            var j = i + 1
+            if isWordChar(chars[i]) { while j < chars.count, isWordChar(chars[j]) { j += 1 } }
+            out.append((String(chars[i..<j]), i..<j))
+            i = j
+        }
+        return out
+    }
+
+    /// The object nouns of a caption, in order.
+    public func nouns(in caption: String) -> [Noun] {
+        let words = Self.words(caption)
+        guard !words.isEmpty else { return [] }
+        let tags = tagger.tag(words.map(\.word))
+        let lower = words.map { $0.word.lowercased() }
+        func isNoun(_ k: Int) -> Bool { tags[k] == "NOUN" || tags[k] == "PROPN" }
+        var found: [Noun] = []
+        var k = 0
+        while k < words.count {
+            guard isNoun(k) else { k += 1; continue }
+            var end = k + 1
+            while end < words.count, isNoun(end) { end += 1 }
+            let head = lower[end - 1]
+            let followedByOf = end < words.count && lower[end] == "of"
+            if followedByOf && (Self.relational.contains(head) || Self.collective.contains(head)) {
+                if Self.containers.contains(head) {
+                    found.append(noun(words, lower, k..<end))
+                }
+                k = end + 1
+                continue
+            }
+            if Self.relational.contains(head) { k = end; continue }
+            found.append(noun(words, lower, k..<end))
+            k = end
+        }
+        return found
+    }
+
+    func noun(_ words: [(word: String, range: Range<Int>)], _ lower: [String], _ span: Range<Int>) -> Noun {
+        let text = words[span].map(\.word).joined(separator: " ")
+        var lemmaWords = Array(lower[span])
+        lemmaWords[lemmaWords.count - 1] = Self.singular(lemmaWords[lemmaWords.count - 1])
+        return Noun(text: text, lemma: lemmaWords.joined(separator: " "),
+                    characters: words[span.lowerBound].range.lowerBound..<words[span.upperBound - 1].range.upperBound,
+                    words: span)
+    }
+
+    /// A mask label matched to a caption noun.
+    public struct Match: Sendable, Equatable {
+        public var label: String
+        /// Index into ``nouns(in:)``, or nil when no noun matches.
+        public var noun: Int?
+        /// Positions (in the 77 ids) holding one of the label's BPE ids: the reference substitution.
+        public var referencePositions: [Int]
+        /// Positions of the matched noun span's tokens.
+        public var spanPositions: [Int]
+    }
+
+    /// Matches each label to a noun (by singular lemma of the whole label, or of its last word
+    /// against the noun's head) and computes its token positions.
+    public func match(labels: [String], caption: String) -> [Match] {
+        let nouns = nouns(in: caption)
+        let ids = tokenizer.tokenize(caption).ids
+        return labels.map { label in
+            let labelWords = label.lowercased().split(separator: " ").map(String.init)
+            let lemma = (labelWords.dropLast() + [Self.singular(labelWords.last ?? "")]).joined(separator: " ")
+            let index = nouns.firstIndex { $0.lemma == lemma }
+                ?? nouns.firstIndex { $0.lemma.split(separator: " ").last.map(String.init) == lemma.split(separator: " ").last.map(String.init) }
+            let labelIDs = Set(tokenizer.encode(label))
+            let reference = ids.indices.filter { $0 > 0 && labelIDs.contains(ids[$0]) && ids[$0] != tokenizer.endID }
+            var span: [Int] = []
+            if let index {
+                let chars = Array(caption)
+                let prefix = String(chars[0..<nouns[index].characters.lowerBound])
+                let through = String(chars[0..<nouns[index].characters.upperBound])
+                let start = 1 + tokenizer.encode(prefix).count, end = 1 + tokenizer.encode(through).count
+                span = Array(start..<min(end, tokenizer.contextLength - 1))
+            }
+            return Match(label: label, noun: index, referencePositions: reference, spanPositions: span)
+        }
+    }
+}
