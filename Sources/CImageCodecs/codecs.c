@@ -95,8 +95,8 @@ int ic_jpeg_scaled_size(const uint8_t *data, size_t len, int scale_denom, int *o
     return 0;
 }
 
-int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t *out, size_t out_len,
-                       int *warnings, char *err) {
+int ic_jpeg_decode(const uint8_t *data, size_t len, int scale_denom, int gray, uint8_t *out, size_t out_len,
+                   int *warnings, char *err) {
     struct jpeg_decompress_struct cinfo;
     ic_jpeg_error e;
     unsigned char *volatile row = NULL;
@@ -106,9 +106,9 @@ int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
-    int cmyk = ic_jpeg_start(&cinfo, data, len, scale_denom, 0);
-    size_t w = cinfo.output_width, h = cinfo.output_height;
-    if (out_len < w * h * 3) {
+    int cmyk = ic_jpeg_start(&cinfo, data, len, scale_denom, gray);
+    size_t w = cinfo.output_width, h = cinfo.output_height, channels = gray ? 1 : 3;
+    if (out_len < w * h * channels) {
         snprintf(err, IC_ERRLEN, "output buffer too small");
         jpeg_destroy_decompress(&cinfo);
         return -1;
@@ -140,38 +140,13 @@ int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t
                 }
             }
         } else {
-            JSAMPROW r = out + y * w * 3;
+            JSAMPROW r = out + y * w * channels;
             jpeg_read_scanlines(&cinfo, &r, 1);
         }
     }
     jpeg_finish_decompress(&cinfo);
     if (warnings) *warnings = e.warnings;
     free(row);
-    jpeg_destroy_decompress(&cinfo);
-    return 0;
-}
-
-int ic_jpeg_decode_gray(const uint8_t *data, size_t len, int scale_denom, uint8_t *out, size_t out_len, char *err) {
-    struct jpeg_decompress_struct cinfo;
-    ic_jpeg_error e;
-    ic_jpeg_setup_errors(&cinfo, &e, err);
-    if (setjmp(e.jump)) {
-        jpeg_destroy_decompress(&cinfo);
-        return -1;
-    }
-    ic_jpeg_start(&cinfo, data, len, scale_denom, 1);
-    size_t w = cinfo.output_width, h = cinfo.output_height;
-    if (out_len < w * h) {
-        snprintf(err, IC_ERRLEN, "output buffer too small");
-        jpeg_destroy_decompress(&cinfo);
-        return -1;
-    }
-    jpeg_start_decompress(&cinfo);
-    while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW r = out + (size_t)cinfo.output_scanline * w;
-        jpeg_read_scanlines(&cinfo, &r, 1);
-    }
-    jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     return 0;
 }

@@ -4,7 +4,6 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         case schemaTooNew = "schema_too_new"
         case notACatalog = "not_a_catalog"
-        case mergeConflict = "merge_conflict"
     }
 
     public var code: Code

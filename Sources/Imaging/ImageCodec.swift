@@ -62,32 +62,11 @@ public enum ImageCodec {
     }
 
     static func decodeStoredRGB(_ bytes: [UInt8], maxPixels: Int, jpegScale: Int) throws -> Raster {
-        let info = try probe(bytes, checkEnd: false)
-        guard info.width * info.height <= maxPixels else {
-            throw ImagingError(.tooLarge, "\(info.width)x\(info.height) exceeds the cap of \(maxPixels) pixels")
-        }
+        let info = try capped(bytes, maxPixels: maxPixels)
         var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
         switch info.format {
         case .jpeg:
-            var w: Int32 = 0, h: Int32 = 0
-            let denominator = Int32([1, 2, 4, 8].contains(jpegScale) ? jpegScale : 1)
-            let sized = bytes.withUnsafeBufferPointer {
-                ic_jpeg_scaled_size($0.baseAddress, $0.count, denominator, &w, &h, &err)
-            }
-            guard sized == 0 else { throw ImagingError(.corrupt, message(err)) }
-            var out = [UInt8](repeating: 0, count: Int(w) * Int(h) * 3)
-            var warnings: Int32 = 0
-            let rc = bytes.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
-                    ic_jpeg_decode_rgb(src.baseAddress, src.count, denominator, dst.baseAddress, dst.count,
-                                       &warnings, &err)
-                }
-            }
-            guard rc == 0 else { throw ImagingError(.corrupt, message(err)) }
-            if warnings > 0 && !hasEndMarker(bytes, format: .jpeg) {
-                throw ImagingError(.truncated, "JPEG data ends early (file truncated)")
-            }
-            return Raster(width: Int(w), height: Int(h), channels: 3, pixels: out)
+            return try decodeJPEG(bytes, scale: jpegScale, gray: false)
         case .png:
             var rgba = [UInt8](repeating: 0, count: info.width * info.height * 4)
             let rc = bytes.withUnsafeBufferPointer { src in
@@ -113,31 +92,51 @@ public enum ImageCodec {
     /// OpenCV's `RGB2GRAY` weights.
     /// - Throws: ``ImagingError``.
     public static func decodeGray(_ bytes: [UInt8], maxPixels: Int = Int.max) throws -> Raster {
+        let info = try capped(bytes, maxPixels: maxPixels)
+        guard info.format == .jpeg else { return try decodeRGB(bytes, maxPixels: maxPixels).grayscale() }
+        return try decodeJPEG(bytes, scale: 1, gray: true)
+    }
+
+    /// The header, refusing images over `maxPixels` before any pixel is decoded.
+    static func capped(_ bytes: [UInt8], maxPixels: Int) throws -> ImageInfo {
         let info = try probe(bytes, checkEnd: false)
         guard info.width * info.height <= maxPixels else {
             throw ImagingError(.tooLarge, "\(info.width)x\(info.height) exceeds the cap of \(maxPixels) pixels")
         }
-        guard info.format == .jpeg else { return try decodeRGB(bytes, maxPixels: maxPixels).grayscale() }
+        return info
+    }
+
+    /// libjpeg decoding to RGB or to its own gray output, DCT-scaled by 1/`scale`.
+    static func decodeJPEG(_ bytes: [UInt8], scale: Int, gray: Bool) throws -> Raster {
         var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
-        var out = [UInt8](repeating: 0, count: info.width * info.height)
+        var w: Int32 = 0, h: Int32 = 0
+        let denominator = Int32([1, 2, 4, 8].contains(scale) ? scale : 1)
+        let sized = bytes.withUnsafeBufferPointer {
+            ic_jpeg_scaled_size($0.baseAddress, $0.count, denominator, &w, &h, &err)
+        }
+        guard sized == 0 else { throw ImagingError(.corrupt, message(err)) }
+        let channels = gray ? 1 : 3
+        var out = [UInt8](repeating: 0, count: Int(w) * Int(h) * channels)
+        var warnings: Int32 = 0
         let rc = bytes.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                ic_jpeg_decode_gray(src.baseAddress, src.count, 1, dst.baseAddress, dst.count, &err)
+                ic_jpeg_decode(src.baseAddress, src.count, denominator, gray ? 1 : 0, dst.baseAddress, dst.count,
+                               &warnings, &err)
             }
         }
         guard rc == 0 else { throw ImagingError(.corrupt, message(err)) }
-        return Raster(width: info.width, height: info.height, channels: 1, pixels: out)
+        if warnings > 0 && !hasEndMarker(bytes, format: .jpeg) {
+            throw ImagingError(.truncated, "JPEG data ends early (file truncated)")
+        }
+        return Raster(width: Int(w), height: Int(h), channels: channels, pixels: out)
     }
 
     /// Decodes a palette or gray PNG to its raw 8-bit sample values (instance indices for a
     /// palette instance map).
     /// - Throws: ``ImagingError``; `.corrupt` for colour PNGs.
     public static func decodeIndexMap(_ bytes: [UInt8], maxPixels: Int = Int.max) throws -> Raster {
-        let info = try probe(bytes, checkEnd: false)
+        let info = try capped(bytes, maxPixels: maxPixels)
         guard info.format == .png else { throw ImagingError(.notAnImage, "an index map must be a PNG") }
-        guard info.width * info.height <= maxPixels else {
-            throw ImagingError(.tooLarge, "\(info.width)x\(info.height) exceeds the cap of \(maxPixels) pixels")
-        }
         var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
         var out = [UInt8](repeating: 0, count: info.width * info.height)
         let rc = bytes.withUnsafeBufferPointer { src in

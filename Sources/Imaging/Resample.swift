@@ -124,7 +124,9 @@ public enum Resample {
         let shrinkY = image.height - height, shrinkX = image.width - width
         let horizontalFirst = order == .pillow12 || !(shrinkY > 0 && shrinkY > shrinkX * 2)
         let vertical = coefficients(inSize: image.height, from: box.1, to: box.3, outSize: height, filter: filter)
-        let horizontal = coefficients(inSize: image.width, from: box.0, to: box.2, outSize: width, filter: filter)
+        var horizontal: Coefficients {
+            coefficients(inSize: image.width, from: box.0, to: box.2, outSize: width, filter: filter)
+        }
         var current = image
         if horizontalFirst {
             var rowOffset = 0

@@ -57,33 +57,6 @@ public struct POSTagger: Sendable {
             case .prevTagNextWord: return word(i + 1) == a && tag(i - 1) == b
             }
         }
-
-        /// The instances of this template that hold at position `i`.
-        func instances(_ i: Int, tags: [String], words: [String]) -> [(String, String)] {
-            let n = tags.count
-            func tag(_ k: Int) -> String { k < 0 ? "<s>" : k >= n ? "</s>" : tags[k] }
-            func word(_ k: Int) -> String { k < 0 ? "<s>" : k >= n ? "</s>" : words[k] }
-            switch self {
-            case .prevTag: return [(tag(i - 1), "")]
-            case .nextTag: return [(tag(i + 1), "")]
-            case .prev2Tag: return [(tag(i - 2), "")]
-            case .next2Tag: return [(tag(i + 2), "")]
-            case .prevNextTag: return [(tag(i - 1), tag(i + 1))]
-            case .prevTwoTags: return [(tag(i - 1), tag(i - 2))]
-            case .nextTwoTags: return [(tag(i + 1), tag(i + 2))]
-            case .prevOrPrev2Tag: return tag(i - 1) == tag(i - 2) ? [(tag(i - 1), "")] : [(tag(i - 1), ""), (tag(i - 2), "")]
-            case .nextOrNext2Tag: return tag(i + 1) == tag(i + 2) ? [(tag(i + 1), "")] : [(tag(i + 1), ""), (tag(i + 2), "")]
-            case .prevWord: return [(word(i - 1), "")]
-            case .nextWord: return [(word(i + 1), "")]
-            case .wordPrevTag: return [(words[i], tag(i - 1))]
-            case .wordNextTag: return [(words[i], tag(i + 1))]
-            case .word: return [(words[i], "")]
-            case .prevWordTag: return [(word(i - 1), tag(i - 1))]
-            case .suffixPrevTag: return [(Template.suffix(words[i]), tag(i - 1))]
-            case .suffixNextTag: return [(Template.suffix(words[i]), tag(i + 1))]
-            case .prevTagNextWord: return [(word(i + 1), tag(i - 1))]
-            }
-        }
     }
 
     /// The tagger shipped with the module.

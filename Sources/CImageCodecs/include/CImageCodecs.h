@@ -24,16 +24,15 @@ typedef struct {
 
 /* JPEG header: dimensions and colour space; no pixel data is decoded. */
 int ic_jpeg_probe(const uint8_t *data, size_t len, ic_info *info, char *err);
-/* Decode to interleaved RGB8 (gray, YCbCr and CMYK/YCCK converted), with DCT scaling by
- * 1/scale_denom (1, 2, 4 or 8). `out` must hold out_w*out_h*3 bytes where out_w/out_h come
- * from ic_jpeg_scaled_size. Returns 0, or -1 with a message; *warnings counts libjpeg
- * warnings (a truncated stream decodes with warnings, not an error). */
+/* Decode with DCT scaling by 1/scale_denom (1, 2, 4 or 8) to interleaved RGB8 (gray, YCbCr and
+ * CMYK/YCCK converted), or with gray != 0 to one 8-bit channel as libjpeg produces it (the Y
+ * component of YCbCr files: what OpenCV's imread(..., IMREAD_GRAYSCALE) returns; CMYK refused).
+ * `out` must hold out_w*out_h*3 (gray: out_w*out_h) bytes, sizes from ic_jpeg_scaled_size.
+ * Returns 0, or -1 with a message; *warnings counts libjpeg warnings (a truncated stream
+ * decodes with warnings, not an error). */
 int ic_jpeg_scaled_size(const uint8_t *data, size_t len, int scale_denom, int *out_w, int *out_h, char *err);
-int ic_jpeg_decode_rgb(const uint8_t *data, size_t len, int scale_denom, uint8_t *out, size_t out_len,
-                       int *warnings, char *err);
-/* Decode to one 8-bit gray channel as libjpeg produces it (the Y component for YCbCr files;
- * what OpenCV's imread(..., IMREAD_GRAYSCALE) returns for JPEG). `out` holds out_w*out_h bytes. */
-int ic_jpeg_decode_gray(const uint8_t *data, size_t len, int scale_denom, uint8_t *out, size_t out_len, char *err);
+int ic_jpeg_decode(const uint8_t *data, size_t len, int scale_denom, int gray, uint8_t *out, size_t out_len,
+                   int *warnings, char *err);
 /* Encode RGB8 (channels 3) or gray (channels 1); *out is malloc'ed, free with ic_free. */
 int ic_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, int quality,
                    uint8_t **out, size_t *out_len, char *err);

@@ -15,7 +15,6 @@ struct IngestCommand: ParsableCommand {
     func run() throws {
         try options.run(command: "ingest") { config, _, runner in
             let stage = try IngestStage(pipeline: config)
-            try stage.reader.validate()
             var total: Int?
             if !options.quiet {
                 // One cheap pass over the manifest (no image reads) for the progress ETA.

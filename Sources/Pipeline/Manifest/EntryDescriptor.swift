@@ -14,17 +14,6 @@ public enum FileRef: Sendable, Equatable {
             return JSONText.object(["tar": .string(tar), "member": .string(member), "offset": .int(offset), "size": .int(size)])
         }
     }
-
-    /// The file name's extension, lower-cased.
-    var fileExtension: String {
-        let name: String
-        switch self {
-        case .file(let path): name = path
-        case .tarMember(_, let member, _, _): name = member
-        }
-        guard let dot = name.lastIndex(of: "."), !name[dot...].contains("/") else { return "" }
-        return name[name.index(after: dot)...].lowercased()
-    }
 }
 
 /// A caption: inline text, a file to read, or none.

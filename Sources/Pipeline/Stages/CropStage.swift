@@ -230,20 +230,26 @@ public struct CropStage: UnitProcessor {
             result.subjects.append(row)
         }
         let kept = result.subjects.filter { $0.status == "ok" }.count
-        if kept < max(1, config.minSubjects) {
-            let subjects = result.subjects
-            var r = finish("skipped", "no_subjects", "no subject passed the filters")
-            r.subjects = subjects.map { var s = $0; if s.status == "ok" { s.status = "skipped"; s.reason = "sample_skipped"; s.object = nil }; return s }
-            return r
-        }
-        if kept > config.maxSubjects {
-            let subjects = result.subjects
-            var r = finish("skipped", "too_many_subjects", "\(kept) subjects passed, the maximum is \(config.maxSubjects)")
-            r.subjects = subjects.map { var s = $0; if s.status == "ok" { s.status = "skipped"; s.reason = "sample_skipped"; s.object = nil }; return s }
-            return r
+        let verdict: (reason: String, message: String)? =
+            kept < max(1, config.minSubjects) ? ("no_subjects", "no subject passed the filters")
+            : kept > config.maxSubjects ? ("too_many_subjects", "\(kept) subjects passed, the maximum is \(config.maxSubjects)")
+            : nil
+        if let verdict {
+            // The sample is skipped: its subjects stay recorded, none keeps a crop.
+            let subjects = result.subjects.map { subject -> SubjectRow in
+                var s = subject
+                if s.status == "ok" { (s.status, s.reason, s.object) = ("skipped", "sample_skipped", nil) }
+                return s
+            }
+            var skipped = finish("skipped", verdict.reason, verdict.message)
+            skipped.subjects = subjects
+            return skipped
         }
         if config.canny {
-            let gray = (try? ImageCodec.decodeGray(bytes, maxPixels: config.maxPixels)) ?? image.grayscale()
+            // JPEGs: libjpeg's own gray output, as cv2.imread(..., GRAYSCALE); others: the decoded RGB.
+            let gray = ImageFormat.sniff(bytes) == .jpeg
+                ? (try? ImageCodec.decodeGray(bytes, maxPixels: config.maxPixels)) ?? image.grayscale()
+                : image.grayscale()
             if let png = try? ImageCodec.encodePNG(Canny.edges(gray, low: config.cannyLow, high: config.cannyHigh)) {
                 let path = Self.objectPath("canny", png)
                 result.canny = path
