@@ -40,17 +40,22 @@ demo: sample
 	rm -rf builds/demo
 	$(BIN)/ingest --pipeline pipelines/demo.yaml
 	@echo
+	$(BIN)/tag --pipeline pipelines/demo.yaml
+	@echo
 	$(BIN)/crop --pipeline pipelines/demo.yaml
 	@echo
 	$(BIN)/catalog summary --pipeline pipelines/demo.yaml
 	@echo
 	@echo "catalog: builds/demo/catalog.sqlite   (try: sqlite3 builds/demo/catalog.sqlite 'select * from samples limit 5')"
 	@echo "crops:   builds/demo/objects/crops/   (sqlite3 builds/demo/catalog.sqlite 'select label, crop_object from subjects where status=\"ok\"')"
-	@echo "reports: builds/demo/reports/ingest.md builds/demo/reports/crop.md"
+	@echo "nouns:   sqlite3 builds/demo/catalog.sqlite 'select sample_id, idx, lemma, token_positions_json from nouns limit 8'"
+	@echo "prompts: builds/demo/exports/grounding/   (each sample's nouns as a Grounding-DINO text prompt)"
+	@echo "reports: builds/demo/reports/ingest.md builds/demo/reports/tag.md builds/demo/reports/crop.md"
 
 ## dataset: run every stage of PIPELINE (default pipelines/demo.yaml); resumes what is missing.
 dataset: build
 	$(BIN)/ingest --pipeline $(PIPELINE)
+	$(BIN)/tag --pipeline $(PIPELINE)
 	$(BIN)/crop --pipeline $(PIPELINE)
 	$(BIN)/catalog summary --pipeline $(PIPELINE)
 

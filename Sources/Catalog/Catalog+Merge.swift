@@ -10,6 +10,7 @@ extension Catalog {
         ("masks", "position, k"),
         ("sample_status", "stage, sample_id"),
         ("nouns", "sample_id, idx"),
+        ("noun_labels", "sample_id, k"),
         ("subjects", "sample_id, k"),
         ("sample_objects", "sample_id, kind"),
         ("shards", "id"),

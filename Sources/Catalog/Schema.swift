@@ -148,6 +148,18 @@ enum Schema {
             row INTEGER NOT NULL
         );
         """,
+        // 2: the tag stage's label-to-noun matches with their CLIP token positions.
+        """
+        CREATE TABLE noun_labels (
+            sample_id TEXT NOT NULL,
+            k INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            noun_idx INTEGER,
+            token_positions_json TEXT NOT NULL,
+            span_positions_json TEXT NOT NULL,
+            PRIMARY KEY (sample_id, k)
+        );
+        """,
     ]
 
     /// The version this code writes.

@@ -128,6 +128,17 @@ public struct SampleWriter {
         try write(try encode(first + 50_001).jpeg, bad + "empty.jpg")
         try write(Array("  \n".utf8), bad + "empty.txt")
         try write(Array("a link that leaves the dataset".utf8), bad + "escape.txt")
+        // Text defects for the tag stage: a caption with no object noun, and masks whose labels
+        // the caption does not name.
+        for (name, offset, caption) in [("nonoun", 50_002, "so pretty and so nice, isn't it?"),
+                                         ("mislabel", 50_003, "a beautiful sunset over the mountains")] {
+            var other = try encode(first + offset)
+            other.scene.caption = caption
+            try write(other.jpeg, bad + name + ".jpg")
+            try write(Array(caption.utf8), bad + name + ".txt")
+            try write(Self.subjectDiffusionJSON(other.scene), bad + name + ".json")
+            try write(other.instancePNG, bad + name + ".png")
+        }
         try FileManager.default.createSymbolicLink(atPath: output + "/" + bad + "escape.jpg", withDestinationPath: "/etc/hostname")
     }
 

@@ -63,6 +63,9 @@ public struct NounFinder: Sendable {
         return word
     }
 
+    /// Clitics the treebank writes as separate words.
+    static let clitics = ["n't", "'s", "'re", "'ve", "'ll", "'d", "'m"]
+
     /// Splits a caption into words with character offsets (letters/digits/apostrophes/hyphens
     /// form words; other non-space characters stand alone).
     static func words(_ text: String) -> [(word: String, range: Range<Int>)] {
@@ -74,7 +77,12 @@ public struct NounFinder: Sendable {
             if chars[i].isWhitespace { i += 1; continue }
             var j = i + 1
             if isWordChar(chars[i]) { while j < chars.count, isWordChar(chars[j]) { j += 1 } }
-            out.append((String(chars[i..<j]), i..<j))
+            // Clitics split off as the treebank does: "isn't" -> "is" "n't", "dog's" -> "dog" "'s".
+            let word = String(chars[i..<j]).lowercased()
+            let clitic = Self.clitics.first { word.hasSuffix($0) && word.count > $0.count }
+            let cut = clitic.map { j - $0.count } ?? j
+            out.append((String(chars[i..<cut]), i..<cut))
+            if cut < j { out.append((String(chars[cut..<j]), cut..<j)) }
             i = j
         }
         return out
@@ -141,15 +149,18 @@ public struct NounFinder: Sendable {
                 ?? nouns.firstIndex { $0.lemma.split(separator: " ").last.map(String.init) == lemma.split(separator: " ").last.map(String.init) }
             let labelIDs = Set(tokenizer.encode(label))
             let reference = ids.indices.filter { $0 > 0 && labelIDs.contains(ids[$0]) && ids[$0] != tokenizer.endID }
-            var span: [Int] = []
-            if let index {
-                let chars = Array(caption)
-                let prefix = String(chars[0..<nouns[index].characters.lowerBound])
-                let through = String(chars[0..<nouns[index].characters.upperBound])
-                let start = 1 + tokenizer.encode(prefix).count, end = 1 + tokenizer.encode(through).count
-                span = Array(start..<min(end, tokenizer.contextLength - 1))
-            }
+            let span = index.map { tokenPositions(of: nouns[$0], in: caption) } ?? []
             return Match(label: label, noun: index, referencePositions: reference, spanPositions: span)
         }
+    }
+
+    /// The positions (in the 77 ids, after the start token) of the tokens a noun's span
+    /// becomes; positions the context truncates away are left out.
+    public func tokenPositions(of noun: Noun, in caption: String) -> [Int] {
+        let chars = Array(caption)
+        guard noun.characters.upperBound <= chars.count else { return [] }
+        let start = 1 + tokenizer.encode(String(chars[0..<noun.characters.lowerBound])).count
+        let end = 1 + tokenizer.encode(String(chars[0..<noun.characters.upperBound])).count
+        return start < end ? Array(start..<max(start, min(end, tokenizer.contextLength - 1))) : []
     }
 }

@@ -18,9 +18,20 @@ import Testing
 
     func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
 
+    /// The stages crop builds on.
+    func ingestAndTag(_ pipeline: String) throws {
+        for stage in ["ingest", "tag"] {
+            let run = try ExecutableRunner.run(stage, ["--pipeline", pipeline, "--quiet"])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+    }
+
     @Test func cropsSubjectsFromEveryMaskKind() throws {
         let (dir, pipeline) = try prepare(perLayout: 3)
         #expect(try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        let early = try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet"])
+        #expect(early.status == StageCommandSupport.configExitCode && early.stderr.contains("run tag first"))
+        #expect(try ExecutableRunner.run("tag", ["--pipeline", pipeline, "--quiet"]).status == 0)
         let run = try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("crop summary"))
@@ -32,7 +43,7 @@ import Testing
             WHERE s.status = 'ok'
             """).compactMap { $0[0].string })
         #expect(sources == ["folder", "wds-subject-diffusion", "jsonl", "csv", "tsv", "coco"])
-        #expect(try db.scalar("SELECT s.reason FROM sample_status s JOIN entries e ON e.sample_id = s.sample_id WHERE e.source = 'wds-img2dataset' LIMIT 1").string == "no_masks")
+        #expect(try db.scalar("SELECT s.reason FROM sample_status s JOIN entries e ON e.sample_id = s.sample_id WHERE s.stage = 'crop' AND e.source = 'wds-img2dataset' LIMIT 1").string == "no_masks")
         // Every crop file exists, is square, and matches the size and digest recorded for it.
         for row in try db.query("SELECT path, bytes, sha256 FROM unit_files WHERE stage = 'crop'") {
             let bytes = try FileIO.read(dir.appending("build/" + row[0].string!), maxBytes: 1 << 24)
@@ -47,6 +58,16 @@ import Testing
         let labels = Set(try db.query("SELECT DISTINCT label FROM subjects").compactMap { $0[0].string })
         #expect(labels.isSuperset(of: ["mug", "ball", "book", "plant", "bottle", "apple", "clock", "vase", "box"].filter { labels.contains($0) }))
         #expect(labels.count >= 5)
+        // Labelled subjects carry the caption noun the tag stage matched; samples tag skipped are not cropped.
+        #expect(try db.scalar("""
+            SELECT COUNT(*) FROM subjects s JOIN noun_labels l ON l.sample_id = s.sample_id AND l.k = s.k
+            WHERE s.noun_idx IS NOT l.noun_idx
+            """).int == 0)
+        #expect(try db.scalar("SELECT COUNT(*) FROM subjects WHERE noun_idx IS NOT NULL").int ?? 0 > 0)
+        #expect(try db.scalar("""
+            SELECT COUNT(*) FROM sample_status c JOIN sample_status t ON t.sample_id = c.sample_id
+            WHERE c.stage = 'crop' AND t.stage = 'tag' AND t.status <> 'ok'
+            """).int == 0)
 
         let again = try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet"])
         #expect(again.stdout.contains("0 processed"))
@@ -54,7 +75,7 @@ import Testing
 
     @Test func thePapersDefaultsSkipSmallImagesWithAReason() throws {
         let (dir, pipeline) = try prepare(perLayout: 1, extra: "")
-        #expect(try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        try ingestAndTag(pipeline)
         #expect(try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet"]).status == 0)
         let db = try Catalog(path: dir.appending("build/catalog.sqlite"), readOnly: true).database
         let reasons = Set(try db.query("SELECT DISTINCT reason FROM sample_status WHERE stage = 'crop'").compactMap { $0[0].string })
@@ -63,7 +84,7 @@ import Testing
 
     @Test func killedAtRandomInstantsResumesToTheSameCatalogAndFiles() throws {
         let (dir, pipeline) = try prepare(perLayout: 20, unitSize: 4)
-        #expect(try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        try ingestAndTag(pipeline)
         try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending("reference-build"))
         let reference = dir.appending("reference.yaml")
         try String(contentsOfFile: pipeline, encoding: .utf8)
@@ -99,7 +120,7 @@ import Testing
         try String(contentsOfFile: pipeline, encoding: .utf8)
             .replacingOccurrences(of: "build_dir: build", with: "build_dir: one-build")
             .write(toFile: one, atomically: true, encoding: .utf8)
-        for stage in ["ingest", "crop"] {
+        for stage in ["ingest", "tag", "crop"] {
             #expect(try ExecutableRunner.run(stage, ["--pipeline", one, "--quiet"]).status == 0)
             let logs = TemporaryDirectory("workers")
             let workers = try (0..<2).map {

@@ -34,6 +34,23 @@ import Testing
         #expect(badConfig.stderr.contains("ingest.bogus"))
     }
 
+    @Test func everyStageInOrderOnTheSample() throws {
+        let (dir, pipeline) = try prepare(perLayout: 2, unitSize: 6, extra: "crop: {min_image_side: 200, min_box_area: 0.02}")
+        for stage in ["ingest", "tag", "crop"] {
+            let run = try ExecutableRunner.run(stage, ["--pipeline", pipeline, "--quiet"])
+            #expect(run.status == 0 && run.stdout.contains("\(stage) summary"), "\(run.stderr)")
+        }
+        let summary = try ExecutableRunner.run("catalog", ["summary", "--pipeline", pipeline])
+        #expect(summary.stdout.contains("tag skipped:no_nouns: 1") && summary.stdout.contains("tag skipped:label_not_in_caption: 1"))
+        let db = try Catalog(path: dir.appending("build/catalog.sqlite"), readOnly: true).database
+        // Each cropped subject with a label is tied to a caption noun with token positions.
+        #expect(try db.scalar("""
+            SELECT COUNT(*) FROM subjects s JOIN nouns n ON n.sample_id = s.sample_id AND n.idx = s.noun_idx
+            WHERE s.status = 'ok' AND n.token_positions_json <> '[]'
+            """).int ?? 0 >= 10)
+        #expect(FileManager.default.fileExists(atPath: dir.appending("build/exports/grounding/unit-00000.jsonl")))
+    }
+
     @Test func killedAtRandomInstantsResumesToTheSameCatalog() throws {
         let (dir, pipeline) = try prepare(perLayout: 60, unitSize: 4, extra: "ingest: {verify: decode}")
         let reference = dir.appending("reference.yaml")

@@ -14,20 +14,23 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var unitSize: Int
     /// The ingest stage.
     public var ingest: IngestConfig
+    /// The tag stage.
+    public var tag: TagConfig
     /// The crop stage.
     public var crop: CropConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, crop
+        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, crop
     }
 
     public init(name: String, buildDir: String, manifest: String, unitSize: Int = 1000, ingest: IngestConfig = .init(),
-                crop: CropConfig = .init()) {
+                tag: TagConfig = .init(), crop: CropConfig = .init()) {
         self.name = name
         self.buildDir = buildDir
         self.manifest = manifest
         self.unitSize = unitSize
         self.ingest = ingest
+        self.tag = tag
         self.crop = crop
     }
 
@@ -39,6 +42,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         manifest = try c.decode(String.self, forKey: .manifest)
         unitSize = try c.decodeIfPresent(Int.self, forKey: .unitSize) ?? 1000
         ingest = try c.decodeIfPresent(IngestConfig.self, forKey: .ingest) ?? IngestConfig()
+        tag = try c.decodeIfPresent(TagConfig.self, forKey: .tag) ?? TagConfig()
         crop = try c.decodeIfPresent(CropConfig.self, forKey: .crop) ?? CropConfig()
     }
 
@@ -57,6 +61,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         config.buildDir = ConfigLoader.resolve(config.buildDir, against: base)
         config.manifest = ConfigLoader.resolve(config.manifest, against: base)
+        if !config.tag.tokenizer.isEmpty { config.tag.tokenizer = ConfigLoader.resolve(config.tag.tokenizer, against: base) }
         try config.validate()
         return config
     }

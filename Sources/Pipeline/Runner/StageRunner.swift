@@ -260,4 +260,21 @@ public struct WorkUnit<Item> {
         self.count = count
         self.load = load
     }
+
+    /// The units a stage takes from an earlier stage's catalog: `countSQL` yields (unit, items)
+    /// rows in unit order; each unit's items are loaded only when the runner reaches it.
+    /// - Returns: the units and the total item count.
+    public static func fromCatalog(_ db: Database, countSQL: String, load: @escaping (Int, Database) throws -> [Item])
+        throws -> (units: AnyIterator<WorkUnit<Item>>, samples: Int) {
+        var counts: [(Int, Int)] = []
+        try db.forEach(countSQL) { counts.append(($0[0].int ?? 0, $0[1].int ?? 0)) }
+        var index = 0
+        let iterator = AnyIterator<WorkUnit<Item>> {
+            guard index < counts.count else { return nil }
+            let (unit, count) = counts[index]
+            index += 1
+            return WorkUnit(unit: unit, count: count) { try load(unit, db) }
+        }
+        return (iterator, counts.reduce(0) { $0 + $1.1 })
+    }
 }

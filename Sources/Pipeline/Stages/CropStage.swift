@@ -8,13 +8,15 @@ public struct CropItem: Sendable {
     public var source: String
     public var imageRef: String
     public var masks: [MaskRecord]
+    /// Mask k -> index of the caption noun its label matched (the tag stage's match).
+    public var nounIndex: [Int: Int] = [:]
 }
 
 /// The crop stage: for each sample with masks, applies the paper's image and subject filters,
 /// writes each kept subject composited on white, cropped to its box and padded square as a
 /// content-addressed PNG under `objects/crops/`, optionally the Canny edge image under
 /// `objects/canny/`, and records subjects and per-sample status in the catalog. Units follow
-/// the ingest stage's.
+/// the ingest stage's; samples the tag stage skipped are left out, so tag must have run.
 public struct CropStage: UnitProcessor {
     public typealias Item = CropItem
 
@@ -30,44 +32,55 @@ public struct CropStage: UnitProcessor {
         config = pipeline.crop
         self.input = input
         files = try SourceFiles(catalog: input)
-        let ingestHash = try IngestStage(pipeline: pipeline).configHash
+        let tagHash = try TagStage.configHash(pipeline: pipeline, input: input)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + ingestHash).utf8)).prefix(16))
+        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + tagHash).utf8)).prefix(16))
+        let tagged = try input.doneUnits(stage: "tag", configHash: tagHash)
+        var needed = Set<Int>()
+        try input.database.forEach("SELECT DISTINCT unit FROM entries WHERE status = 'ok'") { needed.insert($0[0].int ?? 0) }
+        let missing = needed.subtracting(tagged)
+        guard missing.isEmpty else {
+            throw PipelineError(.usage, "run tag first: \(missing.count) of \(needed.count) units are not tagged with the current config")
+        }
     }
+
+    /// Accepted samples that the tag stage kept.
+    static let kept = """
+        e.status = 'ok' AND NOT EXISTS (SELECT 1 FROM sample_status t
+            WHERE t.stage = 'tag' AND t.sample_id = e.sample_id AND t.status <> 'ok')
+        """
 
     /// The units (the ingest stage's) with accepted samples, loading each unit's samples lazily.
     public func units() throws -> (units: AnyIterator<WorkUnit<CropItem>>, samples: Int) {
-        var counts: [(Int, Int)] = []
-        try input.database.forEach("SELECT unit, COUNT(*) FROM entries WHERE status = 'ok' GROUP BY unit ORDER BY unit") {
-            counts.append(($0[0].int ?? 0, $0[1].int ?? 0))
-        }
-        let db = input.database
-        var index = 0
-        let iterator = AnyIterator<WorkUnit<CropItem>> {
-            guard index < counts.count else { return nil }
-            let (unit, count) = counts[index]
-            index += 1
-            return WorkUnit(unit: unit, count: count) { try Self.load(unit: unit, from: db) }
-        }
-        return (iterator, counts.reduce(0) { $0 + $1.1 })
+        try WorkUnit.fromCatalog(input.database, countSQL: "SELECT e.unit, COUNT(*) FROM entries e WHERE \(Self.kept) GROUP BY e.unit ORDER BY e.unit",
+                                 load: { try Self.load(unit: $0, from: $1) })
     }
 
     static func load(unit: Int, from db: Database) throws -> [CropItem] {
         var items: [CropItem] = []
         var byPosition: [Int: Int] = [:]
-        try db.forEach("SELECT position, sample_id, source, image_ref FROM entries WHERE unit = ? AND status = 'ok' ORDER BY position",
+        var bySample: [String: Int] = [:]
+        try db.forEach("SELECT e.position, e.sample_id, e.source, e.image_ref FROM entries e WHERE e.unit = ? AND \(kept) ORDER BY e.position",
                        [unit]) { row in
+            bySample[row[1].string ?? ""] = items.count
             byPosition[row[0].int!] = items.count
             items.append(CropItem(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "", masks: []))
         }
         try db.forEach("""
             SELECT m.position, m.k, m.kind, m.ref, m.value, m.label, m.score, m.box_json, m.data_json
             FROM masks m JOIN entries e ON e.position = m.position
-            WHERE e.unit = ? AND e.status = 'ok' ORDER BY m.position, m.k
+            WHERE e.unit = ? AND \(kept) ORDER BY m.position, m.k
             """, [unit]) { r in
             guard let i = byPosition[r[0].int!] else { return }
             items[i].masks.append(MaskRecord(k: r[1].int!, kind: r[2].string ?? "", ref: r[3].string, value: r[4].int,
                                              label: r[5].string, score: r[6].double, boxJSON: r[7].string, dataJSON: r[8].string))
+        }
+        try db.forEach("""
+            SELECT l.sample_id, l.k, l.noun_idx FROM noun_labels l JOIN entries e ON e.sample_id = l.sample_id
+            WHERE e.unit = ? AND \(kept) AND l.noun_idx IS NOT NULL
+            """, [unit]) { r in
+            guard let i = bySample[r[0].string ?? ""] else { return }
+            items[i].nounIndex[r[1].int!] = r[2].int!
         }
         return items
     }
@@ -86,6 +99,7 @@ public struct CropStage: UnitProcessor {
     struct SubjectRow: Sendable {
         var k: Int
         var label: String
+        var nounIndex: Int?
         var box: PixelBox?
         var area: Int
         var fill: Double
@@ -117,9 +131,9 @@ public struct CropStage: UnitProcessor {
                     """, [r.sampleID, unit, r.status, r.reason, r.message])
                 for s in r.subjects {
                     try db.run("""
-                        INSERT INTO subjects (sample_id, k, label, box_json, mask_area, fill_ratio, box_area_ratio, score,
-                            crop_object, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, [r.sampleID, s.k, s.label, s.box.map { JSONText.render(.array($0.array.map { .int($0) })) },
+                        INSERT INTO subjects (sample_id, k, label, noun_idx, box_json, mask_area, fill_ratio, box_area_ratio,
+                            score, crop_object, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, [r.sampleID, s.k, s.label, s.nounIndex, s.box.map { JSONText.render(.array($0.array.map { .int($0) })) },
                               s.area, (s.fill * 1e6).rounded() / 1e6, (s.boxAreaRatio * 1e6).rounded() / 1e6, s.score,
                               s.object, s.status, s.reason])
                 }
@@ -188,7 +202,7 @@ public struct CropStage: UnitProcessor {
             }
         }
         for record in records {
-            var row = SubjectRow(k: record.k, label: record.label ?? "object", box: nil, area: 0, fill: 0, boxAreaRatio: 0,
+            var row = SubjectRow(k: record.k, label: record.label ?? "object", nounIndex: item.nounIndex[record.k], box: nil, area: 0, fill: 0, boxAreaRatio: 0,
                                  score: record.score, object: nil, status: "skipped", reason: nil)
             let mask: Mask
             do {

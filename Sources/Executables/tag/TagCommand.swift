@@ -1,0 +1,31 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Pipeline
+import StageCommand
+
+/// `tag`: finds each caption's object nouns and matches the mask labels to them.
+@main
+struct TagCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tag",
+        abstract: "Find each caption's object nouns (rule-based tagger), match mask labels to them with their CLIP token positions.",
+        discussion: """
+            Reads what ingest recorded in the build catalog. Samples whose caption has no noun, or has a mask \
+            label it does not contain, are skipped with that reason. Writes exports/grounding/unit-NNNNN.jsonl: \
+            each sample's nouns as a Grounding-DINO text prompt. Units follow ingest's; a killed run resumes.
+            """)
+
+    @OptionGroup var options: StageOptions
+
+    func run() throws {
+        try options.run(command: "tag") { config, layout, runner in
+            guard FileManager.default.fileExists(atPath: layout.catalog) else {
+                throw PipelineError(.usage, "no catalog yet: run ingest first", file: layout.catalog)
+            }
+            let stage = try TagStage(pipeline: config, input: try Catalog(path: layout.catalog, readOnly: true))
+            let (units, samples) = try stage.units()
+            return try runner.run(stage, units: units, estimatedCount: samples)
+        }
+    }
+}

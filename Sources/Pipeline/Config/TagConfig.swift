@@ -1,0 +1,34 @@
+import Foundation
+
+/// Settings of the tag stage: which samples to keep after finding the caption's nouns, and
+/// where the token positions come from.
+public struct TagConfig: Codable, Sendable, Equatable {
+    /// Skip samples with a labelled mask whose label matches no noun of the caption (the
+    /// substitution needs every subject's label in the caption).
+    public var requireLabelMatch: Bool = true
+    /// Skip samples whose caption has no object noun.
+    public var requireNoun: Bool = true
+    /// Write per-unit JSONL files of each sample's nouns as a Grounding-DINO text prompt
+    /// (`exports/grounding/unit-NNNNN.jsonl`).
+    public var groundingPrompts: Bool = true
+    /// A model's tokenizer files (Hugging Face directory or `bpe_simple_vocab_16e6.txt[.gz]`);
+    /// empty: the built-in OpenAI CLIP vocabulary. Relative to the pipeline file.
+    public var tokenizer: String = ""
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case requireLabelMatch = "require_label_match", requireNoun = "require_noun"
+        case groundingPrompts = "grounding_prompts", tokenizer
+    }
+
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TagConfig()
+        requireLabelMatch = try c.decodeIfPresent(Bool.self, forKey: .requireLabelMatch) ?? d.requireLabelMatch
+        requireNoun = try c.decodeIfPresent(Bool.self, forKey: .requireNoun) ?? d.requireNoun
+        groundingPrompts = try c.decodeIfPresent(Bool.self, forKey: .groundingPrompts) ?? d.groundingPrompts
+        tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer) ?? d.tokenizer
+    }
+}
