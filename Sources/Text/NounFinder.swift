@@ -27,9 +27,26 @@ public struct NounFinder: Sendable {
     static let collective: Set<String> = ["group", "bunch", "pair", "couple", "set", "herd", "flock", "pile", "stack",
                                           "row", "number", "variety", "collection", "team", "crowd", "bundle", "handful",
                                           "cluster", "series", "swarm", "pack", "bouquet", "lot", "lots", "plate", "bowl",
-                                          "basket", "box", "cup", "glass", "bottle", "slice", "piece"]
-    /// Containers are objects themselves; they are collective only when followed by "of".
-    static let containers: Set<String> = ["plate", "bowl", "basket", "box", "cup", "glass", "bottle", "slice", "piece"]
+                                          "basket", "box", "cup", "glass", "bottle", "slice", "piece", "loaf", "bit",
+                                          "chunk", "heap", "line", "array", "assortment", "selection", "pieces", "slices"]
+    /// Containers are objects themselves, and so is their "of" complement ("a plate of food").
+    static let containers: Set<String> = ["plate", "bowl", "basket", "box", "cup", "glass", "bottle", "jar", "bag",
+                                          "tray", "vase", "bucket", "mug", "pot", "pan", "carton", "can"]
+
+    /// Multi-word object names read as one noun whatever their words' tags ("stop" is a verb,
+    /// "hot" an adjective): the COCO categories with more than one word and frequent caption
+    /// compounds. Matched on lower-case words, longest first.
+    static let compounds: [[String]] = [
+        "traffic light", "fire hydrant", "stop sign", "parking meter", "sports ball", "baseball bat", "baseball glove",
+        "tennis racket", "wine glass", "hot dog", "potted plant", "dining table", "cell phone", "teddy bear",
+        "hair drier", "hair dryer", "remote control", "parking lot", "bus stop", "ice cream", "high chair",
+        "double decker bus", "double decker", "living room", "stuffed animal", "stuffed toy", "orange juice", "lily pad",
+        "computer monitor", "coffee table", "coffee cup", "coffee mug", "street sign", "street light", "fire truck",
+        "fire engine", "police car", "police officer", "school bus", "train station", "train tracks", "train track",
+        "tennis court", "tennis ball", "soccer ball", "golf ball", "bow tie", "cowboy hat", "life jacket", "ski lift",
+        "swimming pool", "french fries", "hot air balloon", "christmas tree", "polar bear", "skate park", "city square",
+        "toilet paper", "cutting board", "frying pan", "sliced bread", "running shoes", "sun glasses", "hard hat",
+    ].map { $0.split(separator: " ").map(String.init) }.sorted { $0.count > $1.count }
 
     static let irregular: [String: String] = [
         "people": "person", "men": "man", "women": "woman", "children": "child", "feet": "foot", "teeth": "tooth",
@@ -49,6 +66,12 @@ public struct NounFinder: Sendable {
         try self.init(tagger: .bundled(), tokenizer: CLIPTokenizer())
     }
 
+    /// Nouns ending in -ie, whose plural is not -y -> -ies.
+    static let ieNouns: Set<String> = ["cookie", "movie", "pie", "tie", "zombie", "selfie", "hippie", "brownie", "rookie",
+                                       "calorie", "smoothie", "pixie", "goalie", "veggie", "birdie", "hoodie", "collie",
+                                       "auntie", "sweetie", "magpie", "necktie", "bowtie", "lie", "die", "genie", "eerie",
+                                       "prairie", "budgie", "yorkie", "beanie", "boogie", "newbie", "talkie", "oldie"]
+
     /// The singular form of a lower-case noun.
     public static func singular(_ word: String) -> String {
         if let known = irregular[word] { return known }
@@ -56,6 +79,7 @@ public struct NounFinder: Sendable {
         func ends(_ s: String) -> Bool { word.hasSuffix(s) }
         if ends("ss") || ends("us") || ends("is") { return word }
         guard w.count > 3 else { return ends("s") && w.count > 2 ? String(w.dropLast()) : word }
+        if ends("ies"), Self.ieNouns.contains(String(w.dropLast())) { return String(w.dropLast()) }
         if ends("ies"), !"aeiou".contains(w[w.count - 4]) { return String(w.dropLast(3)) + "y" }
         if ends("ches") || ends("shes") || ends("xes") || ends("sses") || ends("zzes") { return String(w.dropLast(2)) }
         if ends("oes") { return String(w.dropLast(2)) }
@@ -92,8 +116,8 @@ public struct NounFinder: Sendable {
     public func nouns(in caption: String) -> [Noun] {
         let words = Self.words(caption)
         guard !words.isEmpty else { return [] }
-        let tags = tagger.tag(words.map(\.word))
         let lower = words.map { $0.word.lowercased() }
+        let (tags, compound) = captionTags(lower: lower, tags: tagger.tag(words.map(\.word)))
         func isNoun(_ k: Int) -> Bool { tags[k] == "NOUN" || tags[k] == "PROPN" }
         var found: [Noun] = []
         var k = 0
@@ -101,7 +125,8 @@ public struct NounFinder: Sendable {
             guard isNoun(k) else { k += 1; continue }
             var end = k + 1
             while end < words.count, isNoun(end) { end += 1 }
-            let head = lower[end - 1]
+            // The head of a compound ("parking lot") is never relational or collective.
+            let head = compound[end - 1] == nil ? lower[end - 1] : ""
             let followedByOf = end < words.count && lower[end] == "of"
             if followedByOf && (Self.relational.contains(head) || Self.collective.contains(head)) {
                 if Self.containers.contains(head) {
@@ -115,6 +140,52 @@ public struct NounFinder: Sendable {
             k = end
         }
         return found
+    }
+
+    /// Caption corrections on top of the treebank tagger (captions are short, present-tense and
+    /// noun-heavy): compounds become nouns; an -ing word right after a noun is a participle
+    /// ("a dog sleeping"); a noun-tagged verb in -s after a singular noun, before a preposition
+    /// or determiner, is a verb ("a cat sits on"); a verb- or adjective-tagged word after a
+    /// determiner, adjective or "of" that ends the phrase is a noun ("in a stable", "red leaves").
+    /// - Returns: the corrected tags and, per word, the index of the compound holding it.
+    func captionTags(lower: [String], tags original: [String]) -> (tags: [String], compound: [Int?]) {
+        var tags = original
+        var compound = [Int?](repeating: nil, count: lower.count)
+        var k = 0, next = 0
+        while k < lower.count {
+            // Compare with the last word singular, so plurals match ("stop signs").
+            let c = Self.compounds.first { c in
+                k + c.count <= lower.count && zip(c, lower[k..<(k + c.count)]).enumerated().allSatisfy { j, pair in
+                    pair.0 == pair.1 || (j == c.count - 1 && Self.singular(pair.1) == pair.0)
+                }
+            }
+            if let c {
+                for j in k..<(k + c.count) { tags[j] = "NOUN"; compound[j] = next }
+                next += 1
+                k += c.count
+            } else {
+                k += 1
+            }
+        }
+        func noun(_ i: Int) -> Bool { i >= 0 && i < tags.count && (tags[i] == "NOUN" || tags[i] == "PROPN") }
+        func tag(_ i: Int) -> String { i < 0 ? "<s>" : i >= tags.count ? "</s>" : tags[i] }
+        let phraseEnd: Set<String> = ["</s>", "ADP", "PUNCT", "CCONJ", "ADV", "SCONJ"]
+        for i in tags.indices where compound[i] == nil {
+            let w = lower[i]
+            if noun(i) && noun(i - 1) && w.hasSuffix("ing") && w.count > 4 {
+                tags[i] = "VERB"
+            } else if noun(i) && noun(i - 1) && w.hasSuffix("s") && !lower[i - 1].hasSuffix("s")
+                        && ["ADP", "DET", "ADV", "PUNCT", "</s>"].contains(tag(i + 1)),
+                      tagger.lower[String(w.dropLast())] == "VERB" || tagger.lower[w] == "VERB" {
+                tags[i] = "VERB"
+            } else if tags[i] == "VERB" || tags[i] == "ADJ", !w.hasSuffix("ing"), !w.hasSuffix("ed"),
+                      ["DET", "ADJ", "NUM"].contains(tag(i - 1)) || (i > 0 && lower[i - 1] == "of"),
+                      phraseEnd.contains(tag(i + 1)) && (tags[i] == "VERB" || tag(i + 1) != "CCONJ"),
+                      tag(i - 1) != "ADJ" || tags[i] == "VERB" {
+                tags[i] = "NOUN"
+            }
+        }
+        return (tags, compound)
     }
 
     func noun(_ words: [(word: String, range: Range<Int>)], _ lower: [String], _ span: Range<Int>) -> Noun {

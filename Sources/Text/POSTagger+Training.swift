@@ -24,6 +24,29 @@ extension POSTagger {
         return sentences
     }
 
+    /// WordNet's most frequent part of speech for each single-word, alphabetic lemma in the
+    /// `index.noun|verb|adj|adv` files of a WordNet 3 database (Debian's wordnet-base:
+    /// /usr/share/wordnet): the one with the most sense-tagged uses, then the most senses.
+    public static func wordNetTags(directory: String) throws -> [String: String] {
+        var best: [String: (score: Int, tag: String)] = [:]
+        for (file, tag) in [("noun", "NOUN"), ("verb", "VERB"), ("adj", "ADJ"), ("adv", "ADV")] {
+            let path = directory + "/index." + file
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw TextError.badTokenizerFiles("cannot read \(path)")
+            }
+            for line in text.split(separator: "\n") where !line.hasPrefix(" ") {
+                let f = line.split(separator: " ")
+                guard f.count > 4, let senses = Int(f[2]), let pointers = Int(f[3]), f.count > 5 + pointers,
+                      let tagged = Int(f[5 + pointers]) else { continue }
+                let lemma = String(f[0])
+                guard lemma.count >= 2, lemma.allSatisfy({ $0.isLetter && $0.isLowercase }) else { continue }
+                let score = tagged * 1000 + senses
+                if best[lemma].map({ score > $0.score }) ?? true { best[lemma] = (score, tag) }
+            }
+        }
+        return best.mapValues(\.tag)
+    }
+
     /// Builds lexicons and suffix guesses from `sentences`.
     static func lexicon(from sentences: [TaggedSentence]) -> POSTagger {
         var cased: [String: [String: Int]] = [:], lower: [String: [String: Int]] = [:], suffix: [String: [String: Int]] = [:]
@@ -56,12 +79,17 @@ extension POSTagger {
     /// - Parameters:
     ///   - maxRules: stop after this many rules.
     ///   - minGain: stop when the best rule fixes fewer net errors than this.
+    ///   - wordnet: WordNet's tag per word (``wordNetTags(directory:)``) for unknown words; the
+    ///     tagger keeps the entries for words the treebank lacks.
     public static func train(sentences: [TaggedSentence], maxRules: Int = 400, minGain: Int = 3,
-                             log: (String) -> Void = { _ in }) -> POSTagger {
+                             wordnet: [String: String] = [:], log: (String) -> Void = { _ in }) -> POSTagger {
         var tagger = lexicon(from: sentences)
+        tagger.wordnet = wordnet.filter { w, _ in tagger.lower[w] == nil && tagger.cased[w] == nil }
         let halves = [stride(from: 0, to: sentences.count, by: 2).map { sentences[$0] },
                       stride(from: 1, to: sentences.count, by: 2).map { sentences[$0] }]
-        let partial = [lexicon(from: halves[1]), lexicon(from: halves[0])]
+        var partial = [lexicon(from: halves[1]), lexicon(from: halves[0])]
+        partial[0].wordnet = wordnet
+        partial[1].wordnet = wordnet
         var corpusWords: [[String]] = [], corpusGold: [[String]] = [], corpusTags: [[String]] = []
         for (h, half) in halves.enumerated() {
             for s in half {
@@ -70,7 +98,9 @@ extension POSTagger {
                     let lw = words.map { $0.lowercased() }
                     corpusWords.append(lw)
                     corpusGold.append(s.map(\.tag))
-                    corpusTags.append(words.indices.map { partial[h].initialTag(words[$0], lowered: lw[$0], sentenceStart: $0 == 0) })
+                    corpusTags.append(words.indices.map {
+                        partial[h].initialTag(words[$0], lowered: lw[$0], sentenceStart: $0 == 0, caseless: lw == words)
+                    })
                 }
             }
         }
@@ -206,11 +236,12 @@ extension POSTagger {
     /// The text form: `cased|lower|suffix <TAB> key <TAB> tag` and
     /// `rule <TAB> from <TAB> to <TAB> template <TAB> a <TAB> b`.
     public func serialized() -> String {
-        var lines: [String] = ["# Rule-based UPOS tagger derived from UD English-EWT train (CC BY-SA 4.0); see NOTICE.md"]
+        var lines: [String] = ["# Rule-based UPOS tagger derived from UD English-EWT train (CC BY-SA 4.0) and WordNet 3.0 (WordNet licence); see NOTICE.md"]
         func clean(_ s: String) -> Bool { !s.contains("\t") && !s.contains("\n") }
         for (w, t) in cased.sorted(by: { $0.key < $1.key }) where clean(w) { lines.append("cased\t\(w)\t\(t)") }
         for (w, t) in lower.sorted(by: { $0.key < $1.key }) where clean(w) && cased[w] != t { lines.append("lower\t\(w)\t\(t)") }
         for (w, t) in suffixes.sorted(by: { $0.key < $1.key }) where clean(w) { lines.append("suffix\t\(w)\t\(t)") }
+        for (w, t) in wordnet.sorted(by: { $0.key < $1.key }) where clean(w) { lines.append("wordnet\t\(w)\t\(t)") }
         for r in rules { lines.append("rule\t\(r.from)\t\(r.to)\t\(r.template.rawValue)\t\(r.a)\t\(r.b)") }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -224,6 +255,7 @@ extension POSTagger {
             case "cased" where f.count == 3: cased[f[1]] = f[2]; caseOnly[f[1]] = f[2]
             case "lower" where f.count == 3: lower[f[1]] = f[2]
             case "suffix" where f.count == 3: suffixes[f[1]] = f[2]
+            case "wordnet" where f.count == 3: wordnet[f[1]] = f[2]
             case "rule" where f.count == 6:
                 guard let template = Template(rawValue: f[3]) else { throw TextError.badTokenizerFiles("unknown rule template \(f[3])") }
                 rules.append(Rule(from: f[1], to: f[2], template: template, a: f[4], b: f[5]))

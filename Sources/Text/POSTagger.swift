@@ -12,6 +12,9 @@ public struct POSTagger: Sendable {
     var lower: [String: String] = [:]
     /// Lower-cased suffix (1-5 characters) -> most frequent tag of words ending so.
     var suffixes: [String: String] = [:]
+    /// Lower-case word -> WordNet's most frequent part of speech, for words the treebank never
+    /// saw.
+    var wordnet: [String: String] = [:]
     /// Contextual rules, applied in order.
     var rules: [Rule] = []
 
@@ -71,7 +74,8 @@ public struct POSTagger: Sendable {
     /// Tags one pre-tokenised sentence.
     public func tag(_ words: [String]) -> [String] {
         let lowered = words.map { $0.lowercased() }
-        var tags = words.indices.map { initialTag(words[$0], lowered: lowered[$0], sentenceStart: $0 == 0) }
+        let caseless = lowered == words
+        var tags = words.indices.map { initialTag(words[$0], lowered: lowered[$0], sentenceStart: $0 == 0, caseless: caseless) }
         for rule in rules { apply(rule, tags: &tags, words: lowered) }
         return tags
     }
@@ -85,7 +89,9 @@ public struct POSTagger: Sendable {
     }
 
     /// Lexicon, then shape, then suffix guesses.
-    func initialTag(_ word: String, lowered: String, sentenceStart: Bool) -> String {
+    /// - Parameter caseless: the sentence has no capitals, so capitalisation says nothing about
+    ///   proper nouns (lower-cased captions).
+    func initialTag(_ word: String, lowered: String, sentenceStart: Bool, caseless: Bool = false) -> String {
         if let t = cased[word] { return t }
         let hasUpper = word.unicodeScalars.contains { $0.properties.isUppercase }
         // A capitalised form not seen as such takes its lower-case form's tag (headings, titles).
@@ -100,10 +106,37 @@ public struct POSTagger: Sendable {
         if hasUpper && !sentenceStart { return "PROPN" }
         if let t = lower[lowered] { return t }
         if scalars.contains(where: { $0.properties.numericType != nil }) { return "NUM" }
+        if let t = wordNetTag(lowered) { return t }
+        // In caseless text, a plain word that neither the treebank nor WordNet knows (and that is
+        // not a verb form) is most often a lower-cased name.
+        if caseless && !wordnet.isEmpty && lowered.count >= 3 && lowered.allSatisfy({ $0.isLetter })
+            && !lowered.hasSuffix("ing") && !lowered.hasSuffix("ed") && !lowered.hasSuffix("ly") {
+            return "PROPN"
+        }
+        return suffixGuess(lowered) ?? (hasUpper ? "PROPN" : "NOUN")
+    }
+
+    /// The tag of the longest known suffix (1-5 characters, the word itself excluded).
+    func suffixGuess(_ lowered: String) -> String? {
         let chars = Array(lowered)
         for k in stride(from: min(5, chars.count - 1), through: 1, by: -1) {
             if let t = suffixes[String(chars[(chars.count - k)...])] { return t }
         }
-        return hasUpper ? "PROPN" : "NOUN"
+        return nil
+    }
+
+    /// WordNet's tag for a word or, for a word ending in -s, for its stem (a plural noun or a
+    /// third-person verb).
+    func wordNetTag(_ lowered: String) -> String? {
+        guard !wordnet.isEmpty else { return nil }
+        if let t = wordnet[lowered] { return t }
+        guard lowered.hasSuffix("s"), lowered.count > 3 else { return nil }
+        var stems = [String(lowered.dropLast())]
+        if lowered.hasSuffix("es") { stems.append(String(lowered.dropLast(2))) }
+        if lowered.hasSuffix("ies") { stems.append(String(lowered.dropLast(3)) + "y") }
+        for stem in stems {
+            if let t = wordnet[stem], t == "NOUN" || t == "VERB" { return t }
+        }
+        return nil
     }
 }

@@ -45,8 +45,8 @@ import Testing
         print(String(format: "EWT dev: cased %.4f (noun F1 %.4f), lower-cased %.4f (noun F1 %.4f)",
                      cased.accuracy, cased.nounF1, lower.accuracy, lower.nounF1))
         #expect(cased.tokens == 25147)
-        // Measured with the shipped file: cased 0.9317 (F1 0.9502), lower-cased 0.9203 (F1 0.9426).
-        #expect(cased.accuracy >= 0.93 && lower.accuracy >= 0.919)
-        #expect(cased.nounF1 >= 0.949 && lower.nounF1 >= 0.941)
+        // Measured with the shipped file: cased 0.9336 (F1 0.9526), lower-cased 0.9219 (F1 0.9496).
+        #expect(cased.accuracy >= 0.933 && lower.accuracy >= 0.921)
+        #expect(cased.nounF1 >= 0.952 && lower.nounF1 >= 0.949)
     }
 }

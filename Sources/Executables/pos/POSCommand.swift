@@ -17,12 +17,15 @@ struct POSCommand: ParsableCommand {
     @Option(help: "Where --train writes the tagger file.") var output: String?
     @Option(help: "Tagger file (default: the built-in one).") var tagger: String?
     @Option(help: "Rules to learn with --train.") var maxRules = 400
+    @Option(help: "WordNet database folder whose index files guess unknown words with --train (empty: none).")
+    var wordnet = "/usr/share/wordnet"
 
     func run() throws {
         if let train {
             guard let output else { throw ValidationError("--train needs --output") }
             let sentences = POSTagger.readCoNLLU(try String(contentsOfFile: train, encoding: .utf8))
-            let learned = POSTagger.train(sentences: sentences, maxRules: maxRules) { print($0) }
+            let guesses = wordnet.isEmpty ? [:] : try POSTagger.wordNetTags(directory: wordnet)
+            let learned = POSTagger.train(sentences: sentences, maxRules: maxRules, wordnet: guesses) { print($0) }
             try learned.serialized().write(toFile: output, atomically: true, encoding: .utf8)
             print("wrote \(output)")
             return
