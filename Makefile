@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev libssl-dev pkg-config
+APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config
 # Release binaries for stages, demos and benchmarks; tests build with -enable-testing.
 RELEASE_FLAGS := -c release
 BIN := .build/release

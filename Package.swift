@@ -38,6 +38,7 @@ let package = Package(
         // OpenSSL's SHA-256 (SHA-NI / AVX2 code paths) for sample ids and file digests.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         // libjpeg reports errors with longjmp; Swift cannot call setjmp, so a small C shim does.
         .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"]),
 
@@ -45,7 +46,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
         .target(name: "Catalog", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
-        .target(name: "Text", exclude: ["Resources/NOTICE.md"],
+        .target(name: "Text", dependencies: ["CZlib"], exclude: ["Resources/NOTICE.md"],
                 resources: [.copy("Resources/clip-bpe-merges.txt"), .copy("Resources/html-entities.tsv"),
                             .copy("Resources/pos-tagger.tsv")],
                 swiftSettings: swiftSettings),

@@ -10,3 +10,6 @@ echo "results: builds/bench/ingest.md"
 python3 -c "import transformers" 2>/dev/null || pip install -q transformers
 python3 scripts/bench_preprocess.py | tee builds/bench/preprocess.md
 echo "results: builds/bench/preprocess.md"
+python3 -c "import nltk" 2>/dev/null || pip install -q nltk
+python3 scripts/bench_tagger.py | tee builds/bench/tagger.md
+echo "results: builds/bench/tagger.md"

@@ -29,8 +29,9 @@ public final class CLIPTokenizer: @unchecked Sendable {
     }
 
     /// A tokenizer from a model's files: a Hugging Face directory (`vocab.json` + `merges.txt`,
-    /// pad token from `special_tokens_map.json` or `tokenizer_config.json`), or a plain merges
-    /// file in OpenAI's `bpe_simple_vocab_16e6.txt` layout (uncompressed).
+    /// pad token from `special_tokens_map.json` or `tokenizer_config.json`), or a merges file in
+    /// OpenAI's `bpe_simple_vocab_16e6.txt` layout, plain or gzip-compressed (`.txt.gz`, as
+    /// openai/CLIP and open_clip ship it): the directory holding it or the file itself.
     public convenience init(directory: String, contextLength: Int = 77) throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: directory + "/vocab.json") && fm.fileExists(atPath: directory + "/merges.txt") {
@@ -49,9 +50,14 @@ public final class CLIPTokenizer: @unchecked Sendable {
             try self.init(merges: Self.parseMerges(mergesText), vocabulary: vocab, padID: pad, contextLength: contextLength)
             return
         }
-        let plain = directory.hasSuffix(".txt") ? directory : directory + "/bpe_simple_vocab_16e6.txt"
-        guard let text = try? String(contentsOfFile: plain, encoding: .utf8) else {
+        var plain = directory.hasSuffix(".txt") || directory.hasSuffix(".gz") ? directory : directory + "/bpe_simple_vocab_16e6.txt"
+        if !fm.fileExists(atPath: plain) && fm.fileExists(atPath: plain + ".gz") { plain += ".gz" }
+        guard let data = fm.contents(atPath: plain) else {
             throw TextError.badTokenizerFiles("no vocab.json + merges.txt and no \(plain)")
+        }
+        let bytes = plain.hasSuffix(".gz") ? try Gzip.decompress(Array(data)) : Array(data)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw TextError.badTokenizerFiles("\(plain) is not UTF-8")
         }
         var merges = Self.parseMerges(text)
         merges = Array(merges.prefix(49152 - 256 - 2))

@@ -230,6 +230,7 @@ extension POSTagger {
             for i in changes { tags[i] = chosen.key.to }
             if round % 25 == 0 { log("rule \(round): \(rule) net \(chosen.score)") }
         }
+        tagger.compile()
         return tagger
     }
 
@@ -264,5 +265,6 @@ extension POSTagger {
         }
         // Lower-case entries equal to the cased entry of the same string were omitted when written.
         for (w, t) in caseOnly where w == w.lowercased() && lower[w] == nil { lower[w] = t }
+        compile()
     }
 }

@@ -16,7 +16,9 @@ public struct POSTagger: Sendable {
     /// saw.
     var wordnet: [String: String] = [:]
     /// Contextual rules, applied in order.
-    var rules: [Rule] = []
+    var rules: [Rule] = [] { didSet { engine = nil } }
+    /// The rules compiled (``compile()``); nil until then, when ``tag(_:)`` applies them one by one.
+    var engine: RuleEngine?
 
     /// One transformation: change `from` to `to` where `template` holds with `a` (and `b`).
     struct Rule: Sendable, Hashable {
@@ -73,11 +75,53 @@ public struct POSTagger: Sendable {
 
     /// Tags one pre-tokenised sentence.
     public func tag(_ words: [String]) -> [String] {
+        guard let engine else { return tagUncompiled(words) }
+        // Lower-case forms: ASCII words without capitals are their own (the common case, no copy).
+        let lowered = words.map { w in w.utf8.allSatisfy({ $0 < 0x41 || ($0 > 0x5A && $0 < 0x80) }) ? w : w.lowercased() }
+        var caseless = true
+        for (w, l) in zip(words, lowered) where w != l { caseless = false; break }
+        let n = words.count
+        var ids = [UInt8](repeating: 0, count: n + 4), wordIDs = [Int32](repeating: 0, count: n + 4)
+        var suffixIDs = [Int32](repeating: -1, count: n + 4)
+        ids[n + 2] = 1; ids[n + 3] = 1; wordIDs[n + 2] = 1; wordIDs[n + 3] = 1
+        for i in 0..<n {
+            let w = words[i], l = lowered[i]
+            let exact = engine.lexicon[w]
+            let lowerEntry = w == l ? exact : engine.lexicon[l]
+            if let e = lowerEntry {
+                wordIDs[i + 2] = e.word
+                suffixIDs[i + 2] = e.suffix
+            } else {
+                wordIDs[i + 2] = -1
+                suffixIDs[i + 2] = engine.suffixIndex.isEmpty ? -1 : engine.suffixIndex[Template.suffix(l)] ?? -1
+            }
+            if let e = exact, e.cased != RuleEngine.none {
+                ids[i + 2] = e.cased
+            } else if let e = lowerEntry, e.lower != RuleEngine.none {
+                ids[i + 2] = e.lower
+            } else {
+                ids[i + 2] = engine.tagIndex[initialTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless)] ?? 63
+            }
+        }
+        engine.run(tags: &ids, words: wordIDs, suffixes: suffixIDs)
+        return (0..<n).map { engine.tagNames[Int(ids[$0 + 2])] }
+    }
+
+    /// ``tag(_:)`` applying the rules one by one (before ``compile()``; the reference for the
+    /// compiled engine).
+    func tagUncompiled(_ words: [String]) -> [String] {
         let lowered = words.map { $0.lowercased() }
         let caseless = lowered == words
         var tags = words.indices.map { initialTag(words[$0], lowered: lowered[$0], sentenceStart: $0 == 0, caseless: caseless) }
         for rule in rules { apply(rule, tags: &tags, words: lowered) }
         return tags
+    }
+
+    /// Compiles the rules for ``tag(_:)``.
+    mutating func compile() {
+        let tags = Set(cased.values).union(lower.values).union(suffixes.values).union(wordnet.values)
+            .union(["NOUN", "PROPN", "NUM", "X", "SYM", "PUNCT", "VERB", "ADJ", "ADV"])
+        engine = RuleEngine(rules: rules, extraTags: tags, cased: cased, lower: lower)
     }
 
     func apply(_ rule: Rule, tags: inout [String], words: [String]) {

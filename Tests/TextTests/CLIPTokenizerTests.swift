@@ -68,4 +68,31 @@ import Testing
         #expect(b.ids.last == 49407 && a.ids.last == 0)
         #expect(throws: (any Error).self) { _ = try CLIPTokenizer(directory: dir + "/missing") }
     }
+
+    /// OpenAI's layout: `bpe_simple_vocab_16e6.txt.gz` (compressed here with the system gzip),
+    /// read from its folder or by name; a corrupt file is refused.
+    @Test func gzipMergesFile() throws {
+        let builtIn = try CLIPTokenizer()
+        let dir = NSTemporaryDirectory() + "clip-gz-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let merges = builtIn.ranks.sorted { $0.value < $1.value }.map(\.key).joined(separator: "\n")
+        // The published file has 262,144 merge lines; open_clip reads the first 48,894.
+        try ("\"bpe_simple_vocab_16e6.txt#version: 0.2\n" + merges + "\nzz zz\n").write(
+            toFile: dir + "/bpe_simple_vocab_16e6.txt", atomically: true, encoding: .utf8)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-9", dir + "/bpe_simple_vocab_16e6.txt"]
+        try gzip.run()
+        gzip.waitUntilExit()
+        #expect(FileManager.default.fileExists(atPath: dir + "/bpe_simple_vocab_16e6.txt.gz"))
+        let caption = "Two corgis & a “teddy bear” on the sofa, 2019!"
+        for source in [dir, dir + "/bpe_simple_vocab_16e6.txt.gz"] {
+            let tokenizer = try CLIPTokenizer(directory: source)
+            #expect(tokenizer.tokenize(caption).ids == builtIn.tokenize(caption).ids)
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/bpe_simple_vocab_16e6.txt.gz"))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: dir + "/cut.txt.gz"))
+        #expect(throws: (any Error).self) { _ = try CLIPTokenizer(directory: dir + "/cut.txt.gz") }
+    }
 }

@@ -21,6 +21,18 @@ import Testing
         #expect(throws: (any Error).self) { _ = try POSTagger(serialized: "rule\tA\tB\tnope\tx\ty\n") }
     }
 
+    /// The compiled rule engine tags exactly as applying the rules one by one does.
+    @Test func compiledRulesEqualRuleByRule() throws {
+        let tagger = try POSTagger.bundled()
+        #expect(tagger.engine != nil)
+        var sentences: [[String]] = [["A", "teddy", "bear", "sits", "on", "the", "sofa", "in", "Paris", "."], ["x"], []]
+        if let text = try? String(contentsOfFile: Self.dev, encoding: .utf8) {
+            sentences += POSTagger.readCoNLLU(text).prefix(600).map { $0.map(\.word) }
+        }
+        sentences += sentences.map { $0.map { $0.lowercased() } }
+        for words in sentences { #expect(tagger.tag(words) == tagger.tagUncompiled(words), "\(words)") }
+    }
+
     @Test func learnsRulesThatFixErrors() {
         // "fly" is mostly a NOUN in the lexicon; a rule must learn that it is a VERB after "to".
         var sentences: [POSTagger.TaggedSentence] = []

@@ -13,6 +13,8 @@ struct POSCommand: ParsableCommand {
 
     @Argument(help: "Input file (default: standard input).") var file: String?
     @Option(help: "Score the tagger on a CoNLL-U file (cased and lower-cased).") var score: String?
+    @Option(help: "Time tagging the words of a CoNLL-U file in this process (one thread), cased and lower-cased.")
+    var bench: String?
     @Option(help: "Derive a tagger from this CoNLL-U training file and write it to --output.") var train: String?
     @Option(help: "Where --train writes the tagger file.") var output: String?
     @Option(help: "Tagger file (default: the built-in one).") var tagger: String?
@@ -31,6 +33,31 @@ struct POSCommand: ParsableCommand {
             return
         }
         let model = try tagger.map { try POSTagger(serialized: String(contentsOfFile: $0, encoding: .utf8)) } ?? POSTagger.bundled()
+        if let bench {
+            let sentences = POSTagger.readCoNLLU(try String(contentsOfFile: bench, encoding: .utf8))
+            for lowered in [false, true] {
+                let words = sentences.map { s in s.map { lowered ? $0.word.lowercased() : $0.word } }
+                let tokens = words.reduce(0) { $0 + $1.count }
+                for threads in [1, 2] {
+                    let clock = ContinuousClock(), start = clock.now
+                    var passes = 0
+                    repeat {
+                        // Each thread tags an interleaved share of the sentences.
+                        DispatchQueue.concurrentPerform(iterations: threads) { k in
+                            var count = 0
+                            for i in stride(from: k, to: words.count, by: threads) { count += model.tag(words[i]).count }
+                            precondition(count > 0)
+                        }
+                        passes += 1
+                    } while clock.now - start < .seconds(2)
+                    let elapsed = (clock.now - start) / .seconds(1)
+                    print(String(format: "%@, %d thread%@: %d tokens x %d passes in %.2f s: %.0f tokens/s",
+                                 lowered ? "lower-cased" : "cased", threads, threads == 1 ? "" : "s", tokens, passes, elapsed,
+                                 Double(tokens * passes) / elapsed))
+                }
+            }
+            return
+        }
         if let score {
             let sentences = POSTagger.readCoNLLU(try String(contentsOfFile: score, encoding: .utf8))
             for lowered in [false, true] {
