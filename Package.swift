@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
         .target(name: "Catalog", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        .target(name: "Models", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .target(name: "Text", dependencies: ["CZlib"], exclude: ["Resources/NOTICE.md"],
                 resources: [.copy("Resources/clip-bpe-merges.txt"), .copy("Resources/html-entities.tsv"),
                             .copy("Resources/pos-tagger.tsv")],
@@ -96,6 +97,8 @@ let package = Package(
         .target(name: "PipelineTestSupport", dependencies: ["Pipeline", "Catalog"], swiftSettings: swiftSettings),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Pipeline", "Tensor", "PipelineTestSupport"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "PipelineTestSupport"], swiftSettings: swiftSettings),

@@ -11,6 +11,15 @@ public enum BLAS {
                     b, blasint(transposeB ? k : n), beta, c, blasint(n))
     }
 
+    /// `C = alpha·op(A)·op(B) + beta·C` on raw row-major storage with explicit leading
+    /// dimensions (for strided views such as one attention head of a packed matrix).
+    public static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+                            b: UnsafePointer<Float>, ldb: Int, transposeB: Bool, beta: Float,
+                            c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
     /// Sets the number of OpenBLAS threads (the one threading setting; see style rule 26).
     public static func setThreadCount(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))

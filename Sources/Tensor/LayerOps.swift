@@ -1,0 +1,124 @@
+import Foundation
+
+/// The transformer building blocks over row-major float32 matrices (`rows x width`), each a
+/// straight loop or one sgemm. Weights are raw pointers so memory-mapped checkpoints need no copy.
+public enum LayerOps {
+    /// `y = x·Wᵀ + b` for `x` [rows, inputs], `W` [outputs, inputs] (PyTorch's Linear layout).
+    public static func linear(_ x: [Float], rows: Int, inputs: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              outputs: Int) -> [Float] {
+        precondition(x.count == rows * inputs, "linear input \(x.count) != \(rows) x \(inputs)")
+        return [Float](unsafeUninitializedCapacity: rows * outputs) { out, count in
+            let o = out.baseAddress!
+            if let bias {
+                for r in 0..<rows { (o + r * outputs).update(from: bias, count: outputs) }
+            }
+            x.withUnsafeBufferPointer { xb in
+                BLAS.gemm(m: rows, n: outputs, k: inputs, a: xb.baseAddress!, lda: inputs, transposeA: false,
+                          b: weight, ldb: inputs, transposeB: true, beta: bias == nil ? 0 : 1, c: o, ldc: outputs)
+            }
+            count = rows * outputs
+        }
+    }
+
+    /// Layer normalisation of each row (biased variance, as PyTorch), in place.
+    public static func layerNorm(_ x: inout [Float], width: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                 eps: Float) {
+        let rows = x.count / width
+        x.withUnsafeMutableBufferPointer { buffer in
+            for r in 0..<rows {
+                let row = buffer.baseAddress! + r * width
+                var mean: Double = 0
+                for i in 0..<width { mean += Double(row[i]) }
+                mean /= Double(width)
+                var variance: Double = 0
+                for i in 0..<width { let d = Double(row[i]) - mean; variance += d * d }
+                variance /= Double(width)
+                let m = Float(mean), inv = Float(1 / (variance + Double(eps)).squareRoot())
+                for i in 0..<width { row[i] = (row[i] - m) * inv * weight[i] + bias[i] }
+            }
+        }
+    }
+
+    /// The activations the supported models use, by their Hugging Face `hidden_act` names.
+    public enum Activation: String, Sendable {
+        case gelu, quickGELU = "quick_gelu", geluNew = "gelu_new", relu
+
+        /// Applies the activation in place.
+        public func apply(_ x: inout [Float]) {
+            x.withUnsafeMutableBufferPointer { b in
+                switch self {
+                case .gelu:
+                    for i in b.indices { let v = b[i]; b[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+                case .quickGELU:
+                    for i in b.indices { let v = b[i]; b[i] = v / (1 + expf(-1.702 * v)) }
+                case .geluNew:
+                    for i in b.indices {
+                        let v = b[i]
+                        b[i] = 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v)))
+                    }
+                case .relu:
+                    for i in b.indices { b[i] = max(0, b[i]) }
+                }
+            }
+        }
+    }
+
+    /// Multi-head scaled dot-product attention over a batch of sequences.
+    /// - Parameters:
+    ///   - q, k, v: [batch·tokens, heads·headDim], heads packed side by side.
+    ///   - keyMask: per batch and token, whether the key may be attended to (nil: all).
+    ///   - causal: each query sees only keys at or before its position.
+    /// - Returns: [batch·tokens, heads·headDim].
+    public static func attention(q: [Float], k: [Float], v: [Float], batch: Int, tokens: Int, heads: Int, headDim: Int,
+                                 causal: Bool, keyMask: [Bool]?) -> [Float] {
+        let width = heads * headDim
+        precondition(q.count == batch * tokens * width && k.count == q.count && v.count == q.count, "attention shapes")
+        precondition(keyMask == nil || keyMask!.count == batch * tokens, "key mask shape")
+        var out = [Float](repeating: 0, count: q.count)
+        let scale = 1 / Float(headDim).squareRoot()
+        q.withUnsafeBufferPointer { qb in
+            k.withUnsafeBufferPointer { kb in
+                v.withUnsafeBufferPointer { vb in
+                    out.withUnsafeMutableBufferPointer { ob in
+                        var scores = [Float](repeating: 0, count: tokens * tokens)
+                        scores.withUnsafeMutableBufferPointer { sb in
+                            let s = sb.baseAddress!
+                            for b in 0..<batch {
+                                for h in 0..<heads {
+                                    let offset = b * tokens * width + h * headDim
+                                    BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qb.baseAddress! + offset, lda: width,
+                                              transposeA: false, b: kb.baseAddress! + offset, ldb: width, transposeB: true,
+                                              beta: 0, c: s, ldc: tokens)
+                                    for i in 0..<tokens {
+                                        let row = s + i * tokens
+                                        var maximum = -Float.infinity
+                                        for j in 0..<tokens {
+                                            let allowed = (!causal || j <= i) && (keyMask?[b * tokens + j] ?? true)
+                                            if !allowed { row[j] = -.infinity } else { maximum = max(maximum, row[j]) }
+                                        }
+                                        // A query with no allowed key (a fully padded row) attends to nothing.
+                                        guard maximum > -.infinity else { for j in 0..<tokens { row[j] = 0 }; continue }
+                                        var sum: Float = 0
+                                        for j in 0..<tokens { let e = expf(row[j] - maximum); row[j] = e; sum += e }
+                                        let inv = 1 / sum
+                                        for j in 0..<tokens { row[j] *= inv }
+                                    }
+                                    BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
+                                              b: vb.baseAddress! + offset, ldb: width, transposeB: false, beta: 0,
+                                              c: ob.baseAddress! + offset, ldc: width)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `x += y` elementwise.
+    public static func add(_ x: inout [Float], _ y: [Float]) {
+        precondition(x.count == y.count, "add shapes")
+        x.withUnsafeMutableBufferPointer { xb in y.withUnsafeBufferPointer { yb in for i in xb.indices { xb[i] += yb[i] } } }
+    }
+}
