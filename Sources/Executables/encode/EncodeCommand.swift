@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import Models
+import Pipeline
+import Tensor
+import Text
+
+/// `encode`: runs one model directory on texts and/or images and writes its outputs, named as
+/// transformers names them, into one safetensors file.
+@main
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Encode texts and images with a Hugging Face model directory (CLIP, or a ViT such as DINO).",
+        discussion: """
+            CLIP writes text_last_hidden_state [N,77,D], text_embeds [N,P], vision_last_hidden_state [N,T,W] and \
+            image_embeds [N,P]; a ViT writes last_hidden_state and cls. Raw images are preprocessed as the \
+            reference processors do (CLIP: shortest side bicubic + centre crop + CLIP mean/std; ViT: resize \
+            256/224 of the model size + centre crop + ImageNet mean/std).
+            """)
+
+    @Option(help: "A Hugging Face model directory (config.json + model.safetensors).") var model: String
+    @Option(help: "Captions, one per line (tokenized with --tokenizer or the model directory's tokenizer files).") var text: String?
+    @Option(name: .customLong("input-ids"), help: "Prepared token ids: a safetensors file with input_ids and attention_mask [N,L].") var inputIDs: String?
+    @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).") var images: [String] = []
+    @Option(help: "Prepared images: a safetensors file with pixel_values [N,3,H,W].") var pixelValues: String?
+    @Option(help: "Tokenizer files (default: the model directory's, else the built-in CLIP vocabulary).") var tokenizer: String?
+    @Option(help: "The safetensors file to write.") var output: String
+    @Option(help: "Rows per forward pass.") var batch = 16
+    @Option(help: "OpenBLAS threads.") var threads = 2
+
+    func validate() throws {
+        guard text == nil || inputIDs == nil else { throw ValidationError("give --text or --input-ids, not both") }
+        guard images.isEmpty || pixelValues == nil else { throw ValidationError("give --images or --pixel-values, not both") }
+        guard text != nil || inputIDs != nil || !images.isEmpty || pixelValues != nil else {
+            throw ValidationError("nothing to encode: give --text, --input-ids, --images or --pixel-values")
+        }
+        guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
+    }
+
+    func run() throws {
+        BLAS.setThreadCount(threads)
+        let loaded = try LoadedModel.load(directory: model)
+        var out: [Safetensors.Entry] = []
+        switch loaded {
+        case .clip(let clip):
+            if let (ids, mask) = try tokens() {
+                guard let tower = clip.text else { throw ValidationError("\(model) has no text tower") }
+                var hidden: [Float] = [], embeds: [Float] = []
+                for start in stride(from: 0, to: ids.count, by: batch) {
+                    let end = min(ids.count, start + batch)
+                    let r = try tower.encode(ids: Array(ids[start..<end]), attentionMask: Array(mask[start..<end]))
+                    hidden += r.lastHiddenState
+                    embeds += r.textEmbeds
+                }
+                out.append(.init(name: "text_last_hidden_state", shape: [ids.count, ids[0].count, tower.config.hiddenSize], floats: hidden))
+                out.append(.init(name: "text_embeds", shape: [ids.count, tower.projection], floats: embeds))
+            }
+            if text == nil && inputIDs == nil && clip.vision == nil { throw ValidationError("\(model) has no vision tower") }
+            if let tower = clip.vision, let (pixels, count) = try pixelRows(size: tower.config.imageSize, dino: false) {
+                var hidden: [Float] = [], embeds: [Float] = []
+                let plane = 3 * tower.config.imageSize * tower.config.imageSize
+                for start in stride(from: 0, to: count, by: batch) {
+                    let end = min(count, start + batch)
+                    let r = try tower.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start)
+                    hidden += r.lastHiddenState
+                    embeds += r.imageEmbeds
+                }
+                let t = tower.config.patchesPerSide * tower.config.patchesPerSide + 1
+                out.append(.init(name: "vision_last_hidden_state", shape: [count, t, tower.config.hiddenSize], floats: hidden))
+                out.append(.init(name: "image_embeds", shape: [count, tower.projection], floats: embeds))
+            }
+        case .vit(let vit):
+            guard let (pixels, count) = try pixelRows(size: vit.config.imageSize, dino: true) else {
+                throw ValidationError("a ViT takes --images or --pixel-values")
+            }
+            var hidden: [Float] = [], cls: [Float] = []
+            let plane = 3 * vit.config.imageSize * vit.config.imageSize
+            for start in stride(from: 0, to: count, by: batch) {
+                let end = min(count, start + batch)
+                let r = try vit.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start)
+                hidden += r.lastHiddenState
+                cls += r.cls
+            }
+            let t = vit.config.patchesPerSide * vit.config.patchesPerSide + 1
+            out.append(.init(name: "last_hidden_state", shape: [count, t, vit.config.hiddenSize], floats: hidden))
+            out.append(.init(name: "cls", shape: [count, vit.config.hiddenSize], floats: cls))
+        }
+        try AtomicFile.write(Safetensors.serialize(out, metadata: ["model": model]), to: output)
+        print("wrote \(output): " + out.map { "\($0.name) \($0.shape)" }.joined(separator: ", "))
+    }
+
+    /// Token ids and attention masks from --text or --input-ids.
+    func tokens() throws -> ([[Int]], [[Int]])? {
+        if let text {
+            let tokenizer = try self.tokenizer.map { try CLIPTokenizer(directory: $0) }
+                ?? ((try? CLIPTokenizer(directory: model)) ?? CLIPTokenizer())
+            let lines = try String(contentsOfFile: text, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                .map(String.init).filter { !$0.isEmpty }
+            guard !lines.isEmpty else { throw ValidationError("\(text) has no captions") }
+            let encoded = lines.map { tokenizer.tokenize($0) }
+            return (encoded.map(\.ids), encoded.map(\.attentionMask))
+        }
+        guard let inputIDs else { return nil }
+        let file = try Safetensors.read(Array(try Data(contentsOf: URL(fileURLWithPath: inputIDs)))).tensors
+        func rows(_ name: String) throws -> [[Int]] {
+            guard let entry = file[name], entry.shape.count == 2 else { throw ValidationError("\(inputIDs) has no 2-D \(name)") }
+            let values = try Self.integers(entry)
+            return stride(from: 0, to: values.count, by: entry.shape[1]).map { Array(values[$0..<($0 + entry.shape[1])]) }
+        }
+        let ids = try rows("input_ids")
+        let mask = file["attention_mask"] == nil ? ids.map { $0.map { _ in 1 } } : try rows("attention_mask")
+        return (ids, mask)
+    }
+
+    static func integers(_ entry: Safetensors.Entry) throws -> [Int] {
+        let b = entry.bytes
+        switch entry.dtype {
+        case "I64": return stride(from: 0, to: b.count, by: 8).map { i in (0..<8).reduce(0) { $0 | Int(b[i + $1]) << (8 * $1) } }
+        case "I32": return stride(from: 0, to: b.count, by: 4).map { i in Int(Int32(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[i + $1]) << (8 * UInt32($1)) })) }
+        default: throw ValidationError("\(entry.name) is \(entry.dtype); expected I64 or I32")
+        }
+    }
+
+    /// Pixel rows from --pixel-values or --images (preprocessed for a model of `size` pixels).
+    func pixelRows(size: Int, dino: Bool) throws -> ([Float], Int)? {
+        if let pixelValues {
+            let file = try Safetensors.read(Array(try Data(contentsOf: URL(fileURLWithPath: pixelValues)))).tensors
+            guard let entry = file["pixel_values"], entry.dtype == "F32", entry.shape.count == 4,
+                  entry.shape[1] == 3, entry.shape[2] == size, entry.shape[3] == size else {
+                throw ValidationError("\(pixelValues) needs F32 pixel_values [N, 3, \(size), \(size)]")
+            }
+            let values = entry.bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            return (values, entry.shape[0])
+        }
+        guard !images.isEmpty else { return nil }
+        var recipe = dino ? PreprocessRecipe.dino : PreprocessRecipe.clip
+        recipe.resizeShortestSide = dino ? size * 256 / 224 : size
+        recipe.cropSize = size
+        var values: [Float] = []
+        for path in images {
+            let image = try ImageCodec.decodeRGB(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+            values += recipe.normalise(recipe.resizedAndCropped(image))
+        }
+        return (values, images.count)
+    }
+}

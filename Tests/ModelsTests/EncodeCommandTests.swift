@@ -1,0 +1,44 @@
+import Foundation
+import PipelineTestSupport
+import Testing
+@testable import Models
+import Tensor
+
+/// The `encode` executable on the fixtures: prepared inputs in, transformers-named outputs out.
+@Suite struct EncodeCommandTests {
+    @Test func encodesPreparedInputsAsTheReferenceDoes() throws {
+        let dir = TemporaryDirectory("encode")
+        let fixture = ModelEquivalenceTests.fixtures + "/clip-vit-b32"
+        let run = try ExecutableRunner.run("encode", ["--model", fixture, "--input-ids", fixture + "/reference.safetensors",
+                                                      "--pixel-values", fixture + "/reference.safetensors",
+                                                      "--output", dir.appending("out.safetensors"), "--batch", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let out = try SafetensorsFile(path: dir.appending("out.safetensors"))
+        let ref = try ModelEquivalenceTests.reference("clip-vit-b32")
+        for name in ["text_last_hidden_state", "text_embeds", "vision_last_hidden_state", "image_embeds"] {
+            let tensor = try out.floats(name)
+            #expect(tensor.shape == ref[name]!.shape)
+            #expect(ModelEquivalenceTests.error(tensor.array, ref[name]!.values) <= 1e-4, "\(name)")
+        }
+        let dino = ModelEquivalenceTests.fixtures + "/dino-vits16"
+        let vit = try ExecutableRunner.run("encode", ["--model", dino, "--pixel-values", dino + "/reference.safetensors",
+                                                      "--output", dir.appending("dino.safetensors")])
+        #expect(vit.status == 0 && vit.stdout.contains("cls [2, 128]"), "\(vit.stderr)")
+    }
+
+    @Test func badInputsGetClearErrors() throws {
+        let dir = TemporaryDirectory("encode-bad")
+        let fixture = ModelEquivalenceTests.fixtures + "/clip-vit-b32"
+        try "a red mug\n".write(toFile: dir.appending("captions.txt"), atomically: true, encoding: .utf8)
+        // The built-in vocabulary's ids do not fit the fixture's 128-token vocabulary.
+        let text = try ExecutableRunner.run("encode", ["--model", fixture, "--text", dir.appending("captions.txt"),
+                                                       "--output", dir.appending("x.safetensors")])
+        #expect(text.status != 0 && text.stderr.contains("outside the vocabulary"))
+        let none = try ExecutableRunner.run("encode", ["--model", fixture, "--output", dir.appending("x.safetensors")])
+        #expect(none.status != 0 && none.stderr.contains("nothing to encode"))
+        let missing = try ExecutableRunner.run("encode", ["--model", dir.path, "--pixel-values", fixture + "/reference.safetensors",
+                                                          "--output", dir.appending("x.safetensors")])
+        #expect(missing.status != 0 && missing.stderr.contains("config.json"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appending("x.safetensors")))
+    }
+}
