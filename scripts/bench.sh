@@ -13,3 +13,6 @@ echo "results: builds/bench/preprocess.md"
 python3 -c "import nltk" 2>/dev/null || pip install -q nltk
 python3 scripts/bench_tagger.py | tee builds/bench/tagger.md
 echo "results: builds/bench/tagger.md"
+python3 -c "import torch" 2>/dev/null || pip install -q torch==2.13.0+cpu
+python3 scripts/bench_models.py ${BENCH_BIGG:+--bigg} | tee builds/bench/models.md
+echo "results: builds/bench/models.md"

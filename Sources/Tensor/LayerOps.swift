@@ -76,37 +76,42 @@ public enum LayerOps {
         precondition(keyMask == nil || keyMask!.count == batch * tokens, "key mask shape")
         var out = [Float](repeating: 0, count: q.count)
         let scale = 1 / Float(headDim).squareRoot()
+        // Each (sequence, head) pair is two small sgemms: run the pairs on every core with
+        // single-threaded BLAS rather than threading each tiny call.
+        let pairs = batch * heads
+        let workers = max(1, min(pairs, ProcessInfo.processInfo.activeProcessorCount, max(1, BLAS.threadCount)))
+        let saved = BLAS.threadCount
+        if workers > 1 { BLAS.setThreadCount(1) }
+        defer { if workers > 1 { BLAS.setThreadCount(saved) } }
         q.withUnsafeBufferPointer { qb in
             k.withUnsafeBufferPointer { kb in
                 v.withUnsafeBufferPointer { vb in
                     out.withUnsafeMutableBufferPointer { ob in
-                        var scores = [Float](repeating: 0, count: tokens * tokens)
-                        scores.withUnsafeMutableBufferPointer { sb in
-                            let s = sb.baseAddress!
-                            for b in 0..<batch {
-                                for h in 0..<heads {
-                                    let offset = b * tokens * width + h * headDim
-                                    BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qb.baseAddress! + offset, lda: width,
-                                              transposeA: false, b: kb.baseAddress! + offset, ldb: width, transposeB: true,
-                                              beta: 0, c: s, ldc: tokens)
-                                    for i in 0..<tokens {
-                                        let row = s + i * tokens
-                                        var maximum = -Float.infinity
-                                        for j in 0..<tokens {
-                                            let allowed = (!causal || j <= i) && (keyMask?[b * tokens + j] ?? true)
-                                            if !allowed { row[j] = -.infinity } else { maximum = max(maximum, row[j]) }
-                                        }
-                                        // A query with no allowed key (a fully padded row) attends to nothing.
-                                        guard maximum > -.infinity else { for j in 0..<tokens { row[j] = 0 }; continue }
-                                        var sum: Float = 0
-                                        for j in 0..<tokens { let e = expf(row[j] - maximum); row[j] = e; sum += e }
-                                        let inv = 1 / sum
-                                        for j in 0..<tokens { row[j] *= inv }
+                        nonisolated(unsafe) let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
+                        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                            let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * tokens)
+                            defer { s.deallocate() }
+                            for pair in stride(from: worker, to: pairs, by: workers) {
+                                let b = pair / heads, h = pair % heads
+                                let offset = b * tokens * width + h * headDim
+                                BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qp + offset, lda: width,
+                                          transposeA: false, b: kp + offset, ldb: width, transposeB: true, beta: 0, c: s, ldc: tokens)
+                                for i in 0..<tokens {
+                                    let row = s + i * tokens
+                                    var maximum = -Float.infinity
+                                    for j in 0..<tokens {
+                                        let allowed = (!causal || j <= i) && (keyMask?[b * tokens + j] ?? true)
+                                        if !allowed { row[j] = -.infinity } else { maximum = max(maximum, row[j]) }
                                     }
-                                    BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
-                                              b: vb.baseAddress! + offset, ldb: width, transposeB: false, beta: 0,
-                                              c: ob.baseAddress! + offset, ldc: width)
+                                    // A query with no allowed key (a fully padded row) attends to nothing.
+                                    guard maximum > -.infinity else { for j in 0..<tokens { row[j] = 0 }; continue }
+                                    var sum: Float = 0
+                                    for j in 0..<tokens { let e = expf(row[j] - maximum); row[j] = e; sum += e }
+                                    let inv = 1 / sum
+                                    for j in 0..<tokens { row[j] *= inv }
                                 }
+                                BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
+                                          b: vp + offset, ldb: width, transposeB: false, beta: 0, c: op + offset, ldc: width)
                             }
                         }
                     }

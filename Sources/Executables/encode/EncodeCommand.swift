@@ -29,11 +29,13 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "The safetensors file to write.") var output: String
     @Option(help: "Rows per forward pass.") var batch = 16
     @Option(help: "OpenBLAS threads.") var threads = 2
+    @Flag(help: "Time the forward passes (after one warm-up pass) and print rows/s; for benchmarks.") var time = false
+    @Flag(help: "Measure this machine's sgemm rate (2048^3, --threads threads) and exit; for benchmarks.") var sgemmPeak = false
 
     func validate() throws {
         guard text == nil || inputIDs == nil else { throw ValidationError("give --text or --input-ids, not both") }
         guard images.isEmpty || pixelValues == nil else { throw ValidationError("give --images or --pixel-values, not both") }
-        guard text != nil || inputIDs != nil || !images.isEmpty || pixelValues != nil else {
+        guard sgemmPeak || text != nil || inputIDs != nil || !images.isEmpty || pixelValues != nil else {
             throw ValidationError("nothing to encode: give --text, --input-ids, --images or --pixel-values")
         }
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
@@ -41,6 +43,10 @@ struct EncodeCommand: ParsableCommand {
 
     func run() throws {
         BLAS.setThreadCount(threads)
+        if sgemmPeak {
+            print(String(format: "sgemm: %.1f GFLOP/s with %d thread(s)", Self.sgemmRate(), threads))
+            return
+        }
         let loaded = try LoadedModel.load(directory: model)
         var out: [Safetensors.Entry] = []
         switch loaded {
@@ -48,11 +54,14 @@ struct EncodeCommand: ParsableCommand {
             if let (ids, mask) = try tokens() {
                 guard let tower = clip.text else { throw ValidationError("\(model) has no text tower") }
                 var hidden: [Float] = [], embeds: [Float] = []
-                for start in stride(from: 0, to: ids.count, by: batch) {
-                    let end = min(ids.count, start + batch)
-                    let r = try tower.encode(ids: Array(ids[start..<end]), attentionMask: Array(mask[start..<end]))
-                    hidden += r.lastHiddenState
-                    embeds += r.textEmbeds
+                try timed("text", rows: ids.count) {
+                    hidden = []; embeds = []
+                    for start in stride(from: 0, to: ids.count, by: batch) {
+                        let end = min(ids.count, start + batch)
+                        let r = try tower.encode(ids: Array(ids[start..<end]), attentionMask: Array(mask[start..<end]))
+                        hidden += r.lastHiddenState
+                        embeds += r.textEmbeds
+                    }
                 }
                 out.append(.init(name: "text_last_hidden_state", shape: [ids.count, ids[0].count, tower.config.hiddenSize], floats: hidden))
                 out.append(.init(name: "text_embeds", shape: [ids.count, tower.projection], floats: embeds))
@@ -61,11 +70,14 @@ struct EncodeCommand: ParsableCommand {
             if let tower = clip.vision, let (pixels, count) = try pixelRows(size: tower.config.imageSize, dino: false) {
                 var hidden: [Float] = [], embeds: [Float] = []
                 let plane = 3 * tower.config.imageSize * tower.config.imageSize
-                for start in stride(from: 0, to: count, by: batch) {
-                    let end = min(count, start + batch)
-                    let r = try tower.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start)
-                    hidden += r.lastHiddenState
-                    embeds += r.imageEmbeds
+                try timed("vision", rows: count) {
+                    hidden = []; embeds = []
+                    for start in stride(from: 0, to: count, by: batch) {
+                        let end = min(count, start + batch)
+                        let r = try tower.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start)
+                        hidden += r.lastHiddenState
+                        embeds += r.imageEmbeds
+                    }
                 }
                 let t = tower.config.patchesPerSide * tower.config.patchesPerSide + 1
                 out.append(.init(name: "vision_last_hidden_state", shape: [count, t, tower.config.hiddenSize], floats: hidden))
@@ -77,11 +89,14 @@ struct EncodeCommand: ParsableCommand {
             }
             var hidden: [Float] = [], cls: [Float] = []
             let plane = 3 * vit.config.imageSize * vit.config.imageSize
-            for start in stride(from: 0, to: count, by: batch) {
-                let end = min(count, start + batch)
-                let r = try vit.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start)
-                hidden += r.lastHiddenState
-                cls += r.cls
+            try timed("vit", rows: count) {
+                hidden = []; cls = []
+                for start in stride(from: 0, to: count, by: batch) {
+                    let end = min(count, start + batch)
+                    let r = try vit.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start)
+                    hidden += r.lastHiddenState
+                    cls += r.cls
+                }
             }
             let t = vit.config.patchesPerSide * vit.config.patchesPerSide + 1
             out.append(.init(name: "last_hidden_state", shape: [count, t, vit.config.hiddenSize], floats: hidden))
@@ -89,6 +104,33 @@ struct EncodeCommand: ParsableCommand {
         }
         try AtomicFile.write(Safetensors.serialize(out, metadata: ["model": model]), to: output)
         print("wrote \(output): " + out.map { "\($0.name) \($0.shape)" }.joined(separator: ", "))
+    }
+
+    /// Runs `body` once, or with --time twice (warm-up, then timed) printing rows/s.
+    func timed(_ what: String, rows: Int, _ body: () throws -> Void) throws {
+        try body()
+        guard time else { return }
+        let clock = ContinuousClock(), start = clock.now
+        try body()
+        let seconds = (clock.now - start) / .seconds(1)
+        print(String(format: "time %@: %d rows in %.3f s: %.2f rows/s", what, rows, seconds, Double(rows) / seconds))
+    }
+
+    /// GFLOP/s of a 2048 x 2048 x 2048 sgemm (best of 3).
+    static func sgemmRate() -> Double {
+        let n = 2048
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let clock = ContinuousClock(), start = clock.now
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                BLAS.gemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, transposeA: false, b: bp.baseAddress!, ldb: n,
+                          transposeB: false, beta: 0, c: cp.baseAddress!, ldc: n)
+            } } }
+            best = min(best, (clock.now - start) / .seconds(1))
+        }
+        return 2 * Double(n * n * n) / best / 1e9
     }
 
     /// Token ids and attention masks from --text or --input-ids.
