@@ -35,8 +35,16 @@ build: deps
 sample: build
 	$(BIN)/make-sample --output builds/sample-data --per-layout $(SAMPLE_PER_LAYOUT) --seed 1 --defects
 
+## The demo's CLIP: real ViT-bigG/14 weights when `make models` fetched them, else a small
+## random-weight CLIP of the real layout.
+REAL_CLIP := models/laion--CLIP-ViT-bigG-14-laion2B-39B-b160k
+DEMO_CLIP := $(if $(wildcard $(REAL_CLIP)/model.safetensors),$(abspath $(REAL_CLIP)),$(abspath builds/models/random-clip))
+
+builds/models/random-clip/model.safetensors: | build
+	$(BIN)/make-sample --random-clip builds/models/random-clip --seed 1
+
 ## demo: the main job on the embedded sample.
-demo: sample
+demo: sample builds/models/random-clip/model.safetensors
 	rm -rf builds/demo
 	$(BIN)/ingest --pipeline pipelines/demo.yaml
 	@echo
@@ -44,19 +52,23 @@ demo: sample
 	@echo
 	$(BIN)/crop --pipeline pipelines/demo.yaml
 	@echo
+	$(BIN)/embed --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP)
+	@echo
 	$(BIN)/catalog summary --pipeline pipelines/demo.yaml
 	@echo
 	@echo "catalog: builds/demo/catalog.sqlite   (try: sqlite3 builds/demo/catalog.sqlite 'select * from samples limit 5')"
 	@echo "crops:   builds/demo/objects/crops/   (sqlite3 builds/demo/catalog.sqlite 'select label, crop_object from subjects where status=\"ok\"')"
 	@echo "nouns:   sqlite3 builds/demo/catalog.sqlite 'select sample_id, idx, lemma, token_positions_json from nouns limit 8'"
 	@echo "prompts: builds/demo/exports/grounding/   (each sample's nouns as a Grounding-DINO text prompt)"
-	@echo "reports: builds/demo/reports/ingest.md builds/demo/reports/tag.md builds/demo/reports/crop.md"
+	@echo "features: builds/demo/features/embed/  (safetensors per unit; sqlite3 builds/demo/catalog.sqlite 'select * from features limit 5')"
+	@echo "reports: builds/demo/reports/{ingest,tag,crop,embed}.md"
 
 ## dataset: run every stage of PIPELINE (default pipelines/demo.yaml); resumes what is missing.
 dataset: build
 	$(BIN)/ingest --pipeline $(PIPELINE)
 	$(BIN)/tag --pipeline $(PIPELINE)
 	$(BIN)/crop --pipeline $(PIPELINE)
+	$(BIN)/embed --pipeline $(PIPELINE)
 	$(BIN)/catalog summary --pipeline $(PIPELINE)
 
 ## test: every test, optimised (numeric code is slow in debug builds).

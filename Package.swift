@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "ingest", targets: ["ingest"]),
         .executable(name: "tag", targets: ["tag"]),
         .executable(name: "crop", targets: ["crop"]),
+        .executable(name: "embed", targets: ["embed"]),
         .executable(name: "preprocess", targets: ["preprocess"]),
         .executable(name: "tokenize", targets: ["tokenize"]),
         .executable(name: "encode", targets: ["encode"]),
@@ -53,12 +54,12 @@ let package = Package(
                             .copy("Resources/pos-tagger.tsv")],
                 swiftSettings: swiftSettings),
         .target(name: "Pipeline",
-                dependencies: ["Catalog", "Imaging", "Text", "CCrypto", .product(name: "Yams", package: "Yams")],
+                dependencies: ["Catalog", "Imaging", "Text", "Models", "Tensor", "CCrypto", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
         .target(name: "SampleScenes", dependencies: ["Imaging", "Pipeline"], swiftSettings: swiftSettings),
         // The options and error mapping shared by the stage executables.
         .target(name: "StageCommand",
-                dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["Pipeline", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
 
         // Thin stage executables.
@@ -70,6 +71,10 @@ let package = Package(
                           dependencies: ["Pipeline", "Catalog", "StageCommand",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/tag", swiftSettings: swiftSettings),
+        .executableTarget(name: "embed",
+                          dependencies: ["Pipeline", "Catalog", "StageCommand",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/Executables/embed", swiftSettings: swiftSettings),
         .executableTarget(name: "crop",
                           dependencies: ["Pipeline", "Catalog", "StageCommand",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -95,7 +100,7 @@ let package = Package(
                           dependencies: ["Pipeline", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/catalog", swiftSettings: swiftSettings),
         .executableTarget(name: "make-sample",
-                          dependencies: ["SampleScenes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["SampleScenes", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/make-sample", swiftSettings: swiftSettings),
 
         // Shared test code.
@@ -108,7 +113,7 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "PipelineTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",
-                    dependencies: ["Pipeline", "Catalog", "Imaging", "SampleScenes", "Tensor", "Text", "PipelineTestSupport"],
+                    dependencies: ["Pipeline", "Catalog", "Imaging", "SampleScenes", "Tensor", "Text", "Models", "PipelineTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "StageCommandTests", dependencies: ["StageCommand", "Pipeline", "PipelineTestSupport"],

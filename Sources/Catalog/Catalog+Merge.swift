@@ -13,6 +13,7 @@ extension Catalog {
         ("noun_labels", "sample_id, k"),
         ("subjects", "sample_id, k"),
         ("sample_objects", "sample_id, kind"),
+        ("features", "sample_id"),
         ("shards", "id"),
         ("shard_rows", "sample_id"),
     ]

@@ -160,6 +160,17 @@ enum Schema {
             PRIMARY KEY (sample_id, k)
         );
         """,
+        // 3: the embed stage's feature rows.
+        """
+        CREATE TABLE features (
+            sample_id TEXT PRIMARY KEY,
+            unit INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            row INTEGER NOT NULL,
+            subject_rows_json TEXT NOT NULL,
+            canny_row INTEGER
+        );
+        """,
     ]
 
     /// The version this code writes.

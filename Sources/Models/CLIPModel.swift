@@ -1,5 +1,5 @@
 import Foundation
-public import Tensor
+import Tensor
 
 /// CLIP as transformers' CLIPTextModelWithProjection and CLIPVisionModelWithProjection compute
 /// it (OpenAI ViT-B/32, ViT-L/14, OpenCLIP ViT-bigG/14 in the Hugging Face layout), loaded from

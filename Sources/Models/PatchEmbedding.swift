@@ -1,4 +1,4 @@
-public import Tensor
+import Tensor
 
 /// Cutting images into patch rows for a patch-embedding convolution with stride = kernel, so
 /// the convolution is one sgemm: pixel values [batch, channels, size, size] become rows

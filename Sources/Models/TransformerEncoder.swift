@@ -1,4 +1,4 @@
-public import Tensor
+import Tensor
 
 /// A pre-norm transformer encoder (CLIP's and ViT's): per layer
 /// `x += attn(norm1(x)); x += mlp(norm2(x))`, with the checkpoint names of each family in one

@@ -1,4 +1,4 @@
-public import Tensor
+import Tensor
 
 /// A ViT as transformers' ViTModel computes it (facebook/dino-vits16 and the DINO ViTs): the
 /// [CLS] output after the final layer norm is what facebookresearch/dino's ViT returns.

@@ -1,4 +1,5 @@
 public import ArgumentParser
+public import Catalog
 import Foundation
 public import Pipeline
 
@@ -31,6 +32,18 @@ public struct StageOptions: ParsableArguments {
         } catch {
             StageCommandSupport.report(error, command: command)
             throw ExitCode(StageCommandSupport.exitCode(for: error))
+        }
+    }
+
+    /// Runs a stage that reads the build catalog an earlier stage wrote: opens it read-only (or
+    /// says to run ingest first) and hands it to `body` for the stage's units.
+    public func runOnCatalog(command: String,
+                             _ body: (PipelineConfig, Catalog, StageRunner) throws -> RunSummary) throws {
+        try run(command: command) { config, layout, runner in
+            guard FileManager.default.fileExists(atPath: layout.catalog) else {
+                throw PipelineError(.usage, "no catalog yet: run ingest first", file: layout.catalog)
+            }
+            return try body(config, try Catalog(path: layout.catalog, readOnly: true), runner)
         }
     }
 }

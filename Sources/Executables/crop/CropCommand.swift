@@ -15,11 +15,8 @@ struct CropCommand: ParsableCommand {
     @OptionGroup var options: StageOptions
 
     func run() throws {
-        try options.run(command: "crop") { config, layout, runner in
-            guard FileManager.default.fileExists(atPath: layout.catalog) else {
-                throw PipelineError(.usage, "no catalog yet: run ingest first", file: layout.catalog)
-            }
-            let stage = try CropStage(pipeline: config, input: try Catalog(path: layout.catalog, readOnly: true))
+        try options.runOnCatalog(command: "crop") { config, catalog, runner in
+            let stage = try CropStage(pipeline: config, input: catalog)
             let (units, samples) = try stage.units()
             return try runner.run(stage, units: units, estimatedCount: samples)
         }

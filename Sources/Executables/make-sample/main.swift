@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 import SampleScenes
 
 /// `make-sample`: draws the embedded sample dataset in every input layout.
@@ -14,8 +15,15 @@ struct MakeSample: ParsableCommand {
     @Option(help: "Comma-separated layouts (default: all of \(SampleWriter.Layout.allCases.map(\.rawValue).joined(separator: ", "))).")
     var layouts: String?
     @Flag(help: "Add deliberately bad entries (truncated, non-image, missing caption, escaping paths, …).") var defects = false
+    @Option(help: "Instead of a sample, write a small CLIP with random weights (the real layout) to this folder.")
+    var randomClip: String?
 
     func run() throws {
+        if let randomClip {
+            try RandomCLIP.write(to: randomClip, seed: seed)
+            print("random-weight CLIP written to \(randomClip) (for demos and tests only: its features mean nothing)")
+            return
+        }
         var chosen = SampleWriter.Layout.allCases
         if let layouts {
             chosen = try layouts.split(separator: ",").map { name in

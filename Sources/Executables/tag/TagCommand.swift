@@ -19,11 +19,8 @@ struct TagCommand: ParsableCommand {
     @OptionGroup var options: StageOptions
 
     func run() throws {
-        try options.run(command: "tag") { config, layout, runner in
-            guard FileManager.default.fileExists(atPath: layout.catalog) else {
-                throw PipelineError(.usage, "no catalog yet: run ingest first", file: layout.catalog)
-            }
-            let stage = try TagStage(pipeline: config, input: try Catalog(path: layout.catalog, readOnly: true))
+        try options.runOnCatalog(command: "tag") { config, catalog, runner in
+            let stage = try TagStage(pipeline: config, input: catalog)
             let (units, samples) = try stage.units()
             return try runner.run(stage, units: units, estimatedCount: samples)
         }

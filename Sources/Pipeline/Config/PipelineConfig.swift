@@ -18,13 +18,15 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var tag: TagConfig
     /// The crop stage.
     public var crop: CropConfig
+    /// The embed stage.
+    public var embed: EmbedConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, crop
+        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, crop, embed
     }
 
     public init(name: String, buildDir: String, manifest: String, unitSize: Int = 1000, ingest: IngestConfig = .init(),
-                tag: TagConfig = .init(), crop: CropConfig = .init()) {
+                tag: TagConfig = .init(), crop: CropConfig = .init(), embed: EmbedConfig = .init()) {
         self.name = name
         self.buildDir = buildDir
         self.manifest = manifest
@@ -32,6 +34,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         self.ingest = ingest
         self.tag = tag
         self.crop = crop
+        self.embed = embed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,6 +47,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         ingest = try c.decodeIfPresent(IngestConfig.self, forKey: .ingest) ?? IngestConfig()
         tag = try c.decodeIfPresent(TagConfig.self, forKey: .tag) ?? TagConfig()
         crop = try c.decodeIfPresent(CropConfig.self, forKey: .crop) ?? CropConfig()
+        embed = try c.decodeIfPresent(EmbedConfig.self, forKey: .embed) ?? EmbedConfig()
     }
 
     /// Checks values that decoding cannot.
@@ -51,6 +55,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         guard unitSize >= 1 else { throw PipelineError(.config, "must be at least 1", key: "unit_size") }
         try ingest.validate()
         try crop.validate()
+        try embed.validate()
     }
 
     /// Loads a pipeline file, applies `--set key.path=value` overrides, resolves relative paths.
@@ -61,6 +66,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         config.buildDir = ConfigLoader.resolve(config.buildDir, against: base)
         config.manifest = ConfigLoader.resolve(config.manifest, against: base)
+        if !config.embed.model.isEmpty { config.embed.model = ConfigLoader.resolve(config.embed.model, against: base) }
         if !config.tag.tokenizer.isEmpty { config.tag.tokenizer = ConfigLoader.resolve(config.tag.tokenizer, against: base) }
         try config.validate()
         return config

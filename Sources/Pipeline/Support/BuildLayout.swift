@@ -22,7 +22,7 @@ public struct BuildLayout: Sendable {
         workers > 1 ? workerCatalog(worker: worker, workers: workers) : catalog
     }
     /// Folders whose files are claimed by catalog rows (swept of orphans on start).
-    public var managedDirectories: [String] { ["objects", "shards", "checkpoints"] }
+    public var managedDirectories: [String] { ["objects", "exports", "features", "shards", "checkpoints"] }
     /// Content-addressed objects (crops, derived images).
     public var objects: String { root + "/objects" }
     /// Reports (Markdown, JSON, HTML).

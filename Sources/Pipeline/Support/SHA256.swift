@@ -1,4 +1,5 @@
 internal import CCrypto
+import Foundation
 
 /// SHA-256, streaming, over OpenSSL's EVP interface (its SHA-NI/AVX2 code paths). Used for
 /// sample ids and for the size + digest recorded with every output file. The only file that
@@ -24,6 +25,16 @@ public struct SHA256 {
     public static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var h = SHA256()
         h.update(bytes)
+        return h.finalize().hex
+    }
+
+    /// The digest of a file's contents as lowercase hex, read in 4 MiB chunks.
+    /// - Throws: ``PipelineError`` `.io` when the file cannot be read.
+    public static func hex(file path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw PipelineError(.io, "cannot open", file: path) }
+        defer { try? handle.close() }
+        var h = SHA256()
+        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { h.update(chunk) }
         return h.finalize().hex
     }
 

@@ -1,0 +1,76 @@
+import Foundation
+import Tensor
+
+/// Writes a small CLIP of the real layout with seeded random weights as a Hugging Face directory,
+/// for demos and tests where no real weights are present: the full 49,408-token vocabulary and
+/// 77 positions, 224-pixel images in 32-pixel patches, head size 64.
+public enum RandomCLIP {
+    /// Writes `config.json` and `model.safetensors` into `directory`.
+    public static func write(to directory: String, seed: UInt64 = 1, width: Int = 64, layers: Int = 2, projection: Int = 64) throws {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        func random(_ count: Int, scale: Float) -> [Float] {
+            (0..<count).map { _ in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
+            }
+        }
+        let heads = max(1, width / 64), inner = 4 * width
+        var entries: [Safetensors.Entry] = []
+        func add(_ name: String, _ shape: [Int], scale: Float = 0.02) {
+            entries.append(.init(name: name, shape: shape, floats: random(shape.reduce(1, *), scale: scale)))
+        }
+        func norm(_ name: String) {
+            entries.append(.init(name: name + ".weight", shape: [width], floats: [Float](repeating: 1, count: width)))
+            entries.append(.init(name: name + ".bias", shape: [width], floats: [Float](repeating: 0, count: width)))
+        }
+        func encoder(_ tower: String) {
+            for i in 0..<layers {
+                let p = "\(tower).encoder.layers.\(i)."
+                for part in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                    add(p + "self_attn.\(part).weight", [width, width]); add(p + "self_attn.\(part).bias", [width])
+                }
+                add(p + "mlp.fc1.weight", [inner, width]); add(p + "mlp.fc1.bias", [inner])
+                add(p + "mlp.fc2.weight", [width, inner]); add(p + "mlp.fc2.bias", [width])
+                norm(p + "layer_norm1"); norm(p + "layer_norm2")
+            }
+        }
+        add("text_model.embeddings.token_embedding.weight", [49408, width])
+        add("text_model.embeddings.position_embedding.weight", [77, width], scale: 0.01)
+        encoder("text_model")
+        norm("text_model.final_layer_norm")
+        add("text_projection.weight", [projection, width])
+        add("vision_model.embeddings.class_embedding", [width])
+        add("vision_model.embeddings.patch_embedding.weight", [width, 3, 32, 32])
+        add("vision_model.embeddings.position_embedding.weight", [50, width])
+        norm("vision_model.pre_layrnorm")
+        encoder("vision_model")
+        norm("vision_model.post_layernorm")
+        add("visual_projection.weight", [projection, width])
+        let tower = """
+            "hidden_size": \(width), "intermediate_size": \(inner), "num_attention_heads": \(heads), \
+            "num_hidden_layers": \(layers), "hidden_act": "quick_gelu", "layer_norm_eps": 1e-05
+            """
+        let config = """
+            {
+              "architectures": ["CLIPModel"],
+              "model_type": "clip",
+              "projection_dim": \(projection),
+              "random_weights": true,
+              "text_config": {\(tower), "vocab_size": 49408, "max_position_embeddings": 77, "eos_token_id": 2},
+              "vision_config": {\(tower), "image_size": 224, "patch_size": 32, "num_channels": 3}
+            }
+
+            """
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data(config.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"), options: .atomic)
+        try Data(Safetensors.serialize(entries, metadata: ["format": "pt", "note": "random weights, not a trained model"]))
+            .write(to: URL(fileURLWithPath: directory + "/model.safetensors"), options: .atomic)
+    }
+
+    /// Whether a model directory says it holds random weights (written here).
+    public static func isRandom(directory: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: directory + "/config.json"),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return json["random_weights"] as? Bool ?? false
+    }
+}

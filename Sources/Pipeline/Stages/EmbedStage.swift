@@ -1,0 +1,247 @@
+public import Catalog
+import Foundation
+import Imaging
+import Models
+import Tensor
+import Text
+
+/// One cropped sample as the embed stage reads it.
+public struct EmbedItem: Sendable {
+    public var sampleID: String
+    public var source: String
+    public var imageRef: String
+    public var caption: String
+    /// (mask k, crop object path) of each kept subject, in k order.
+    public var subjects: [(k: Int, object: String)]
+    public var canny: String?
+}
+
+/// The embed stage: CLIP features of each cropped sample. Per unit one safetensors file
+/// `features/embed/unit-NNNNN.safetensors` holds, row-aligned with the unit's samples, the
+/// caption's text last hidden state [N, 77, D] and pooled text embedding [N, P], the whole
+/// image's embedding (the target) [N, P], every kept subject's crop embedding [S, P], each Canny
+/// image's embedding [C, P], and the zero-image embedding [1, P] (the no-Canny control); the
+/// `features` table maps each sample to its rows. Units follow the ingest stage's; samples the
+/// crop stage kept are embedded, so crop must have run.
+public struct EmbedStage: UnitProcessor {
+    public typealias Item = EmbedItem
+
+    public let config: EmbedConfig
+    public var stage: String { "embed" }
+    public let configHash: String
+    public let configJSON: String
+    /// Hex SHA-256 of the model's weights file.
+    public let modelHash: String
+    /// Whether the model directory holds random weights (demo).
+    public let randomWeights: Bool
+    let model: CLIPModel
+    let text: CLIPModel.Text
+    let vision: CLIPModel.Vision
+    let tokenizer: CLIPTokenizer
+    let recipe: PreprocessRecipe
+    let files: SourceFiles
+    let layout: BuildLayout
+    let input: Catalog
+
+    public init(pipeline: PipelineConfig, input: Catalog) throws {
+        config = pipeline.embed
+        self.input = input
+        layout = BuildLayout(root: pipeline.buildDir)
+        guard !config.model.isEmpty else {
+            throw PipelineError(.config, "set the CLIP model directory (make models, or the demo's random model)", key: "embed.model")
+        }
+        do {
+            guard case .clip(let clip) = try LoadedModel.load(directory: config.model), let t = clip.text, let v = clip.vision else {
+                throw PipelineError(.config, "\(config.model) is not a CLIP with text and vision towers", key: "embed.model")
+            }
+            (model, text, vision) = (clip, t, v)
+        } catch let error as ModelError {
+            throw PipelineError(.config, "cannot load the model: \(error)", key: "embed.model")
+        }
+        tokenizer = pipeline.tag.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: pipeline.tag.tokenizer)
+        guard text.config.vocabularySize >= 49408 else {
+            throw PipelineError(.config, "the model's vocabulary has \(text.config.vocabularySize) tokens; CLIP's tokenizer needs 49408",
+                                key: "embed.model")
+        }
+        var recipe = PreprocessRecipe.clip
+        recipe.resizeShortestSide = vision.config.imageSize
+        recipe.cropSize = vision.config.imageSize
+        self.recipe = recipe
+        randomWeights = RandomCLIP.isRandom(directory: config.model)
+        modelHash = try SHA256.hex(file: config.model + "/model.safetensors")
+        files = try SourceFiles(catalog: input)
+        let cropStage = try CropStage(pipeline: pipeline, input: input)
+        var settings = config
+        settings.model = ""
+        settings.threads = 0
+        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(settings) + cropStage.configHash + modelHash).utf8)).prefix(16))
+        configJSON = ConfigLoader.canonicalJSON(pipeline)
+        let cropped = try input.doneUnits(stage: "crop", configHash: cropStage.configHash)
+        var needed = Set<Int>()
+        try input.database.forEach("SELECT DISTINCT e.unit FROM entries e WHERE \(CropStage.kept)") { needed.insert($0[0].int ?? 0) }
+        let missing = needed.subtracting(cropped)
+        guard missing.isEmpty else {
+            throw PipelineError(.usage, "run crop first: \(missing.count) of \(needed.count) units are not cropped with the current config")
+        }
+        BLAS.setThreadCount(config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.threads)
+    }
+
+    static let kept = """
+        e.status = 'ok' AND EXISTS (SELECT 1 FROM sample_status c WHERE c.stage = 'crop' AND c.sample_id = e.sample_id AND c.status = 'ok')
+        """
+
+    public func units() throws -> (units: AnyIterator<WorkUnit<EmbedItem>>, samples: Int) {
+        try WorkUnit.fromCatalog(input.database, countSQL: "SELECT e.unit, COUNT(*) FROM entries e WHERE \(Self.kept) GROUP BY e.unit ORDER BY e.unit",
+                                 load: { try Self.load(unit: $0, from: $1) })
+    }
+
+    static func load(unit: Int, from db: Database) throws -> [EmbedItem] {
+        var items: [EmbedItem] = []
+        var bySample: [String: Int] = [:]
+        try db.forEach("""
+            SELECT e.sample_id, e.source, e.image_ref, e.caption FROM entries e WHERE e.unit = ? AND \(kept) ORDER BY e.position
+            """, [unit]) { r in
+            bySample[r[0].string ?? ""] = items.count
+            items.append(EmbedItem(sampleID: r[0].string ?? "", source: r[1].string ?? "", imageRef: r[2].string ?? "",
+                                   caption: r[3].string ?? "", subjects: [], canny: nil))
+        }
+        try db.forEach("""
+            SELECT s.sample_id, s.k, s.crop_object FROM subjects s JOIN entries e ON e.sample_id = s.sample_id
+            WHERE e.unit = ? AND \(kept) AND s.status = 'ok' ORDER BY s.sample_id, s.k
+            """, [unit]) { r in
+            guard let i = bySample[r[0].string ?? ""], let object = r[2].string else { return }
+            items[i].subjects.append((r[1].int ?? 0, object))
+        }
+        try db.forEach("""
+            SELECT o.sample_id, o.object FROM sample_objects o JOIN entries e ON e.sample_id = o.sample_id
+            WHERE e.unit = ? AND \(kept) AND o.kind = 'canny'
+            """, [unit]) { r in
+            guard let i = bySample[r[0].string ?? ""] else { return }
+            items[i].canny = r[1].string
+        }
+        return items
+    }
+
+    /// One sample's model inputs, or why it has none.
+    struct Prepared: Sendable {
+        var ids: [Int] = [], mask: [Int] = []
+        var image: [Float] = [], subjects: [[Float]] = [], canny: [Float]?
+        var failure: (reason: String, message: String)?
+    }
+
+    func prepare(_ item: EmbedItem) -> Prepared {
+        var p = Prepared()
+        (p.ids, p.mask) = tokenizer.tokenize(item.caption)
+        do {
+            let bytes = try files.read(item.imageRef, source: item.source, maxBytes: 1 << 30)
+            p.image = recipe.pixelValues(try ImageCodec.decodeRGB(bytes))
+        } catch let error as FileIO.Refusal {
+            p.failure = (error.reason, error.message)
+            return p
+        } catch {
+            p.failure = ("unreadable", "\(error)")
+            return p
+        }
+        for (k, object) in item.subjects {
+            do {
+                let bytes = try FileIO.read(layout.absolute(object), maxBytes: 1 << 28)
+                p.subjects.append(recipe.pixelValues(try ImageCodec.decodeRGB(bytes)))
+            } catch {
+                p.failure = ("missing_crop", "subject \(k): \(object): \(error)")
+                return p
+            }
+        }
+        if config.canny, let canny = item.canny {
+            do {
+                p.canny = recipe.pixelValues(try ImageCodec.decodeRGB(try FileIO.read(layout.absolute(canny), maxBytes: 1 << 28)))
+            } catch {
+                p.failure = ("missing_canny", "\(canny): \(error)")
+            }
+        }
+        return p
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [EmbedItem]) throws -> UnitOutput {
+        var prepared = [Prepared?](repeating: nil, count: items.count)
+        nonisolated(unsafe) let stage = self
+        prepared.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in out[i] = stage.prepare(items[i]) }
+        }
+        let ok = prepared.indices.filter { prepared[$0]!.failure == nil }
+        // Rows: every ok sample's text and image; subjects and Canny images after them.
+        var images: [Float] = [], subjectRows: [[Int: Int]] = [], cannyRows: [Int?] = []
+        var subjectPixels: [Float] = [], cannyPixels: [Float] = []
+        var subjectCount = 0, cannyCount = 0
+        for i in ok {
+            let p = prepared[i]!
+            images += p.image
+            var rows: [Int: Int] = [:]
+            for (j, s) in p.subjects.enumerated() { rows[items[i].subjects[j].k] = subjectCount; subjectCount += 1; subjectPixels += s }
+            subjectRows.append(rows)
+            if let c = p.canny { cannyRows.append(cannyCount); cannyCount += 1; cannyPixels += c } else { cannyRows.append(nil) }
+        }
+        var tensors: [Safetensors.Entry] = []
+        let p = text.projection, d = text.config.hiddenSize
+        if !ok.isEmpty {
+            var hidden: [Float] = [], textEmbeds: [Float] = []
+            for start in stride(from: 0, to: ok.count, by: config.batch) {
+                let rows = ok[start..<min(ok.count, start + config.batch)]
+                let r = try text.encode(ids: rows.map { prepared[$0]!.ids }, attentionMask: rows.map { prepared[$0]!.mask })
+                if config.textHiddenStates { hidden += r.lastHiddenState }
+                textEmbeds += r.textEmbeds
+            }
+            if config.textHiddenStates { tensors.append(entry("text_last_hidden_state", [ok.count, 77, d], hidden)) }
+            tensors.append(entry("text_embeds", [ok.count, p], textEmbeds))
+            tensors.append(entry("image_embeds", [ok.count, p], try embedImages(images, count: ok.count)))
+            tensors.append(entry("subject_embeds", [subjectCount, p], try embedImages(subjectPixels, count: subjectCount)))
+            if cannyCount > 0 { tensors.append(entry("canny_embeds", [cannyCount, p], try embedImages(cannyPixels, count: cannyCount))) }
+            let plane = 3 * vision.config.imageSize * vision.config.imageSize
+            tensors.append(entry("zero_image_embeds", [1, p], try embedImages([Float](repeating: 0, count: plane), count: 1)))
+        }
+        let path = String(format: "features/embed/unit-%05d.safetensors", unit)
+        let sampleIDs = ok.map { items[$0].sampleID }
+        let metadata = ["schema": "eclipse-embed-1", "model": (config.model as NSString).lastPathComponent, "model_sha256": modelHash,
+                        "random_weights": randomWeights ? "true" : "false", "config_hash": configHash,
+                        "sample_ids": sampleIDs.joined(separator: ",")]
+        let files: [(String, [UInt8])] = ok.isEmpty ? [] : [(path, Safetensors.serialize(tensors, metadata: metadata))]
+        let done = prepared.map { $0! }
+        return UnitOutput(files: files) { _, db in
+            var row = 0
+            for (i, item) in items.enumerated() {
+                try db.run("DELETE FROM features WHERE sample_id = ?", [item.sampleID])
+                let failure = done[i].failure
+                try db.run("""
+                    INSERT OR REPLACE INTO sample_status (stage, sample_id, unit, status, reason, message) VALUES ('embed', ?, ?, ?, ?, ?)
+                    """, [item.sampleID, unit, failure == nil ? "ok" : "failed", failure?.reason, failure?.message])
+                guard failure == nil else { continue }
+                let subjects = subjectRows[row].keys.sorted().map { JSONText.Value.array([.int($0), .int(subjectRows[row][$0]!)]) }
+                try db.run("INSERT INTO features (sample_id, unit, path, row, subject_rows_json, canny_row) VALUES (?, ?, ?, ?, ?, ?)",
+                           [item.sampleID, unit, path, row, JSONText.render(.array(subjects)), cannyRows[row]])
+                row += 1
+            }
+            return done.map { ItemOutcome(status: $0.failure == nil ? "ok" : "failed", reason: $0.failure?.reason) }
+        }
+    }
+
+    func embedImages(_ pixels: [Float], count: Int) throws -> [Float] {
+        let plane = 3 * vision.config.imageSize * vision.config.imageSize
+        var out: [Float] = []
+        for start in stride(from: 0, to: count, by: config.batch) {
+            let end = min(count, start + config.batch)
+            out += try vision.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start).imageEmbeds
+        }
+        return out
+    }
+
+    func entry(_ name: String, _ shape: [Int], _ values: [Float]) -> Safetensors.Entry {
+        guard config.dtype == "f16" else { return .init(name: name, shape: shape, floats: values) }
+        var bytes = [UInt8](repeating: 0, count: values.count * 2)
+        for (i, v) in values.enumerated() {
+            let bits = Float16(v).bitPattern
+            bytes[2 * i] = UInt8(bits & 0xFF)
+            bytes[2 * i + 1] = UInt8(bits >> 8)
+        }
+        return .init(name: name, dtype: "F16", shape: shape, bytes: bytes)
+    }
+}
