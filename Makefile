@@ -13,7 +13,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 PIPELINE ?= pipelines/demo.yaml
 SAMPLE_PER_LAYOUT ?= 8
 
-.PHONY: all deps build demo test bench dataset sample clean
+.PHONY: all deps build demo test bench dataset sample models clean
 
 all: build
 
@@ -38,7 +38,7 @@ sample: build
 ## The demo's CLIP: real ViT-bigG/14 weights when `make models` fetched them, else a small
 ## random-weight CLIP of the real layout.
 REAL_CLIP := models/laion--CLIP-ViT-bigG-14-laion2B-39B-b160k
-DEMO_CLIP := $(if $(wildcard $(REAL_CLIP)/model.safetensors),$(abspath $(REAL_CLIP)),$(abspath builds/models/random-clip))
+DEMO_CLIP := $(if $(wildcard $(REAL_CLIP)/config.json),$(abspath $(REAL_CLIP)),$(abspath builds/models/random-clip))
 
 builds/models/random-clip/model.safetensors: | build
 	$(BIN)/make-sample --random-clip builds/models/random-clip --seed 1
@@ -75,6 +75,10 @@ dataset: build
 test: deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests $(if $(CI),-Xswiftc -warnings-as-errors,)
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+## models: download the real CLIP and DINO weights from Hugging Face (needs internet), checked by SHA-256.
+models:
+	scripts/fetch_models.sh
 
 ## bench: release benchmarks against reference tools on this machine.
 bench: build

@@ -9,7 +9,7 @@ public final class ViTModel: Sendable {
 
     init(config: TowerConfig, weights: WeightSet) throws {
         self.config = config
-        let root = weights.file.entries.keys.contains { $0.hasPrefix("vit.") } ? "vit." : ""
+        let root = weights.names.contains { $0.hasPrefix("vit.") } ? "vit." : ""
         let d = config.hiddenSize, p = config.patchSize, n = config.patchesPerSide * config.patchesPerSide
         classToken = try weights.take(root + "embeddings.cls_token", [1, 1, d])
         positions = try weights.take(root + "embeddings.position_embeddings", [1, n + 1, d])
@@ -44,12 +44,18 @@ public enum LoadedModel: Sendable {
     case clip(CLIPModel)
     case vit(ViTModel)
 
-    /// Loads `directory/config.json` and `directory/model.safetensors`.
+    /// The weight files of a model directory, in a fixed order (for hashing what a stage used).
+    public static func weightFiles(directory: String) throws -> [String] {
+        try WeightSet.load(directory: directory).files.map(\.path)
+    }
+
+    /// Loads `directory/config.json` and `directory/model.safetensors` (or the shards of
+    /// `model.safetensors.index.json`).
     /// - Throws: ``ModelError`` for a missing or malformed file, unsupported config, or missing
     ///   / unexpected / misshapen tensors (named in the message).
     public static func load(directory: String) throws -> LoadedModel {
         let config = try ModelConfig.load(directory: directory)
-        let weights = WeightSet(file: try SafetensorsFile(path: directory + "/model.safetensors"))
+        let weights = try WeightSet.load(directory: directory)
         switch config {
         case let .clip(text, vision, projection):
             return .clip(try CLIPModel(text: text, vision: vision, projection: projection, weights: weights))

@@ -92,4 +92,31 @@ import Tensor
         #expect { _ = try ModelConfig.load(directory: dir.path) } throws: { "\($0)".contains("hidden_act 'swish'") }
         #expect { _ = try ModelConfig.load(directory: dir.appending("none")) } throws: { "\($0)".contains("no config.json") }
     }
+
+    /// A checkpoint split into shards with `model.safetensors.index.json` loads as the whole one.
+    @Test func shardedCheckpointsLoadAsOne() throws {
+        let source = ModelEquivalenceTests.fixtures + "/clip-vit-b32"
+        let whole = try Safetensors.read(try [UInt8](Data(contentsOf: URL(fileURLWithPath: source + "/model.safetensors")))).tensors
+        let dir = TemporaryDirectory("shards")
+        try FileManager.default.copyItem(atPath: source + "/config.json", toPath: dir.appending("config.json"))
+        let names = whole.keys.sorted()
+        let halves = [Array(names.prefix(names.count / 2)), Array(names.dropFirst(names.count / 2))]
+        var map: [String: String] = [:]
+        for (i, half) in halves.enumerated() {
+            let shard = "model-0000\(i + 1)-of-00002.safetensors"
+            _ = try write(Safetensors.serialize(half.map { whole[$0]! }), dir, shard)
+            for name in half { map[name] = shard }
+        }
+        let index = try JSONSerialization.data(withJSONObject: ["metadata": [:], "weight_map": map])
+        try index.write(to: URL(fileURLWithPath: dir.appending("model.safetensors.index.json")))
+        guard case .clip(let sharded) = try LoadedModel.load(directory: dir.path),
+              case .clip(let single) = try LoadedModel.load(directory: source) else { Issue.record("not CLIP"); return }
+        let ids = [[126, 5, 9, 127, 0, 0]]
+        #expect(try sharded.text!.encode(ids: ids, attentionMask: nil).textEmbeds == (try single.text!.encode(ids: ids, attentionMask: nil).textEmbeds))
+        #expect(try LoadedModel.weightFiles(directory: dir.path).count == 2)
+        // An index naming the wrong shard is refused.
+        map[names[0]] = "model-00002-of-00002.safetensors"
+        try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(to: URL(fileURLWithPath: dir.appending("model.safetensors.index.json")))
+        #expect { _ = try LoadedModel.load(directory: dir.path) } throws: { "\($0)".contains("as the index says") }
+    }
 }

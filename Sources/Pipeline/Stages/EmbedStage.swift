@@ -68,7 +68,9 @@ public struct EmbedStage: UnitProcessor {
         recipe.cropSize = vision.config.imageSize
         self.recipe = recipe
         randomWeights = RandomCLIP.isRandom(directory: config.model)
-        modelHash = try SHA256.hex(file: config.model + "/model.safetensors")
+        let weightFiles = try LoadedModel.weightFiles(directory: config.model)
+        modelHash = weightFiles.count == 1 ? try SHA256.hex(file: weightFiles[0])
+            : SHA256.hex(Array(try weightFiles.map { try SHA256.hex(file: $0) }.joined(separator: "\n").utf8))
         files = try SourceFiles(catalog: input)
         let cropStage = try CropStage(pipeline: pipeline, input: input)
         var settings = config
