@@ -54,6 +54,8 @@ demo: sample builds/models/random-clip/model.safetensors
 	@echo
 	$(BIN)/embed --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP)
 	@echo
+	$(BIN)/shard --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP)
+	@echo
 	$(BIN)/catalog summary --pipeline pipelines/demo.yaml
 	@echo
 	@echo "catalog: builds/demo/catalog.sqlite   (try: sqlite3 builds/demo/catalog.sqlite 'select * from samples limit 5')"
@@ -61,7 +63,8 @@ demo: sample builds/models/random-clip/model.safetensors
 	@echo "nouns:   sqlite3 builds/demo/catalog.sqlite 'select sample_id, idx, lemma, token_positions_json from nouns limit 8'"
 	@echo "prompts: builds/demo/exports/grounding/   (each sample's nouns as a Grounding-DINO text prompt)"
 	@echo "features: builds/demo/features/embed/  (safetensors per unit; sqlite3 builds/demo/catalog.sqlite 'select * from features limit 5')"
-	@echo "reports: builds/demo/reports/{ingest,tag,crop,embed}.md"
+	@echo "shards:  builds/demo/shards/  (sqlite3 builds/demo/catalog.sqlite 'select shard, row, split from shard_rows limit 5')"
+	@echo "reports: builds/demo/reports/{ingest,tag,crop,embed,shard}.md"
 
 ## dataset: run every stage of PIPELINE (default pipelines/demo.yaml); resumes what is missing.
 dataset: build
@@ -69,6 +72,7 @@ dataset: build
 	$(BIN)/tag --pipeline $(PIPELINE)
 	$(BIN)/crop --pipeline $(PIPELINE)
 	$(BIN)/embed --pipeline $(PIPELINE)
+	$(BIN)/shard --pipeline $(PIPELINE)
 	$(BIN)/catalog summary --pipeline $(PIPELINE)
 
 ## test: every test, optimised (numeric code is slow in debug builds).

@@ -171,6 +171,10 @@ enum Schema {
             canny_row INTEGER
         );
         """,
+        // 4: each shard row's split (train / val by sample-id hash).
+        """
+        ALTER TABLE shard_rows ADD COLUMN split TEXT NOT NULL DEFAULT 'train';
+        """,
     ]
 
     /// The version this code writes.

@@ -38,7 +38,7 @@ import Testing
         let (dir, pipeline) = try prepare(perLayout: 2, unitSize: 6, extra: "crop: {min_image_side: 200, min_box_area: 0.02}\nembed: {model: clip}")
         let clip = try ExecutableRunner.run("make-sample", ["--random-clip", dir.appending("clip")])
         #expect(clip.status == 0 && clip.stdout.contains("random"))
-        for stage in ["ingest", "tag", "crop", "embed"] {
+        for stage in ["ingest", "tag", "crop", "embed", "shard"] {
             let run = try ExecutableRunner.run(stage, ["--pipeline", pipeline, "--quiet"])
             #expect(run.status == 0 && run.stdout.contains("\(stage) summary"), "\(run.stderr)")
         }
@@ -53,6 +53,8 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.appending("build/exports/grounding/unit-00000.jsonl")))
         #expect(try db.scalar("SELECT COUNT(*) FROM features").int
                 == (try db.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'crop' AND status = 'ok'").int))
+        #expect(try db.scalar("SELECT COUNT(*) FROM shard_rows").int
+                == (try db.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'shard' AND status = 'ok'").int))
     }
 
     @Test func killedAtRandomInstantsResumesToTheSameCatalog() throws {

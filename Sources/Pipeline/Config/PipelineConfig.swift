@@ -20,13 +20,16 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var crop: CropConfig
     /// The embed stage.
     public var embed: EmbedConfig
+    /// The shard stage.
+    public var shard: ShardConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, crop, embed
+        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, crop, embed, shard
     }
 
     public init(name: String, buildDir: String, manifest: String, unitSize: Int = 1000, ingest: IngestConfig = .init(),
-                tag: TagConfig = .init(), crop: CropConfig = .init(), embed: EmbedConfig = .init()) {
+                tag: TagConfig = .init(), crop: CropConfig = .init(), embed: EmbedConfig = .init(),
+                shard: ShardConfig = .init()) {
         self.name = name
         self.buildDir = buildDir
         self.manifest = manifest
@@ -35,6 +38,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         self.tag = tag
         self.crop = crop
         self.embed = embed
+        self.shard = shard
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +52,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         tag = try c.decodeIfPresent(TagConfig.self, forKey: .tag) ?? TagConfig()
         crop = try c.decodeIfPresent(CropConfig.self, forKey: .crop) ?? CropConfig()
         embed = try c.decodeIfPresent(EmbedConfig.self, forKey: .embed) ?? EmbedConfig()
+        shard = try c.decodeIfPresent(ShardConfig.self, forKey: .shard) ?? ShardConfig()
     }
 
     /// Checks values that decoding cannot.
@@ -56,6 +61,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         try ingest.validate()
         try crop.validate()
         try embed.validate()
+        try shard.validate()
     }
 
     /// Loads a pipeline file, applies `--set key.path=value` overrides, resolves relative paths.

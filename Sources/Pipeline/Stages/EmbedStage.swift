@@ -68,17 +68,11 @@ public struct EmbedStage: UnitProcessor {
         recipe.cropSize = vision.config.imageSize
         self.recipe = recipe
         randomWeights = RandomCLIP.isRandom(directory: config.model)
-        let weightFiles = try LoadedModel.weightFiles(directory: config.model)
-        modelHash = weightFiles.count == 1 ? try SHA256.hex(file: weightFiles[0])
-            : SHA256.hex(Array(try weightFiles.map { try SHA256.hex(file: $0) }.joined(separator: "\n").utf8))
         files = try SourceFiles(catalog: input)
-        let cropStage = try CropStage(pipeline: pipeline, input: input)
-        var settings = config
-        settings.model = ""
-        settings.threads = 0
-        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(settings) + cropStage.configHash + modelHash).utf8)).prefix(16))
+        let hashes = try Self.hashes(pipeline: pipeline, input: input)
+        (configHash, modelHash) = (hashes.config, hashes.model)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        let cropped = try input.doneUnits(stage: "crop", configHash: cropStage.configHash)
+        let cropped = try input.doneUnits(stage: "crop", configHash: hashes.crop)
         var needed = Set<Int>()
         try input.database.forEach("SELECT DISTINCT e.unit FROM entries e WHERE \(CropStage.kept)") { needed.insert($0[0].int ?? 0) }
         let missing = needed.subtracting(cropped)
@@ -86,6 +80,19 @@ public struct EmbedStage: UnitProcessor {
             throw PipelineError(.usage, "run crop first: \(missing.count) of \(needed.count) units are not cropped with the current config")
         }
         BLAS.setThreadCount(config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.threads)
+    }
+
+    /// The stage's config hash, the weights' SHA-256 and the crop stage's config hash, without
+    /// loading the model.
+    public static func hashes(pipeline: PipelineConfig, input: Catalog) throws -> (config: String, model: String, crop: String) {
+        let weightFiles = try LoadedModel.weightFiles(directory: pipeline.embed.model)
+        let model = weightFiles.count == 1 ? try SHA256.hex(file: weightFiles[0])
+            : SHA256.hex(Array(try weightFiles.map { try SHA256.hex(file: $0) }.joined(separator: "\n").utf8))
+        let crop = try CropStage(pipeline: pipeline, input: input).configHash
+        var settings = pipeline.embed
+        settings.model = ""
+        settings.threads = 0
+        return (String(SHA256.hex(Array((ConfigLoader.canonicalJSON(settings) + crop + model).utf8)).prefix(16)), model, crop)
     }
 
     static let kept = """

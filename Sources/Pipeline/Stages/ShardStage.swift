@@ -1,0 +1,217 @@
+public import Catalog
+import Foundation
+import Models
+import Tensor
+import Text
+
+/// One embedded sample as the shard stage reads it.
+public struct ShardItem: Sendable {
+    public var sampleID: String
+    public var caption: String
+    public var featurePath: String
+    public var featureRow: Int
+    /// (mask k, subject feature row, reference token positions) of each kept subject with a
+    /// caption noun, in k order.
+    public var subjects: [(k: Int, row: Int, positions: [Int])]
+    public var cannyRow: Int?
+}
+
+/// The shard stage: per unit one safetensors shard `shards/shard-NNNNN.safetensors` of the
+/// λ-ECLIPSE training rows (schema 1): the interleaved text features (the caption's last hidden
+/// state with every position of each subject's label tokens overwritten by that subject's image
+/// embedding, later subjects winning), the pooled embedding of the unmodified caption, the
+/// attention mask, the target image embedding, up to `max_subjects` subject embeddings with
+/// their count and token masks, and the control embedding (the Canny image's, else the zero
+/// image's) with a flag. Catalog: `shards` (size, SHA-256) and `shard_rows` (row, split).
+public struct ShardStage: UnitProcessor {
+    public typealias Item = ShardItem
+    public static let schemaVersion = 1
+
+    public let config: ShardConfig
+    public var stage: String { "shard" }
+    public let configHash: String
+    public let configJSON: String
+    let layout: BuildLayout
+    let tokenizer: CLIPTokenizer
+    let input: Catalog
+
+    public init(pipeline: PipelineConfig, input: Catalog) throws {
+        config = pipeline.shard
+        self.input = input
+        layout = BuildLayout(root: pipeline.buildDir)
+        tokenizer = pipeline.tag.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: pipeline.tag.tokenizer)
+        let embed = try EmbedStage.hashes(pipeline: pipeline, input: input)
+        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + embed.config).utf8)).prefix(16))
+        configJSON = ConfigLoader.canonicalJSON(pipeline)
+        let embedded = try input.doneUnits(stage: "embed", configHash: embed.config)
+        var needed = Set<Int>()
+        try input.database.forEach("SELECT DISTINCT e.unit FROM entries e WHERE \(EmbedStage.kept)") { needed.insert($0[0].int ?? 0) }
+        let missing = needed.subtracting(embedded)
+        guard missing.isEmpty else {
+            throw PipelineError(.usage, "run embed first: \(missing.count) of \(needed.count) units are not embedded with the current config")
+        }
+    }
+
+    public func units() throws -> (units: AnyIterator<WorkUnit<ShardItem>>, samples: Int) {
+        try WorkUnit.fromCatalog(input.database, countSQL: """
+            SELECT e.unit, COUNT(*) FROM entries e JOIN features f ON f.sample_id = e.sample_id WHERE e.status = 'ok'
+            GROUP BY e.unit ORDER BY e.unit
+            """, load: { try Self.load(unit: $0, from: $1) })
+    }
+
+    static func load(unit: Int, from db: Database) throws -> [ShardItem] {
+        var items: [ShardItem] = []
+        var bySample: [String: Int] = [:]
+        var subjectRows: [Int: [Int: Int]] = [:]
+        try db.forEach("""
+            SELECT e.sample_id, e.caption, f.path, f.row, f.subject_rows_json, f.canny_row FROM entries e
+            JOIN features f ON f.sample_id = e.sample_id WHERE e.unit = ? AND e.status = 'ok' ORDER BY e.position
+            """, [unit]) { r in
+            bySample[r[0].string ?? ""] = items.count
+            var rows: [Int: Int] = [:]
+            for pair in (try? JSONValue.parse(Array((r[4].string ?? "[]").utf8)))?.array ?? [] {
+                if let p = pair.array?.compactMap(\.int), p.count == 2 { rows[p[0]] = p[1] }
+            }
+            subjectRows[items.count] = rows
+            items.append(ShardItem(sampleID: r[0].string ?? "", caption: r[1].string ?? "", featurePath: r[2].string ?? "",
+                                   featureRow: r[3].int ?? 0, subjects: [], cannyRow: r[5].int))
+        }
+        try db.forEach("""
+            SELECT s.sample_id, s.k, l.token_positions_json FROM subjects s
+            JOIN noun_labels l ON l.sample_id = s.sample_id AND l.k = s.k
+            JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
+            WHERE e.unit = ? AND s.status = 'ok' AND s.noun_idx IS NOT NULL ORDER BY s.sample_id, s.k
+            """, [unit]) { r in
+            guard let i = bySample[r[0].string ?? ""], let k = r[1].int, let row = subjectRows[i]?[k] else { return }
+            let positions = (try? JSONValue.parse(Array((r[2].string ?? "[]").utf8)))?.array?.compactMap(\.int) ?? []
+            items[i].subjects.append((k, row, positions))
+        }
+        return items
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [ShardItem]) throws -> UnitOutput {
+        var files: [String: SafetensorsFile] = [:]
+        func file(_ path: String) throws -> SafetensorsFile {
+            if let f = files[path] { return f }
+            let f = try SafetensorsFile(path: layout.absolute(path))
+            files[path] = f
+            return f
+        }
+        var outcomes: [ItemOutcome] = []
+        var kept: [(item: ShardItem, subjects: [(k: Int, row: Int, positions: [Int])])] = []
+        for item in items {
+            let subjects = Array(item.subjects.filter { !$0.positions.isEmpty }.prefix(config.maxSubjects))
+            if subjects.isEmpty {
+                outcomes.append(ItemOutcome(status: "skipped", reason: "no_subject_tokens"))
+            } else {
+                outcomes.append(ItemOutcome(status: "ok", reason: nil))
+                kept.append((item, subjects))
+            }
+        }
+        let s = config.maxSubjects, n = kept.count
+        var dims: (d: Int, p: Int) = (0, 0)
+        var interleaved: [Float] = [], plain: [Float] = [], textEmbeds: [Float] = [], targets: [Float] = []
+        var subjectEmbeds: [Float] = [], control: [Float] = []
+        var masks: [UInt8] = [], subjectMasks: [UInt8] = [], counts: [Int] = [], hasCanny: [UInt8] = []
+        for (item, subjects) in kept {
+            let features = try file(item.featurePath)
+            func row(_ name: String, _ index: Int) throws -> [Float] {
+                let t = try features.floats(name)
+                let width = t.shape.dropFirst().reduce(1, *)
+                guard index >= 0, (index + 1) * width <= t.count else {
+                    throw PipelineError(.io, "row \(index) of \(name) is outside \(t.shape)", file: item.featurePath)
+                }
+                return Array(UnsafeBufferPointer(start: t.pointer + index * width, count: width))
+            }
+            let hidden = try row("text_last_hidden_state", item.featureRow)
+            let p = try features.floats("text_embeds").shape[1]
+            let d = hidden.count / 77
+            guard d == p else {
+                throw PipelineError(.config, "text width \(d) differs from the projection \(p): the substitution needs them equal", key: "embed.model")
+            }
+            dims = (d, p)
+            var mixed = hidden
+            var tokenMask = [UInt8](repeating: 0, count: s * 77)
+            var subjectRows = [Float](repeating: 0, count: s * p)
+            for (j, subject) in subjects.enumerated() {
+                let embedding = try row("subject_embeds", subject.row)
+                for i in 0..<p { subjectRows[j * p + i] = embedding[i] }
+                for position in subject.positions where position < 77 {
+                    for i in 0..<d { mixed[position * d + i] = embedding[i] }
+                    tokenMask[j * 77 + position] = 1
+                }
+            }
+            interleaved += mixed
+            if config.plainText { plain += hidden }
+            textEmbeds += try row("text_embeds", item.featureRow)
+            targets += try row("image_embeds", item.featureRow)
+            subjectEmbeds += subjectRows
+            subjectMasks += tokenMask
+            counts.append(subjects.count)
+            masks += tokenizer.tokenize(item.caption).attentionMask.map { UInt8($0) }
+            if let canny = item.cannyRow, features.entries["canny_embeds"] != nil {
+                control += try row("canny_embeds", canny)
+                hasCanny.append(1)
+            } else {
+                control += try row("zero_image_embeds", 0)
+                hasCanny.append(0)
+            }
+        }
+        let id = String(format: "shard-%05d", unit), path = "shards/\(id).safetensors"
+        var output: [(String, [UInt8])] = []
+        var digest = "", size = 0
+        if n > 0 {
+            var tensors = [
+                floats("interleaved_text", [n, 77, dims.d], interleaved),
+                floats("text_embeds", [n, dims.p], textEmbeds),
+                .init(name: "attention_mask", dtype: "U8", shape: [n, 77], bytes: masks),
+                floats("target_image_embeds", [n, dims.p], targets),
+                floats("subject_embeds", [n, s, dims.p], subjectEmbeds),
+                .init(name: "subject_count", dtype: "I64", shape: [n], bytes: counts.flatMap { c in (0..<8).map { UInt8((c >> (8 * $0)) & 0xFF) } }),
+                .init(name: "subject_token_mask", dtype: "U8", shape: [n, s, 77], bytes: subjectMasks),
+                floats("control_embeds", [n, dims.p], control),
+                .init(name: "has_canny", dtype: "U8", shape: [n], bytes: hasCanny),
+            ]
+            if config.plainText { tensors.append(floats("text_last_hidden_state", [n, 77, dims.d], plain)) }
+            let first = try file(kept[0].item.featurePath).metadata
+            let metadata = ["schema": "eclipse-shard", "schema_version": String(Self.schemaVersion), "config_hash": configHash,
+                            "clip_model": first["model"] ?? "", "clip_model_sha256": first["model_sha256"] ?? "",
+                            "random_weights": first["random_weights"] ?? "false", "tokenizer": "clip-bpe-49408",
+                            "sample_ids": kept.map(\.item.sampleID).joined(separator: ",")]
+            let bytes = Safetensors.serialize(tensors, metadata: metadata)
+            (digest, size) = (SHA256.hex(bytes), bytes.count)
+            output.append((path, bytes))
+        }
+        let config = self.config, hash = configHash
+        return UnitOutput(files: output) { _, db in
+            try db.run("DELETE FROM shard_rows WHERE shard = ?", [id])
+            try db.run("DELETE FROM shards WHERE id = ?", [id])
+            if n > 0 {
+                try db.run("INSERT INTO shards (id, path, rows, bytes, sha256, schema_version, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [id, path, n, size, digest, Self.schemaVersion, hash])
+            }
+            for (row, entry) in kept.enumerated() {
+                try db.run("INSERT OR REPLACE INTO shard_rows (sample_id, shard, row, split) VALUES (?, ?, ?, ?)",
+                           [entry.item.sampleID, id, row, config.split(of: entry.item.sampleID)])
+            }
+            for (item, outcome) in zip(items, outcomes) {
+                try db.run("""
+                    INSERT OR REPLACE INTO sample_status (stage, sample_id, unit, status, reason, message) VALUES ('shard', ?, ?, ?, ?, ?)
+                    """, [item.sampleID, unit, outcome.status, outcome.reason,
+                          outcome.reason == nil ? nil : "no kept subject has label tokens in the caption"])
+            }
+            return outcomes
+        }
+    }
+
+    func floats(_ name: String, _ shape: [Int], _ values: [Float]) -> Safetensors.Entry {
+        guard config.dtype == "f16" else { return .init(name: name, shape: shape, floats: values) }
+        var bytes = [UInt8](repeating: 0, count: values.count * 2)
+        for (i, v) in values.enumerated() {
+            let bits = Float16(v).bitPattern
+            bytes[2 * i] = UInt8(bits & 0xFF)
+            bytes[2 * i + 1] = UInt8(bits >> 8)
+        }
+        return .init(name: name, dtype: "F16", shape: shape, bytes: bytes)
+    }
+}

@@ -1,0 +1,127 @@
+import Catalog
+import Foundation
+import Models
+import PipelineTestSupport
+import SampleScenes
+import Tensor
+import Testing
+import Text
+@testable import Pipeline
+
+@Suite(.serialized) struct ShardTests {
+    /// A sample built through embed with a random-weight CLIP.
+    func prepare(perLayout: Int, unitSize: Int = 6) throws -> (TemporaryDirectory, String) {
+        let dir = TemporaryDirectory("shard")
+        _ = try SampleWriter(seed: 29, output: dir.appending("sample"), perLayout: perLayout, defects: true).write()
+        try RandomCLIP.write(to: dir.appending("clip"), seed: 5)
+        let pipeline = try SampleBuild.pipeline(in: dir, sample: dir.appending("sample"), unitSize: unitSize, extra: """
+            crop: {min_image_side: 200, min_box_area: 0.02, canny: true}
+            embed: {model: clip, batch: 8}
+            shard: {plain_text: true}
+            """)
+        for stage in ["ingest", "tag", "crop", "embed"] {
+            let run = try ExecutableRunner.run(stage, ["--pipeline", pipeline, "--quiet"])
+            #expect(run.status == 0, "\(stage): \(run.stderr)")
+        }
+        return (dir, pipeline)
+    }
+
+    func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
+
+    func copy(_ dir: TemporaryDirectory, _ pipeline: String, to name: String) throws -> String {
+        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending(name))
+        let path = dir.appending(name + ".yaml")
+        try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(of: "build_dir: build", with: "build_dir: \(name)")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func rowsHoldTheInterleavedFeatures() throws {
+        let (dir, pipeline) = try prepare(perLayout: 3)
+        let run = try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let catalog = try Catalog(path: dir.appending("build/catalog.sqlite"), readOnly: true)
+        let db = catalog.database
+        let tokenizer = try CLIPTokenizer()
+        var checked = 0
+        for shard in try db.query("SELECT id, path, rows, bytes, sha256 FROM shards ORDER BY id") {
+            let bytes = try FileIO.read(dir.appending("build/" + shard[1].string!), maxBytes: 1 << 30)
+            #expect(bytes.count == shard[3].int && SHA256.hex(bytes) == shard[4].string)
+            let file = try SafetensorsFile(path: dir.appending("build/" + shard[1].string!))
+            #expect(file.metadata["schema_version"] == "1" && file.metadata["random_weights"] == "true")
+            let interleaved = try file.floats("interleaved_text").array, plain = try file.floats("text_last_hidden_state").array
+            let subjects = try file.floats("subject_embeds").array
+            let d = try file.floats("text_embeds").shape[1]
+            let masks = try Safetensors.read(bytes).tensors
+            let tokenMask = masks["subject_token_mask"]!.bytes, attention = masks["attention_mask"]!.bytes
+            let counts = masks["subject_count"]!.bytes
+            for row in try db.query("SELECT r.row, e.caption FROM shard_rows r JOIN entries e ON e.sample_id = r.sample_id AND e.status = 'ok' WHERE r.shard = ?",
+                                    [shard[0].string!]) {
+                let r = row[0].int!
+                #expect(attention[(r * 77)..<((r + 1) * 77)].map(Int.init) == tokenizer.tokenize(row[1].string!).attentionMask)
+                let count = Int(counts[r * 8])
+                #expect((1...4).contains(count))
+                // Each position is the subject's embedding where its mask says so (the last subject
+                // wins), else the plain hidden state.
+                for position in 0..<77 {
+                    let owner = (0..<4).last { tokenMask[(r * 4 + $0) * 77 + position] == 1 }
+                    let got = interleaved[((r * 77) + position) * d..<((r * 77) + position + 1) * d]
+                    let want = owner.map { subjects[((r * 4) + $0) * d..<((r * 4) + $0 + 1) * d] }
+                        ?? plain[((r * 77) + position) * d..<((r * 77) + position + 1) * d]
+                    #expect(Array(got) == Array(want))
+                }
+                checked += 1
+            }
+        }
+        let rows = try db.scalar("SELECT COUNT(*) FROM shard_rows").int
+        #expect(checked >= 8 && checked == rows)
+        // The split follows the id hash (20 % val by default), the same on every run.
+        for row in try db.query("SELECT sample_id, split FROM shard_rows") {
+            #expect(ShardConfig().split(of: row[0].string!) == row[1].string)
+        }
+        #expect(try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet"]).stdout.contains("0 processed"))
+    }
+
+    @Test func fourWorkersThenMergeEqualOneWorker() throws {
+        let (dir, pipeline) = try prepare(perLayout: 3, unitSize: 4)
+        let one = try copy(dir, pipeline, to: "one-build")
+        #expect(try ExecutableRunner.run("shard", ["--pipeline", one, "--quiet"]).status == 0)
+        let logs = TemporaryDirectory("shard-workers")
+        let workers = try (0..<4).map {
+            try ExecutableRunner.start("shard", ["--pipeline", pipeline, "--quiet", "--workers", "4", "--worker", "\($0)"],
+                                       logDirectory: logs.path)
+        }
+        for w in workers { w.waitUntilExit(); #expect(w.terminationStatus == 0) }
+        #expect(try ExecutableRunner.run("merge", ["--pipeline", pipeline]).status == 0)
+        #expect(try dump(dir.appending("build/catalog.sqlite")) == (try dump(dir.appending("one-build/catalog.sqlite"))))
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.appending("one-build/shards")).sorted()
+        let merged = try FileManager.default.contentsOfDirectory(atPath: dir.appending("build/shards")).sorted()
+        #expect(names.count >= 3 && names == merged)
+        for name in names {
+            #expect(FileManager.default.contents(atPath: dir.appending("build/shards/" + name))
+                    == FileManager.default.contents(atPath: dir.appending("one-build/shards/" + name)))
+        }
+    }
+
+    @Test func killedAtRandomInstantsResumesToTheSameShards() throws {
+        let (dir, pipeline) = try prepare(perLayout: 4, unitSize: 3)
+        let reference = try copy(dir, pipeline, to: "reference-build")
+        #expect(try ExecutableRunner.run("shard", ["--pipeline", reference, "--quiet"]).status == 0)
+        var rng = SystemRandomNumberGenerator()
+        let logs = TemporaryDirectory("shard-kills")
+        for _ in 0..<8 {
+            let process = try ExecutableRunner.start("shard", ["--pipeline", pipeline, "--quiet"],
+                                                     environment: ["ECLIPSE_UNIT_DELAY_MS": "20"], logDirectory: logs.path)
+            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.4, using: &rng))
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        #expect(try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        #expect(try dump(dir.appending("build/catalog.sqlite")) == (try dump(dir.appending("reference-build/catalog.sqlite"))))
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.appending("reference-build/shards")) {
+            #expect(FileManager.default.contents(atPath: dir.appending("build/shards/" + name))
+                    == FileManager.default.contents(atPath: dir.appending("reference-build/shards/" + name)))
+        }
+        #expect(AtomicFile.sweepTemporaries(in: dir.appending("build")).isEmpty)
+    }
+}
