@@ -80,6 +80,44 @@ import Text
             #expect(ShardConfig().split(of: row[0].string!) == row[1].string)
         }
         #expect(try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet"]).stdout.contains("0 processed"))
+        let verified = try ExecutableRunner.run("catalog", ["verify", "--pipeline", pipeline])
+        #expect(verified.status == 0 && verified.stdout.contains("all match"))
+        try pythonReaderTests(build: dir.appending("build"))
+        // A changed shard file is reported.
+        let first = try #require(try db.scalar("SELECT path FROM shards ORDER BY id LIMIT 1").string)
+        var bytes = try FileIO.read(dir.appending("build/" + first), maxBytes: 1 << 30)
+        bytes[bytes.count - 1] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: dir.appending("build/" + first)))
+        let broken = try ExecutableRunner.run("catalog", ["verify", "--pipeline", pipeline])
+        #expect(broken.status == 1 && broken.stdout.contains("MISMATCH \(first): SHA-256 differs"))
+        let id = try #require(try db.scalar("SELECT sample_id FROM shard_rows LIMIT 1").string)
+        let lineage = try ExecutableRunner.run("catalog", ["inspect", id, "--pipeline", pipeline])
+        #expect(lineage.status == 0 && lineage.stdout.contains("label matches:") && lineage.stdout.contains("shard row:"))
+    }
+
+    /// The Python reader's own tests (python/tests) on this build; skipped, with a message, where
+    /// python3 lacks numpy or safetensors.
+    func pythonReaderTests(build: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL.path
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import numpy, safetensors"]
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { print("python reader tests skipped: no python3"); return }
+        probe.waitUntilExit()
+        guard probe.terminationStatus == 0 else { print("python reader tests skipped: python3 lacks numpy or safetensors"); return }
+        let tests = Process()
+        tests.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tests.arguments = ["python3", "-m", "unittest", "discover", "-s", root + "/python/tests"]
+        tests.environment = ProcessInfo.processInfo.environment.merging(
+            ["ECLIPSE_BUILD": build, "ECLIPSE_CATALOG_TOOL": ExecutableRunner.productsDirectory + "/catalog"]) { $1 }
+        let pipe = Pipe()
+        tests.standardError = pipe
+        try tests.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        tests.waitUntilExit()
+        #expect(tests.terminationStatus == 0, "\(output)")
+        #expect(output.contains("OK"))
     }
 
     @Test func fourWorkersThenMergeEqualOneWorker() throws {

@@ -8,11 +8,20 @@ import Pipeline
 struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
-        abstract: "Inspect a build catalog: summary, problems, or a canonical dump for comparing builds.")
+        abstract: "Inspect a build catalog: summary, problems, verify, inspect ID, order, or a canonical dump.",
+        discussion: """
+            verify: recheck every recorded file (unit outputs, shards) against its size and SHA-256; exit 1 on a mismatch.
+            inspect ID: one sample's whole lineage (source, caption, nouns, token positions, crops, features, shard row).
+            order: a seeded shuffled epoch order of a split (shard path, row, sample id per line), as the Python reader computes it.
+            """)
 
-    enum View: String, ExpressibleByArgument, CaseIterable { case summary, problems, dump }
+    enum View: String, ExpressibleByArgument, CaseIterable { case summary, problems, dump, verify, inspect, order }
 
-    @Argument(help: "What to show: summary, problems or dump.") var view: View = .summary
+    @Argument(help: "What to show: summary, problems, dump, verify, inspect or order.") var view: View = .summary
+    @Argument(help: "The sample id for 'inspect'.") var sampleID: String?
+    @Option(help: "Split for 'order'.") var split = "train"
+    @Option(help: "Seed for 'order'.") var seed = 0
+    @Option(help: "Epoch for 'order'.") var epoch = 0
     @Option(help: "Catalog file (default: <build>/catalog.sqlite of --pipeline).") var catalog: String?
     @Option(help: "Pipeline config whose catalog to open.") var pipeline: String?
     @Option(help: "Rows to list for 'problems'.") var limit = 50
@@ -33,8 +42,23 @@ struct CatalogCommand: ParsableCommand {
             case .summary: print(try CatalogReport.summary(opened))
             case .problems: print(try CatalogReport.problems(opened, limit: limit))
             case .dump: print(try opened.canonicalDump(), terminator: "")
+            case .verify:
+                let root = (path as NSString).deletingLastPathComponent
+                let (checked, mismatches) = try CatalogInspection.verify(opened, root: root)
+                for m in mismatches { print("MISMATCH \(m)") }
+                print("verified \(checked) files: \(mismatches.isEmpty ? "all match the catalog" : "\(mismatches.count) mismatch(es)")")
+                if !mismatches.isEmpty { throw ExitCode(1) }
+            case .inspect:
+                guard let sampleID else { throw ValidationError("inspect needs a sample id") }
+                print(try CatalogInspection.lineage(opened, sampleID: sampleID), terminator: "")
+            case .order:
+                for row in try CatalogInspection.epochOrder(opened, split: split, seed: seed, epoch: epoch) {
+                    print("\(row.path)\t\(row.row)\t\(row.sampleID)")
+                }
             }
         } catch let error as ValidationError {
+            throw error
+        } catch let error as ExitCode {
             throw error
         } catch {
             StageCommandSupport.report(error, command: "catalog")
