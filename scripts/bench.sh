@@ -16,3 +16,5 @@ echo "results: builds/bench/tagger.md"
 python3 -c "import torch" 2>/dev/null || pip install -q torch==2.13.0+cpu
 python3 scripts/bench_models.py ${BENCH_BIGG:+--bigg} | tee builds/bench/models.md
 echo "results: builds/bench/models.md"
+python3 scripts/bench_shards.py | tee builds/bench/shards.md
+echo "results: builds/bench/shards.md"

@@ -17,10 +17,15 @@ struct MakeSample: ParsableCommand {
     @Flag(help: "Add deliberately bad entries (truncated, non-image, missing caption, escaping paths, …).") var defects = false
     @Option(help: "Instead of a sample, write a small CLIP with random weights (the real layout) to this folder.")
     var randomClip: String?
+    @Option(help: "Width of the random CLIP (a multiple of 64; ViT-bigG/14's text width is 1280).") var clipWidth = 64
+    @Option(help: "Layers per tower of the random CLIP.") var clipLayers = 2
 
     func run() throws {
         if let randomClip {
-            try RandomCLIP.write(to: randomClip, seed: seed)
+            guard clipWidth >= 64, clipWidth % 64 == 0, clipLayers >= 1 else {
+                throw ValidationError("--clip-width must be a multiple of 64 and --clip-layers at least 1")
+            }
+            try RandomCLIP.write(to: randomClip, seed: seed, width: clipWidth, layers: clipLayers, projection: clipWidth)
             print("random-weight CLIP written to \(randomClip) (for demos and tests only: its features mean nothing)")
             return
         }

@@ -97,6 +97,14 @@ public struct ShardStage: UnitProcessor {
             files[path] = f
             return f
         }
+        // Each feature tensor converted to float32 once per unit.
+        var tensors: [String: Weight] = [:]
+        func tensor(_ path: String, _ name: String) throws -> Weight {
+            if let t = tensors[path + "\u{0}" + name] { return t }
+            let t = try file(path).floats(name)
+            tensors[path + "\u{0}" + name] = t
+            return t
+        }
         var outcomes: [ItemOutcome] = []
         var kept: [(item: ShardItem, subjects: [(k: Int, row: Int, positions: [Int])])] = []
         for item in items {
@@ -116,7 +124,7 @@ public struct ShardStage: UnitProcessor {
         for (item, subjects) in kept {
             let features = try file(item.featurePath)
             func row(_ name: String, _ index: Int) throws -> [Float] {
-                let t = try features.floats(name)
+                let t = try tensor(item.featurePath, name)
                 let width = t.shape.dropFirst().reduce(1, *)
                 guard index >= 0, (index + 1) * width <= t.count else {
                     throw PipelineError(.io, "row \(index) of \(name) is outside \(t.shape)", file: item.featurePath)
@@ -124,7 +132,7 @@ public struct ShardStage: UnitProcessor {
                 return Array(UnsafeBufferPointer(start: t.pointer + index * width, count: width))
             }
             let hidden = try row("text_last_hidden_state", item.featureRow)
-            let p = try features.floats("text_embeds").shape[1]
+            let p = try tensor(item.featurePath, "text_embeds").shape[1]
             let d = hidden.count / 77
             guard d == p else {
                 throw PipelineError(.config, "text width \(d) differs from the projection \(p): the substitution needs them equal", key: "embed.model")
@@ -161,7 +169,7 @@ public struct ShardStage: UnitProcessor {
         var output: [(String, [UInt8])] = []
         var digest = "", size = 0
         if n > 0 {
-            var tensors = [
+            var entries = [
                 floats("interleaved_text", [n, 77, dims.d], interleaved),
                 floats("text_embeds", [n, dims.p], textEmbeds),
                 .init(name: "attention_mask", dtype: "U8", shape: [n, 77], bytes: masks),
@@ -172,13 +180,13 @@ public struct ShardStage: UnitProcessor {
                 floats("control_embeds", [n, dims.p], control),
                 .init(name: "has_canny", dtype: "U8", shape: [n], bytes: hasCanny),
             ]
-            if config.plainText { tensors.append(floats("text_last_hidden_state", [n, 77, dims.d], plain)) }
+            if config.plainText { entries.append(floats("text_last_hidden_state", [n, 77, dims.d], plain)) }
             let first = try file(kept[0].item.featurePath).metadata
             let metadata = ["schema": "eclipse-shard", "schema_version": String(Self.schemaVersion), "config_hash": configHash,
                             "clip_model": first["model"] ?? "", "clip_model_sha256": first["model_sha256"] ?? "",
                             "random_weights": first["random_weights"] ?? "false", "tokenizer": "clip-bpe-49408",
                             "sample_ids": kept.map(\.item.sampleID).joined(separator: ",")]
-            let bytes = Safetensors.serialize(tensors, metadata: metadata)
+            let bytes = Safetensors.serialize(entries, metadata: metadata)
             (digest, size) = (SHA256.hex(bytes), bytes.count)
             output.append((path, bytes))
         }
