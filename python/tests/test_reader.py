@@ -44,6 +44,20 @@ class ReaderTests(unittest.TestCase):
         self.assertNotEqual(self.index.epoch_order("train", seed=7, epoch=2), self.index.epoch_order("train", seed=7, epoch=3))
         self.assertEqual(set(self.index.epoch_order("train") + self.index.epoch_order("val")), set(self.index.sample_ids()))
 
+    def test_pytorch_dataset_when_torch_is_present(self):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            self.skipTest("torch is not installed")
+        from eclipse_shards import ShardDataset
+        data = ShardDataset(BUILD, split="train", seed=1)
+        self.assertEqual(len(data), len(self.index.epoch_order("train", seed=1)))
+        item = data[0]
+        self.assertEqual(item["interleaved_text"].dtype, torch.float32)
+        self.assertEqual(tuple(item["attention_mask"].shape), (77,))
+        batch = next(iter(torch.utils.data.DataLoader(data, batch_size=2)))
+        self.assertEqual(batch["target_image_embeds"].shape[0], min(2, len(data)))
+
 
 if __name__ == "__main__":
     unittest.main()
