@@ -72,7 +72,7 @@ def clip_family(name, text, vision, projection, dtype, eos_legacy):
 def main():
     # OpenAI ViT-B/32 layout: quick_gelu, patch 32, legacy eos_token_id 2 (argmax pooling); f16.
     clip_family("clip-vit-b32",
-                dict(vocab_size=128, hidden_size=128, intermediate_size=128, num_attention_heads=2, num_hidden_layers=2,
+                dict(vocab_size=64, hidden_size=128, intermediate_size=128, num_attention_heads=2, num_hidden_layers=2,
                      hidden_act="quick_gelu"),
                 dict(hidden_size=128, intermediate_size=128, num_attention_heads=2, num_hidden_layers=2, image_size=64,
                      patch_size=32, hidden_act="quick_gelu"),
@@ -80,7 +80,7 @@ def main():
     # OpenCLIP ViT-bigG/14 layout: gelu, patch 14, vision head size 104, projection wider than
     # the text width, first-end-token pooling; bf16.
     clip_family("clip-vit-bigg14",
-                dict(vocab_size=128, hidden_size=128, intermediate_size=128, num_attention_heads=2, num_hidden_layers=2,
+                dict(vocab_size=64, hidden_size=128, intermediate_size=128, num_attention_heads=2, num_hidden_layers=2,
                      hidden_act="gelu"),
                 dict(hidden_size=208, intermediate_size=104, num_attention_heads=2, num_hidden_layers=2, image_size=28,
                      patch_size=14, hidden_act="gelu"),
