@@ -43,8 +43,17 @@ DEMO_CLIP := $(if $(wildcard $(REAL_CLIP)/config.json),$(abspath $(REAL_CLIP)),$
 builds/models/random-clip/model.safetensors: | build
 	$(BIN)/make-sample --random-clip builds/models/random-clip --seed 1
 
+## The evaluation's models: real DINO ViT-S/16 and CLIP ViT-B/32 when fetched, else random ones.
+REAL_DINO := models/facebook--dino-vits16
+REAL_B32 := models/openai--clip-vit-base-patch32
+DEMO_DINO := $(if $(wildcard $(REAL_DINO)/config.json),$(abspath $(REAL_DINO)),$(abspath builds/models/random-dino))
+DEMO_EVAL_CLIP := $(if $(wildcard $(REAL_B32)/config.json),$(abspath $(REAL_B32)),$(abspath builds/models/random-clip))
+
+builds/models/random-dino/model.safetensors: | build
+	$(BIN)/make-sample --random-dino builds/models/random-dino --seed 1
+
 ## demo: the main job on the embedded sample.
-demo: sample builds/models/random-clip/model.safetensors
+demo: sample builds/models/random-clip/model.safetensors builds/models/random-dino/model.safetensors
 	rm -rf builds/demo
 	$(BIN)/ingest --pipeline pipelines/demo.yaml
 	@echo
@@ -56,6 +65,10 @@ demo: sample builds/models/random-clip/model.safetensors
 	@echo
 	$(BIN)/shard --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP)
 	@echo
+	$(BIN)/make-sample --dreambench builds/demo-eval --seed 4
+	$(BIN)/evaluate --dreambench builds/demo-eval/dreambench --generated builds/demo-eval/generated --real-images \
+	  --dino-model $(DEMO_DINO) --clip-model $(DEMO_EVAL_CLIP) --output builds/demo/reports/dreambench
+	@echo
 	$(BIN)/catalog summary --pipeline pipelines/demo.yaml
 	@echo
 	@echo "catalog: builds/demo/catalog.sqlite   (try: sqlite3 builds/demo/catalog.sqlite 'select * from samples limit 5')"
@@ -64,7 +77,7 @@ demo: sample builds/models/random-clip/model.safetensors
 	@echo "prompts: builds/demo/exports/grounding/   (each sample's nouns as a Grounding-DINO text prompt)"
 	@echo "features: builds/demo/features/embed/  (safetensors per unit; sqlite3 builds/demo/catalog.sqlite 'select * from features limit 5')"
 	@echo "shards:  builds/demo/shards/  (sqlite3 builds/demo/catalog.sqlite 'select shard, row, split from shard_rows limit 5')"
-	@echo "reports: builds/demo/reports/{ingest,tag,crop,embed,shard}.md"
+	@echo "reports: builds/demo/reports/{ingest,tag,crop,embed,shard}.md, builds/demo/reports/dreambench/report.{md,json,html}"
 
 ## dataset: run every stage of PIPELINE (default pipelines/demo.yaml); resumes what is missing.
 dataset: build

@@ -74,3 +74,50 @@ public enum RandomCLIP {
         return json["random_weights"] as? Bool ?? false
     }
 }
+
+/// Writes a small DINO-layout ViT (HF ViTModel names, patch 16, 224 pixels, head size 64) with
+/// seeded random weights, for demos where no real weights are present.
+public enum RandomViT {
+    public static func write(to directory: String, seed: UInt64 = 1, width: Int = 64, layers: Int = 2) throws {
+        var state = seed &* 0xD1B5_4A32_D192_ED03 | 1
+        func random(_ count: Int, scale: Float) -> [Float] {
+            (0..<count).map { _ in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
+            }
+        }
+        var entries: [Safetensors.Entry] = []
+        func add(_ name: String, _ shape: [Int], scale: Float = 0.05) {
+            entries.append(.init(name: name, shape: shape, floats: random(shape.reduce(1, *), scale: scale)))
+        }
+        func norm(_ name: String) {
+            entries.append(.init(name: name + ".weight", shape: [width], floats: [Float](repeating: 1, count: width)))
+            entries.append(.init(name: name + ".bias", shape: [width], floats: [Float](repeating: 0, count: width)))
+        }
+        let inner = 4 * width
+        add("embeddings.cls_token", [1, 1, width], scale: 0.5)
+        add("embeddings.position_embeddings", [1, 197, width], scale: 0.5)
+        add("embeddings.patch_embeddings.projection.weight", [width, 3, 16, 16])
+        add("embeddings.patch_embeddings.projection.bias", [width])
+        for i in 0..<layers {
+            let p = "encoder.layer.\(i)."
+            for part in ["attention.attention.query", "attention.attention.key", "attention.attention.value", "attention.output.dense"] {
+                add(p + part + ".weight", [width, width]); add(p + part + ".bias", [width])
+            }
+            add(p + "intermediate.dense.weight", [inner, width]); add(p + "intermediate.dense.bias", [inner])
+            add(p + "output.dense.weight", [width, inner]); add(p + "output.dense.bias", [width])
+            norm(p + "layernorm_before"); norm(p + "layernorm_after")
+        }
+        norm("layernorm")
+        let config = """
+            {"architectures": ["ViTModel"], "model_type": "vit", "random_weights": true, "hidden_size": \(width),
+             "intermediate_size": \(inner), "num_attention_heads": \(max(1, width / 64)), "num_hidden_layers": \(layers),
+             "hidden_act": "gelu", "layer_norm_eps": 1e-12, "image_size": 224, "patch_size": 16, "num_channels": 3, "qkv_bias": true}
+
+            """
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data(config.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"), options: .atomic)
+        try Data(Safetensors.serialize(entries, metadata: ["format": "pt", "note": "random weights, not a trained model"]))
+            .write(to: URL(fileURLWithPath: directory + "/model.safetensors"), options: .atomic)
+    }
+}

@@ -17,10 +17,24 @@ struct MakeSample: ParsableCommand {
     @Flag(help: "Add deliberately bad entries (truncated, non-image, missing caption, escaping paths, …).") var defects = false
     @Option(help: "Instead of a sample, write a small CLIP with random weights (the real layout) to this folder.")
     var randomClip: String?
+    @Option(help: "Instead of a sample, write a small random-weight DINO ViT-S/16-layout model to this folder.")
+    var randomDino: String?
+    @Option(help: "Instead of a sample, write a small DreamBench-layout set (dreambench/ + generated/) to this folder.")
+    var dreambench: String?
     @Option(help: "Width of the random CLIP (a multiple of 64; ViT-bigG/14's text width is 1280).") var clipWidth = 64
     @Option(help: "Layers per tower of the random CLIP.") var clipLayers = 2
 
     func run() throws {
+        if let randomDino {
+            try RandomViT.write(to: randomDino, seed: seed)
+            print("random-weight DINO ViT written to \(randomDino) (for demos and tests only)")
+            return
+        }
+        if let dreambench {
+            try DreamBenchSample.write(to: dreambench, seed: seed)
+            print("DreamBench-layout sample written to \(dreambench)/dreambench and \(dreambench)/generated")
+            return
+        }
         if let randomClip {
             guard clipWidth >= 64, clipWidth % 64 == 0, clipLayers >= 1 else {
                 throw ValidationError("--clip-width must be a multiple of 64 and --clip-layers at least 1")
