@@ -7,22 +7,10 @@ import Tensor
 public enum RandomCLIP {
     /// Writes `config.json` and `model.safetensors` into `directory`.
     public static func write(to directory: String, seed: UInt64 = 1, width: Int = 64, layers: Int = 2, projection: Int = 64) throws {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        func random(_ count: Int, scale: Float) -> [Float] {
-            (0..<count).map { _ in
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
-            }
-        }
+        var weights = RandomWeights(seed: seed, salt: 0x9E37_79B9_7F4A_7C15)
         let heads = max(1, width / 64), inner = 4 * width
-        var entries: [Safetensors.Entry] = []
-        func add(_ name: String, _ shape: [Int], scale: Float = 0.02) {
-            entries.append(.init(name: name, shape: shape, floats: random(shape.reduce(1, *), scale: scale)))
-        }
-        func norm(_ name: String) {
-            entries.append(.init(name: name + ".weight", shape: [width], floats: [Float](repeating: 1, count: width)))
-            entries.append(.init(name: name + ".bias", shape: [width], floats: [Float](repeating: 0, count: width)))
-        }
+        func add(_ name: String, _ shape: [Int], scale: Float = 0.02) { weights.add(name, shape, scale: scale) }
+        func norm(_ name: String) { weights.norm(name, width: width) }
         func encoder(_ tower: String) {
             for i in 0..<layers {
                 let p = "\(tower).encoder.layers.\(i)."
@@ -61,10 +49,7 @@ public enum RandomCLIP {
             }
 
             """
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try Data(config.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"), options: .atomic)
-        try Data(Safetensors.serialize(entries, metadata: ["format": "pt", "note": "random weights, not a trained model"]))
-            .write(to: URL(fileURLWithPath: directory + "/model.safetensors"), options: .atomic)
+        try weights.write(to: directory, config: config)
     }
 
     /// Whether a model directory says it holds random weights (written here).
@@ -79,21 +64,9 @@ public enum RandomCLIP {
 /// seeded random weights, for demos where no real weights are present.
 public enum RandomViT {
     public static func write(to directory: String, seed: UInt64 = 1, width: Int = 64, layers: Int = 2) throws {
-        var state = seed &* 0xD1B5_4A32_D192_ED03 | 1
-        func random(_ count: Int, scale: Float) -> [Float] {
-            (0..<count).map { _ in
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
-            }
-        }
-        var entries: [Safetensors.Entry] = []
-        func add(_ name: String, _ shape: [Int], scale: Float = 0.05) {
-            entries.append(.init(name: name, shape: shape, floats: random(shape.reduce(1, *), scale: scale)))
-        }
-        func norm(_ name: String) {
-            entries.append(.init(name: name + ".weight", shape: [width], floats: [Float](repeating: 1, count: width)))
-            entries.append(.init(name: name + ".bias", shape: [width], floats: [Float](repeating: 0, count: width)))
-        }
+        var weights = RandomWeights(seed: seed, salt: 0xD1B5_4A32_D192_ED03)
+        func add(_ name: String, _ shape: [Int], scale: Float = 0.05) { weights.add(name, shape, scale: scale) }
+        func norm(_ name: String) { weights.norm(name, width: width) }
         let inner = 4 * width
         add("embeddings.cls_token", [1, 1, width], scale: 0.5)
         add("embeddings.position_embeddings", [1, 197, width], scale: 0.5)
@@ -115,6 +88,32 @@ public enum RandomViT {
              "hidden_act": "gelu", "layer_norm_eps": 1e-12, "image_size": 224, "patch_size": 16, "num_channels": 3, "qkv_bias": true}
 
             """
+        try weights.write(to: directory, config: config)
+    }
+}
+
+/// Seeded random tensors in checkpoint order (xorshift, uniform in ±scale), and unit norms.
+struct RandomWeights {
+    var state: UInt64
+    var entries: [Safetensors.Entry] = []
+
+    init(seed: UInt64, salt: UInt64) { state = seed &* salt | 1 }
+
+    mutating func add(_ name: String, _ shape: [Int], scale: Float) {
+        let values = (0..<shape.reduce(1, *)).map { _ -> Float in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
+        }
+        entries.append(.init(name: name, shape: shape, floats: values))
+    }
+
+    mutating func norm(_ name: String, width: Int) {
+        entries.append(.init(name: name + ".weight", shape: [width], floats: [Float](repeating: 1, count: width)))
+        entries.append(.init(name: name + ".bias", shape: [width], floats: [Float](repeating: 0, count: width)))
+    }
+
+    /// Writes `config.json` and `model.safetensors`.
+    func write(to directory: String, config: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try Data(config.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"), options: .atomic)
         try Data(Safetensors.serialize(entries, metadata: ["format": "pt", "note": "random weights, not a trained model"]))
