@@ -18,3 +18,5 @@ python3 scripts/bench_models.py ${BENCH_BIGG:+--bigg} | tee builds/bench/models.
 echo "results: builds/bench/models.md"
 python3 scripts/bench_shards.py | tee builds/bench/shards.md
 echo "results: builds/bench/shards.md"
+python3 scripts/bench_eval.py | tee builds/bench/eval.md
+echo "results: builds/bench/eval.md"
