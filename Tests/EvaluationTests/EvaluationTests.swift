@@ -68,6 +68,37 @@ import Text
         #expect(worst <= 1e-4)
     }
 
+    /// The same comparison on the real DreamBench photos in ../shared/data/dreambench (one per
+    /// subject): each of 4 subjects scored with its own photo and another subject's as generated
+    /// images, with the random CLIP and the DINO fixture.
+    @Test func scoresOnTheRealPhotosMatchThePythonReference() throws {
+        guard FileManager.default.fileExists(atPath: Self.shared + "/images/dog.jpg") else { print("shared DreamBench photos absent: skipped"); return }
+        guard SlurmlessShell.run("python3 -c 'import torch, transformers, PIL'").status == 0 else {
+            print("python reference skipped: python3 lacks torch, transformers or Pillow"); return
+        }
+        let dir = TemporaryDirectory("eval-photos")
+        let subjects = ["backpack", "dog", "cat", "clock"]
+        for (i, subject) in subjects.enumerated() {
+            let folder = dir.appending("generated/\(subject)/1")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.shared + "/images/\(subject).jpg", toPath: folder + "/0.jpg")
+            try FileManager.default.copyItem(atPath: Self.shared + "/images/\(subjects[(i + 1) % 4]).jpg", toPath: folder + "/1.jpg")
+        }
+        try RandomCLIP.write(to: dir.appending("clip"), seed: 13)
+        let result = try DreamBenchEvaluation.run(set: DreamBenchSet.load(directory: Self.shared), generated: GeneratedImage.discover(dir.appending("generated")),
+                                                  scorer: Self.scorer(clip: dir.appending("clip")), pairing: .allPairs, realRow: false)
+        let run = SlurmlessShell.run("python3 \(Self.here.path)/Fixtures/reference_scores.py \(Self.shared) \(dir.appending("generated")) \(Self.dino) \(dir.appending("clip")) all_pairs 2>/dev/null")
+        let reference = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [[String: Any]] ?? []
+        #expect(reference.count == 8 && result.scores.count == 8)
+        var worst = 0.0
+        for r in reference {
+            let mine = try #require(result.scores.first { $0.path == r["path"] as? String })
+            for (a, b) in [(mine.dino, r["dino"]), (mine.clipI, r["clip_i"]), (mine.clipT, r["clip_t"])] { worst = max(worst, abs(a - ((b as? Double) ?? .nan))) }
+        }
+        print("evaluation vs reference on the DreamBench photos: max |difference| \(worst)")
+        #expect(worst <= 1e-4)
+    }
+
     @Test func protocolInvariants() throws {
         let dir = TemporaryDirectory("eval-inv")
         let (root, generated, clip) = try Self.makeSet(dir)
