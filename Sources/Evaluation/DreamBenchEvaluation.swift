@@ -53,9 +53,24 @@ public struct DreamBenchEvaluation: Sendable {
                           realRow: Bool) throws -> DreamBenchEvaluation {
         var result = DreamBenchEvaluation(pairing: pairing)
         result.subjects = set.subjects
-        let bySubject = Dictionary(grouping: generated, by: \.subject)
-        for name in bySubject.keys where !set.subjects.contains(where: { $0.name == name }) {
+        let single = generated.filter { $0.subjects.count == 1 }, multi = generated.filter { $0.subjects.count > 1 }
+        let bySubject = Dictionary(grouping: single, by: \.subject)
+        for name in Set(generated.flatMap(\.subjects)) where !set.subjects.contains(where: { $0.name == name }) {
             throw EvaluationError("generated images for unknown subject '\(name)'")
+        }
+        // Each subject's reference features, computed once.
+        var referenceCache: [String: (dino: [[Float]], clip: [[Float]])] = [:]
+        func references(_ subject: DreamBenchSet.Subject) throws -> (dino: [[Float]], clip: [[Float]]) {
+            if let cached = referenceCache[subject.name] { return cached }
+            var paths = subject.realImages
+            if pairing == .singleReference {
+                let stem = kosmosReferences[subject.name]
+                paths = [paths.first { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension == stem } ?? paths[0]]
+            }
+            let images = try DreamBenchScorer.decode(paths)
+            let features = (try scorer.dinoFeatures(images), try scorer.clipImageFeatures(images))
+            referenceCache[subject.name] = features
+            return features
         }
         for subject in set.subjects where bySubject[subject.name] != nil || realRow {
             var references = subject.realImages
@@ -89,6 +104,29 @@ public struct DreamBenchEvaluation: Sendable {
                 result.scores.append(ImageScore(subject: subject.name, prompt: image.prompt, path: image.path,
                                                 dino: d.reduce(0, +) / Double(d.count), clipI: c.reduce(0, +) / Double(c.count),
                                                 clipT: DreamBenchScorer.cosine(clip[i], text[image.prompt])))
+            }
+        }
+        // Multi-subject images: each subject's score against its own references, averaged.
+        if !multi.isEmpty {
+            let decoded = try DreamBenchScorer.decode(multi.map(\.path))
+            let dino = try scorer.dinoFeatures(decoded), clip = try scorer.clipImageFeatures(decoded)
+            let text = try scorer.clipTextFeatures(multi.map { $0.text ?? "" })
+            for (i, image) in multi.enumerated() {
+                var d = 0.0, c = 0.0
+                for name in image.subjects {
+                    let refs = try references(set.subjects.first { $0.name == name }!)
+                    d += refs.dino.map { DreamBenchScorer.cosine(dino[i], $0) }.reduce(0, +) / Double(refs.dino.count)
+                    c += refs.clip.map { DreamBenchScorer.cosine(clip[i], $0) }.reduce(0, +) / Double(refs.clip.count)
+                }
+                let n = Double(image.subjects.count)
+                result.scores.append(ImageScore(subject: image.subject, prompt: image.prompt, path: image.path,
+                                                dino: d / n, clipI: c / n, clipT: DreamBenchScorer.cosine(clip[i], text[i])))
+                if image.prompt >= 0 {
+                    var texts = result.promptTexts[image.subject] ?? []
+                    while texts.count <= image.prompt { texts.append("") }
+                    texts[image.prompt] = image.text ?? ""
+                    result.promptTexts[image.subject] = texts
+                }
             }
         }
         return result
@@ -133,13 +171,15 @@ public struct DreamBenchEvaluation: Sendable {
     /// Per subject: each metric's mean over its generated images.
     public func perSubject() -> [(subject: String, count: Int, values: [Metric: Estimate])] {
         let grouped = Dictionary(grouping: scores, by: \.subject)
-        return subjects.compactMap { subject in
-            guard let images = grouped[subject.name] else { return nil }
+        var names = subjects.map(\.name).filter { grouped[$0] != nil }
+        for s in scores where !names.contains(s.subject) { names.append(s.subject) }
+        return names.compactMap { name in
+            guard let images = grouped[name] else { return nil }
             var values: [Metric: Estimate] = [:]
             for (k, m) in Metric.allCases.enumerated() {
-                values[m] = estimate(images.map(m.value), salt: UInt64(k + 1) ^ Self.hash(subject.name))
+                values[m] = estimate(images.map(m.value), salt: UInt64(k + 1) ^ Self.hash(name))
             }
-            return (subject.name, images.count, values)
+            return (name, images.count, values)
         }
     }
 

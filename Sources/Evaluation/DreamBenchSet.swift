@@ -89,10 +89,25 @@ public struct EvaluationError: Error, CustomStringConvertible, Sendable {
 
 /// Generated images to score: `<dir>/<subject>/<prompt index>/<k>.png` (or .jpg), or a JSONL list
 /// of `{"subject": …, "prompt": <index>, "image": <path>}` (paths relative to the list).
+///
+/// Multi-subject (Multibench-style) lines name `"subjects": [..]` and the prompt `"text"`; their
+/// DINO and CLIP-I average each subject's score against its own real images.
 public struct GeneratedImage: Sendable, Equatable {
     public var subject: String
     public var prompt: Int
     public var path: String
+    /// Every subject in the image (one, or several for multi-subject prompts).
+    public var subjects: [String] = []
+    /// The prompt text for CLIP-T where the line gives it (multi-subject prompts).
+    public var text: String?
+
+    public init(subject: String, prompt: Int, path: String, subjects: [String]? = nil, text: String? = nil) {
+        self.subject = subject
+        self.prompt = prompt
+        self.path = path
+        self.subjects = subjects ?? [subject]
+        self.text = text
+    }
 
     public static func discover(_ location: String) throws -> [GeneratedImage] {
         let fm = FileManager.default
@@ -102,11 +117,22 @@ public struct GeneratedImage: Sendable, Equatable {
             let base = (location as NSString).deletingLastPathComponent
             for (n, line) in text.split(separator: "\n").enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let subject = object["subject"] as? String, let prompt = object["prompt"] as? Int,
                       let image = object["image"] as? String else {
-                    throw EvaluationError("line \(n + 1) needs subject, prompt (index) and image", path: location)
+                    throw EvaluationError("line \(n + 1) is not a JSON object with an image", path: location)
                 }
-                out.append(GeneratedImage(subject: subject, prompt: prompt, path: image.hasPrefix("/") ? image : base + "/" + image))
+                let path = image.hasPrefix("/") ? image : base + "/" + image
+                if let subjects = object["subjects"] as? [String], subjects.count > 1 {
+                    guard let text = object["text"] as? String else {
+                        throw EvaluationError("line \(n + 1): a multi-subject image needs its prompt text", path: location)
+                    }
+                    out.append(GeneratedImage(subject: subjects.joined(separator: "+"), prompt: object["prompt"] as? Int ?? -1, path: path,
+                                              subjects: subjects, text: text))
+                } else if let subject = object["subject"] as? String ?? (object["subjects"] as? [String])?.first,
+                          let prompt = object["prompt"] as? Int {
+                    out.append(GeneratedImage(subject: subject, prompt: prompt, path: path, text: object["text"] as? String))
+                } else {
+                    throw EvaluationError("line \(n + 1) needs subject and prompt (index), or subjects and text", path: location)
+                }
             }
             return out
         }

@@ -99,6 +99,29 @@ import Text
         #expect(worst <= 1e-4)
     }
 
+    /// A Multibench-style line (several subjects, its own prompt text) scores each subject
+    /// against its own real images and averages.
+    @Test func multiSubjectImagesAverageTheirSubjects() throws {
+        let dir = TemporaryDirectory("eval-multi")
+        let (root, generated, clip) = try Self.makeSet(dir)
+        let image = generated + "/red_thing/0/1.png"
+        let list = dir.appending("multi.jsonl")
+        try """
+            {"subjects": ["red_thing", "blue_thing"], "text": "a toy and a vase on the beach", "image": "\(image)"}
+            {"subject": "red_thing", "prompt": 1, "image": "\(image)"}
+            {"subject": "blue_thing", "prompt": 1, "image": "\(image)"}
+
+            """.write(toFile: list, atomically: true, encoding: .utf8)
+        let result = try DreamBenchEvaluation.run(set: DreamBenchSet.load(directory: root), generated: GeneratedImage.discover(list),
+                                                  scorer: Self.scorer(clip: clip), pairing: .allPairs, realRow: false)
+        let multi = try #require(result.scores.first { $0.subject == "red_thing+blue_thing" })
+        let a = try #require(result.scores.first { $0.subject == "red_thing" }), b = try #require(result.scores.first { $0.subject == "blue_thing" })
+        #expect(abs(multi.dino - (a.dino + b.dino) / 2) < 1e-9 && abs(multi.clipI - (a.clipI + b.clipI) / 2) < 1e-9)
+        #expect(result.perSubject().map(\.subject).contains("red_thing+blue_thing"))
+        try "{\"subjects\": [\"red_thing\", \"blue_thing\"], \"image\": \"x.png\"}\n".write(toFile: list, atomically: true, encoding: .utf8)
+        #expect(throws: EvaluationError.self) { _ = try GeneratedImage.discover(list) }
+    }
+
     @Test func protocolInvariants() throws {
         let dir = TemporaryDirectory("eval-inv")
         let (root, generated, clip) = try Self.makeSet(dir)
