@@ -18,7 +18,8 @@ public enum COCOMask {
                 k += 1
                 if !more && (c & 0x10) != 0 { x |= -1 << (5 * k) }
             }
-            if counts.count > 2 { x += counts[counts.count - 2] }
+            // 64-bit wrap-around as the C code's long arithmetic (malformed strings must not trap).
+            if counts.count > 2 { x &+= counts[counts.count - 2] }
             counts.append(Int(UInt32(truncatingIfNeeded: x)))
         }
         return counts
@@ -30,10 +31,12 @@ public enum COCOMask {
         var index = 0, value: UInt8 = 0
         let total = width * height
         for run in counts {
+            // Runs are clamped to what is left, so huge or negative counts cannot overflow.
+            let length = min(max(0, run), total - index)
             if value == 1 {
-                for i in index..<min(total, index + max(0, run)) { bits[(i % height) * width + i / height] = 1 }
+                for i in index..<(index + length) { bits[(i % height) * width + i / height] = 1 }
             }
-            index += max(0, run)
+            index += length
             if index >= total { break }
             value ^= 1
         }
@@ -55,7 +58,8 @@ public enum COCOMask {
             let dx = abs(xe - xs), dy = abs(ys - ye)
             let flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye)
             if flip { swap(&xs, &xe); swap(&ys, &ye) }
-            let s = dx >= dy ? Double(ye - ys) / Double(dx) : Double(xe - xs) / Double(dy)
+            // A zero-length edge (repeated or single point) has no slope.
+            let s = dx >= dy ? (dx == 0 ? 0 : Double(ye - ys) / Double(dx)) : Double(xe - xs) / Double(dy)
             if dx >= dy {
                 for d in 0...dx {
                     let t = flip ? dx - d : d
@@ -111,12 +115,19 @@ public enum COCOMask {
     }
 
     /// Rasterises a segmentation for an image of `width` × `height`.
-    /// - Throws: ``ImagingError`` `.corrupt` when an RLE's size disagrees with the image.
+    /// - Throws: ``ImagingError`` `.corrupt` when an RLE's size disagrees with the image, or a
+    ///   polygon has an odd number of values or non-finite coordinates, or coordinates beyond four
+    ///   image sizes (+64) from it.
     public static func mask(_ segmentation: Segmentation, width: Int, height: Int) throws -> Mask {
         switch segmentation {
         case .polygons(let polygons):
             var result = Mask(width: width, height: height, bits: [UInt8](repeating: 0, count: width * height))
             for polygon in polygons {
+                // Coordinates far outside the image (real polygons lie on it) would only cost time.
+                let bound = Double(4 * max(width, height) + 64)
+                guard polygon.count % 2 == 0, polygon.allSatisfy({ $0.isFinite && abs($0) <= bound }) else {
+                    throw ImagingError(.corrupt, "a polygon needs x, y pairs of finite coordinates near the image (within ±\(Int(bound)))")
+                }
                 result = result.union(mask(fromCounts: counts(fromPolygon: polygon, width: width, height: height),
                                            width: width, height: height))
             }

@@ -64,3 +64,24 @@ import Testing
         #expect((0..<6).allSatisfy { y in (0..<10).filter { edges[x: $0, y: y, c: 0] == 255 }.count == 1 })
     }
 }
+
+/// Inputs the libFuzzer COCO target (fuzz/coco.swift) found crashing, kept as regressions.
+@Suite struct COCOFuzzRegressionTests {
+    @Test func aOnePointPolygonDoesNotTrap() throws {
+        // Found by fuzz/coco.swift: one point (a zero-length edge) divided 0 by 0.
+        let mask = try COCOMask.mask(.polygons([[-30, 186]]), width: 34, height: 46)
+        #expect(mask.width == 34)
+        #expect(throws: ImagingError.self) { _ = try COCOMask.mask(.polygons([[1, 2, 3]]), width: 8, height: 8) }
+        #expect(throws: ImagingError.self) { _ = try COCOMask.mask(.polygons([[.nan, 2, 3, 4, 5, 6]]), width: 8, height: 8) }
+        #expect(throws: ImagingError.self) { _ = try COCOMask.mask(.polygons([[1e9, 2, 3, 4, 5, 6]]), width: 8, height: 8) }
+    }
+
+    @Test func malformedRLEStringsAndHugeCountsDoNotTrap() throws {
+        // Found by fuzz/coco.swift: long continuation runs overflowed the delta sum.
+        let text = String(decoding: [0x01, 0x2a, 0x0a, 0x00] + Array("looooooooooooo'Ooooooooooooooo".utf8) + Array("IIIIIIIIIoooooooOptionalIIo".utf8), as: UTF8.self)
+        let mask = try COCOMask.mask(.rleString(text, height: 10, width: 16), width: 16, height: 10)
+        #expect(mask.width == 16 && mask.height == 10)
+        let huge = COCOMask.mask(fromCounts: [Int.max, Int.max, -5, 3], width: 4, height: 4)
+        #expect(huge.width == 4)
+    }
+}
