@@ -20,13 +20,29 @@ public enum LayerOps {
         }
     }
 
+    /// Splits `count` items into contiguous chunks run on every core (as many as BLAS threads),
+    /// for elementwise work large enough to pay for it.
+    static func parallelChunks(_ count: Int, minimum: Int = 65_536, _ body: (Range<Int>) -> Void) {
+        let workers = min(max(1, BLAS.threadCount), ProcessInfo.processInfo.activeProcessorCount)
+        guard workers > 1, count >= minimum else { body(0..<count); return }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: workers) { k in
+                body((count * k / workers)..<(count * (k + 1) / workers))
+            }
+        }
+    }
+
     /// Layer normalisation of each row (biased variance, as PyTorch), in place.
     public static func layerNorm(_ x: inout [Float], width: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                  eps: Float) {
         let rows = x.count / width
         x.withUnsafeMutableBufferPointer { buffer in
-            for r in 0..<rows {
-                let row = buffer.baseAddress! + r * width
+            nonisolated(unsafe) let base = buffer.baseAddress!
+            nonisolated(unsafe) let (weight, bias) = (weight, bias)
+            parallelChunks(rows, minimum: 64) { range in
+            for r in range {
+                let row = base + r * width
                 var mean: Double = 0
                 for i in 0..<width { mean += Double(row[i]) }
                 mean /= Double(width)
@@ -35,6 +51,7 @@ public enum LayerOps {
                 variance /= Double(width)
                 let m = Float(mean), inv = Float(1 / (variance + Double(eps)).squareRoot())
                 for i in 0..<width { row[i] = (row[i] - m) * inv * weight[i] + bias[i] }
+            }
             }
         }
     }
@@ -45,8 +62,12 @@ public enum LayerOps {
 
         /// Applies the activation in place.
         public func apply(_ x: inout [Float]) {
-            x.withUnsafeMutableBufferPointer { b in
-                switch self {
+            let kind = self
+            x.withUnsafeMutableBufferPointer { whole in
+                nonisolated(unsafe) let base = whole.baseAddress!
+                LayerOps.parallelChunks(whole.count) { range in
+                let b = UnsafeMutableBufferPointer(rebasing: UnsafeMutableBufferPointer(start: base, count: whole.count)[range])
+                switch kind {
                 case .gelu:
                     for i in b.indices { let v = b[i]; b[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
                 case .quickGELU:
@@ -58,6 +79,7 @@ public enum LayerOps {
                     }
                 case .relu:
                     for i in b.indices { b[i] = max(0, b[i]) }
+                }
                 }
             }
         }
