@@ -58,34 +58,33 @@ public struct DreamBenchEvaluation: Sendable {
         for name in Set(generated.flatMap(\.subjects)) where !set.subjects.contains(where: { $0.name == name }) {
             throw EvaluationError("generated images for unknown subject '\(name)'")
         }
-        // Each subject's reference features, computed once.
-        var referenceCache: [String: (dino: [[Float]], clip: [[Float]])] = [:]
-        func references(_ subject: DreamBenchSet.Subject) throws -> (dino: [[Float]], clip: [[Float]]) {
-            if let cached = referenceCache[subject.name] { return cached }
-            var paths = subject.realImages
-            if pairing == .singleReference {
-                let stem = kosmosReferences[subject.name]
-                paths = [paths.first { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension == stem } ?? paths[0]]
-            }
-            let images = try DreamBenchScorer.decode(paths)
+        // Each subject's real-image features, computed once; the pairing picks the references.
+        var realCache: [String: (dino: [[Float]], clip: [[Float]])] = [:]
+        func realFeatures(_ subject: DreamBenchSet.Subject) throws -> (dino: [[Float]], clip: [[Float]]) {
+            if let cached = realCache[subject.name] { return cached }
+            let images = try DreamBenchScorer.decode(subject.realImages)
             let features = (try scorer.dinoFeatures(images), try scorer.clipImageFeatures(images))
-            referenceCache[subject.name] = features
+            realCache[subject.name] = features
             return features
         }
+        func referenceIndices(_ subject: DreamBenchSet.Subject) -> [Int] {
+            guard pairing == .singleReference else { return Array(subject.realImages.indices) }
+            let stem = kosmosReferences[subject.name]
+            return [subject.realImages.firstIndex { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension == stem } ?? 0]
+        }
+        /// Mean DINO and CLIP-I of one generated image's features against a subject's references.
+        func similarity(_ dino: [Float], _ clip: [Float], to subject: DreamBenchSet.Subject) throws -> (dino: Double, clipI: Double) {
+            let real = try realFeatures(subject), refs = referenceIndices(subject)
+            let d = refs.map { DreamBenchScorer.cosine(dino, real.dino[$0]) }.reduce(0, +)
+            let c = refs.map { DreamBenchScorer.cosine(clip, real.clip[$0]) }.reduce(0, +)
+            return (d / Double(refs.count), c / Double(refs.count))
+        }
         for subject in set.subjects where bySubject[subject.name] != nil || realRow {
-            var references = subject.realImages
-            if pairing == .singleReference {
-                let stem = kosmosReferences[subject.name]
-                references = [references.first { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension == stem } ?? references[0]]
-            }
-            let realImages = try DreamBenchScorer.decode(realRow ? subject.realImages : references)
-            let realDINO = try scorer.dinoFeatures(realImages), realCLIP = try scorer.clipImageFeatures(realImages)
-            let referenceIndices = realRow ? subject.realImages.indices.filter { references.contains(subject.realImages[$0]) }
-                : Array(references.indices)
             if realRow && subject.realImages.count >= 2 {
+                let real = try realFeatures(subject)
                 var d = 0.0, c = 0.0, n = 0.0
-                for i in realDINO.indices { for j in realDINO.indices where i != j {
-                    d += DreamBenchScorer.cosine(realDINO[i], realDINO[j]); c += DreamBenchScorer.cosine(realCLIP[i], realCLIP[j]); n += 1
+                for i in real.dino.indices { for j in real.dino.indices where i != j {
+                    d += DreamBenchScorer.cosine(real.dino[i], real.dino[j]); c += DreamBenchScorer.cosine(real.clip[i], real.clip[j]); n += 1
                 } }
                 result.realRow[subject.name] = (d / n, c / n)
             }
@@ -99,11 +98,9 @@ public struct DreamBenchEvaluation: Sendable {
             let dino = try scorer.dinoFeatures(decoded), clip = try scorer.clipImageFeatures(decoded)
             let text = try scorer.clipTextFeatures(texts)
             for (i, image) in images.enumerated() {
-                let d = referenceIndices.map { DreamBenchScorer.cosine(dino[i], realDINO[$0]) }
-                let c = referenceIndices.map { DreamBenchScorer.cosine(clip[i], realCLIP[$0]) }
+                let (d, c) = try similarity(dino[i], clip[i], to: subject)
                 result.scores.append(ImageScore(subject: subject.name, prompt: image.prompt, path: image.path,
-                                                dino: d.reduce(0, +) / Double(d.count), clipI: c.reduce(0, +) / Double(c.count),
-                                                clipT: DreamBenchScorer.cosine(clip[i], text[image.prompt])))
+                                                dino: d, clipI: c, clipT: DreamBenchScorer.cosine(clip[i], text[image.prompt])))
             }
         }
         // Multi-subject images: each subject's score against its own references, averaged.
@@ -114,9 +111,9 @@ public struct DreamBenchEvaluation: Sendable {
             for (i, image) in multi.enumerated() {
                 var d = 0.0, c = 0.0
                 for name in image.subjects {
-                    let refs = try references(set.subjects.first { $0.name == name }!)
-                    d += refs.dino.map { DreamBenchScorer.cosine(dino[i], $0) }.reduce(0, +) / Double(refs.dino.count)
-                    c += refs.clip.map { DreamBenchScorer.cosine(clip[i], $0) }.reduce(0, +) / Double(refs.clip.count)
+                    let one = try similarity(dino[i], clip[i], to: set.subjects.first { $0.name == name }!)
+                    d += one.dino
+                    c += one.clipI
                 }
                 let n = Double(image.subjects.count)
                 result.scores.append(ImageScore(subject: image.subject, prompt: image.prompt, path: image.path,

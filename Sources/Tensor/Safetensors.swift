@@ -23,6 +23,14 @@ public enum Safetensors {
             precondition(shape.reduce(1, *) == floats.count, "shape \(shape) does not match \(floats.count) values")
             self.init(name: name, dtype: "F32", shape: shape, bytes: floats.withUnsafeBytes { Array($0) })
         }
+
+        /// A float tensor stored as `F16` (`half`) or `F32`.
+        public init(name: String, shape: [Int], floats: [Float], half: Bool) {
+            guard half else { self.init(name: name, shape: shape, floats: floats); return }
+            precondition(shape.reduce(1, *) == floats.count, "shape \(shape) does not match \(floats.count) values")
+            let halves = floats.map { Float16($0).bitPattern }
+            self.init(name: name, dtype: "F16", shape: shape, bytes: halves.withUnsafeBytes { Array($0) })
+        }
     }
 
     /// Serialises tensors (in the given order) with string metadata.

@@ -278,3 +278,18 @@ public struct WorkUnit<Item> {
         return (iterator, counts.reduce(0) { $0 + $1.1 })
     }
 }
+
+/// The order of the stages: a stage runs only after the one it reads has finished.
+enum StageOrder {
+    /// Throws `.usage` ("run <stage> first") unless `stage` has done, with `configHash`, every unit
+    /// holding an entry that matches `condition` (SQL over `entries e`: the earlier stage's input).
+    static func requireDone(_ stage: String, configHash: String, unitsWhere condition: String, in input: Catalog) throws {
+        let done = try input.doneUnits(stage: stage, configHash: configHash)
+        var needed = Set<Int>()
+        try input.database.forEach("SELECT DISTINCT e.unit FROM entries e WHERE \(condition)") { needed.insert($0[0].int ?? 0) }
+        let missing = needed.subtracting(done)
+        guard missing.isEmpty else {
+            throw PipelineError(.usage, "run \(stage) first: \(missing.count) of \(needed.count) units are not done by \(stage) with the current config")
+        }
+    }
+}

@@ -35,13 +35,7 @@ public struct CropStage: UnitProcessor {
         let tagHash = try TagStage.configHash(pipeline: pipeline, input: input)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
         configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + tagHash).utf8)).prefix(16))
-        let tagged = try input.doneUnits(stage: "tag", configHash: tagHash)
-        var needed = Set<Int>()
-        try input.database.forEach("SELECT DISTINCT unit FROM entries WHERE status = 'ok'") { needed.insert($0[0].int ?? 0) }
-        let missing = needed.subtracting(tagged)
-        guard missing.isEmpty else {
-            throw PipelineError(.usage, "run tag first: \(missing.count) of \(needed.count) units are not tagged with the current config")
-        }
+        try StageOrder.requireDone("tag", configHash: tagHash, unitsWhere: "e.status = 'ok'", in: input)
     }
 
     /// Accepted samples that the tag stage kept.

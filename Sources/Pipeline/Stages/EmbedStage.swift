@@ -72,13 +72,7 @@ public struct EmbedStage: UnitProcessor {
         let hashes = try Self.hashes(pipeline: pipeline, input: input)
         (configHash, modelHash) = (hashes.config, hashes.model)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        let cropped = try input.doneUnits(stage: "crop", configHash: hashes.crop)
-        var needed = Set<Int>()
-        try input.database.forEach("SELECT DISTINCT e.unit FROM entries e WHERE \(CropStage.kept)") { needed.insert($0[0].int ?? 0) }
-        let missing = needed.subtracting(cropped)
-        guard missing.isEmpty else {
-            throw PipelineError(.usage, "run crop first: \(missing.count) of \(needed.count) units are not cropped with the current config")
-        }
+        try StageOrder.requireDone("crop", configHash: hashes.crop, unitsWhere: CropStage.kept, in: input)
         BLAS.setThreadCount(config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.threads)
     }
 
@@ -244,13 +238,6 @@ public struct EmbedStage: UnitProcessor {
     }
 
     func entry(_ name: String, _ shape: [Int], _ values: [Float]) -> Safetensors.Entry {
-        guard config.dtype == "f16" else { return .init(name: name, shape: shape, floats: values) }
-        var bytes = [UInt8](repeating: 0, count: values.count * 2)
-        for (i, v) in values.enumerated() {
-            let bits = Float16(v).bitPattern
-            bytes[2 * i] = UInt8(bits & 0xFF)
-            bytes[2 * i + 1] = UInt8(bits >> 8)
-        }
-        return .init(name: name, dtype: "F16", shape: shape, bytes: bytes)
+        Safetensors.Entry(name: name, shape: shape, floats: values, half: config.dtype == "f16")
     }
 }

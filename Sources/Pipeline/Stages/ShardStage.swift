@@ -43,13 +43,7 @@ public struct ShardStage: UnitProcessor {
         let embed = try EmbedStage.hashes(pipeline: pipeline, input: input)
         configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + embed.config).utf8)).prefix(16))
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        let embedded = try input.doneUnits(stage: "embed", configHash: embed.config)
-        var needed = Set<Int>()
-        try input.database.forEach("SELECT DISTINCT e.unit FROM entries e WHERE \(EmbedStage.kept)") { needed.insert($0[0].int ?? 0) }
-        let missing = needed.subtracting(embedded)
-        guard missing.isEmpty else {
-            throw PipelineError(.usage, "run embed first: \(missing.count) of \(needed.count) units are not embedded with the current config")
-        }
+        try StageOrder.requireDone("embed", configHash: embed.config, unitsWhere: EmbedStage.kept, in: input)
     }
 
     public func units() throws -> (units: AnyIterator<WorkUnit<ShardItem>>, samples: Int) {
@@ -213,13 +207,6 @@ public struct ShardStage: UnitProcessor {
     }
 
     func floats(_ name: String, _ shape: [Int], _ values: [Float]) -> Safetensors.Entry {
-        guard config.dtype == "f16" else { return .init(name: name, shape: shape, floats: values) }
-        var bytes = [UInt8](repeating: 0, count: values.count * 2)
-        for (i, v) in values.enumerated() {
-            let bits = Float16(v).bitPattern
-            bytes[2 * i] = UInt8(bits & 0xFF)
-            bytes[2 * i + 1] = UInt8(bits >> 8)
-        }
-        return .init(name: name, dtype: "F16", shape: shape, bytes: bytes)
+        Safetensors.Entry(name: name, shape: shape, floats: values, half: config.dtype == "f16")
     }
 }
