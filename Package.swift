@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "PipelineTests",
                     dependencies: ["Pipeline", "Catalog", "Imaging", "SampleScenes", "Tensor", "Text", "Models", "PipelineTestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "TextTests", dependencies: ["Text", "PipelineTestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "StageCommandTests", dependencies: ["StageCommand", "Pipeline", "PipelineTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SampleScenesTests",

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Runs the package's built executables from tests (end-to-end, crash and worker tests).
 public enum ExecutableRunner {
@@ -20,23 +20,15 @@ public enum ExecutableRunner {
         public var signalled: Bool
     }
 
-    /// Starts an executable with arguments and returns the process (stdout/stderr to files in `logDirectory`).
+    /// Starts an executable with arguments and returns the child (stdout/stderr to files in `logDirectory`).
     public static func start(_ name: String, _ arguments: [String], environment: [String: String] = [:],
-                             logDirectory: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: productsDirectory + "/" + name)
-        process.arguments = arguments
+                             logDirectory: String) throws -> ChildProcess {
         var env = ProcessInfo.processInfo.environment
         for key in ["SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN"] { env[key] = nil }
         env.merge(environment) { $1 }
-        process.environment = env
         let id = UUID().uuidString.prefix(8)
-        _ = FileManager.default.createFile(atPath: "\(logDirectory)/\(name)-\(id).out", contents: nil)
-        _ = FileManager.default.createFile(atPath: "\(logDirectory)/\(name)-\(id).err", contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: "\(logDirectory)/\(name)-\(id).out")
-        process.standardError = FileHandle(forWritingAtPath: "\(logDirectory)/\(name)-\(id).err")
-        try process.run()
-        return process
+        return try ChildProcess(productsDirectory + "/" + name, arguments, environment: env,
+                                stdoutPath: "\(logDirectory)/\(name)-\(id).out", stderrPath: "\(logDirectory)/\(name)-\(id).err")
     }
 
     /// Runs an executable to completion and captures its output.
@@ -48,13 +40,14 @@ public enum ExecutableRunner {
     }
 
     /// Reads a finished process's captured output.
-    public static func collect(_ process: Process, logDirectory: String, name: String) -> Result {
+    public static func collect(_ process: ChildProcess, logDirectory: String, name: String) -> Result {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: logDirectory)) ?? []
         func read(_ ext: String) -> String {
             files.filter { $0.hasPrefix(name + "-") && $0.hasSuffix(ext) }
                 .compactMap { try? String(contentsOfFile: logDirectory + "/" + $0, encoding: .utf8) }.joined()
         }
-        return Result(status: process.terminationStatus, stdout: read(".out"), stderr: read(".err"),
-                      signalled: process.terminationReason == .uncaughtSignal)
+        return Result(status: process.terminationStatus, stdout: read(".out"),
+                      stderr: read(".err") + (process.timedOut ? "\n[killed: still running after the test's time limit]" : ""),
+                      signalled: process.signalled)
     }
 }

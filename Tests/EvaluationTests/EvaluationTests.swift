@@ -51,9 +51,9 @@ import Text
         let result = try DreamBenchEvaluation.run(set: DreamBenchSet.load(directory: root), generated: GeneratedImage.discover(generated),
                                                   scorer: Self.scorer(clip: clip), pairing: .init(rawValue: pairing)!, realRow: true)
         #expect(result.scores.count == 12 && result.realRow.count == 3)
-        let probe = SlurmlessShell.run("python3 -c 'import torch, transformers, PIL'")
+        let probe = Shell.sh("python3 -c 'import torch, transformers, PIL'")
         guard probe.status == 0 else { print("python reference skipped: python3 lacks torch, transformers or Pillow"); return }
-        let run = SlurmlessShell.run("python3 \(Self.here.path)/Fixtures/reference_scores.py \(root) \(generated) \(Self.dino) \(clip) \(pairing) 2>/dev/null")
+        let run = Shell.sh("python3 \(Self.here.path)/Fixtures/reference_scores.py \(root) \(generated) \(Self.dino) \(clip) \(pairing) 2>/dev/null")
         #expect(run.status == 0, "\(run.output)")
         let reference = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [[String: Any]] ?? []
         #expect(reference.count == 12)
@@ -73,7 +73,7 @@ import Text
     /// images, with the random CLIP and the DINO fixture.
     @Test func scoresOnTheRealPhotosMatchThePythonReference() throws {
         guard FileManager.default.fileExists(atPath: Self.shared + "/images/dog.jpg") else { print("shared DreamBench photos absent: skipped"); return }
-        guard SlurmlessShell.run("python3 -c 'import torch, transformers, PIL'").status == 0 else {
+        guard Shell.sh("python3 -c 'import torch, transformers, PIL'").status == 0 else {
             print("python reference skipped: python3 lacks torch, transformers or Pillow"); return
         }
         let dir = TemporaryDirectory("eval-photos")
@@ -87,7 +87,7 @@ import Text
         try RandomCLIP.write(to: dir.appending("clip"), seed: 13)
         let result = try DreamBenchEvaluation.run(set: DreamBenchSet.load(directory: Self.shared), generated: GeneratedImage.discover(dir.appending("generated")),
                                                   scorer: Self.scorer(clip: dir.appending("clip")), pairing: .allPairs, realRow: false)
-        let run = SlurmlessShell.run("python3 \(Self.here.path)/Fixtures/reference_scores.py \(Self.shared) \(dir.appending("generated")) \(Self.dino) \(dir.appending("clip")) all_pairs 2>/dev/null")
+        let run = Shell.sh("python3 \(Self.here.path)/Fixtures/reference_scores.py \(Self.shared) \(dir.appending("generated")) \(Self.dino) \(dir.appending("clip")) all_pairs 2>/dev/null")
         let reference = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [[String: Any]] ?? []
         #expect(reference.count == 8 && result.scores.count == 8)
         var worst = 0.0
@@ -163,20 +163,5 @@ import Text
         #expect((json?["subjects"] as? [Any])?.count == 3 && json?["real_images"] != nil && (json?["published"] as? [Any])?.count == 8)
         let html = try String(contentsOfFile: dir.appending("out/report.html"), encoding: .utf8)
         #expect(html.contains("<svg") && html.contains("data:image/png;base64,") && html.contains("RANDOM WEIGHTS"))
-    }
-}
-
-/// A shell command's status and standard output.
-enum SlurmlessShell {
-    static func run(_ command: String) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        guard (try? process.run()) != nil else { return (-1, "") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -35,11 +35,7 @@ import Testing
         let long = String(repeating: "n", count: 150) + ".txt"
         try dir.write("payload", to: "in/" + long)
         try dir.write("x", to: "in/short.json")
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tar.arguments = ["tar", "--format=gnu", "-C", dir.appending("in"), "-cf", dir.appending("g.tar"), long, "short.json"]
-        try tar.run()
-        tar.waitUntilExit()
+        #expect(Shell.run("tar", ["--format=gnu", "-C", dir.appending("in"), "-cf", dir.appending("g.tar"), long, "short.json"]).status == 0)
         let (found, error) = try members(dir.appending("g.tar"))
         #expect(error == nil)
         #expect(found.map(\.name) == [long, "short.json"])

@@ -99,24 +99,13 @@ import Text
     /// python3 lacks numpy or safetensors.
     func pythonReaderTests(build: String) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL.path
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import numpy, safetensors"]
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { print("python reader tests skipped: no python3"); return }
-        probe.waitUntilExit()
-        guard probe.terminationStatus == 0 else { print("python reader tests skipped: python3 lacks numpy or safetensors"); return }
-        let tests = Process()
-        tests.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tests.arguments = ["python3", "-m", "unittest", "discover", "-s", root + "/python/tests"]
-        tests.environment = ProcessInfo.processInfo.environment.merging(
-            ["ECLIPSE_BUILD": build, "ECLIPSE_CATALOG_TOOL": ExecutableRunner.productsDirectory + "/catalog"]) { $1 }
-        let pipe = Pipe()
-        tests.standardError = pipe
-        try tests.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        tests.waitUntilExit()
-        #expect(tests.terminationStatus == 0, "\(output)")
+        let probe = Shell.run("python3", ["-c", "import numpy, safetensors"])
+        guard probe.status != 127 else { print("python reader tests skipped: no python3"); return }
+        guard probe.status == 0 else { print("python reader tests skipped: python3 lacks numpy or safetensors"); return }
+        let tests = Shell.run("python3", ["-m", "unittest", "discover", "-s", root + "/python/tests"],
+                              environment: ["ECLIPSE_BUILD": build, "ECLIPSE_CATALOG_TOOL": ExecutableRunner.productsDirectory + "/catalog"])
+        let output = tests.output
+        #expect(tests.status == 0, "\(output)")
         #expect(output.contains("OK"))
     }
 

@@ -16,17 +16,8 @@ import Testing
     /// Runs a command, returning its status and output.
     @discardableResult
     static func shell(_ command: String, environment: [String: String] = [:]) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        guard (try? process.run()) != nil else { return (-1, "cannot run /bin/sh") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = Shell.sh(command, environment: environment, timeout: 300)
+        return (result.status, result.output)
     }
 
     /// A running single-node cluster, or why there is none.
