@@ -51,6 +51,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
         .target(name: "Catalog", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+        .target(name: "Prior", dependencies: ["Models", "Tensor"], swiftSettings: swiftSettings),
         .target(name: "Evaluation", dependencies: ["Models", "Imaging", "Text"], swiftSettings: swiftSettings),
         .target(name: "Text", dependencies: ["CZlib"], exclude: ["Resources/NOTICE.md"],
                 resources: [.copy("Resources/clip-bpe-merges.txt"), .copy("Resources/html-entities.tsv"),
@@ -117,6 +118,8 @@ let package = Package(
         // Shared test code.
         .target(name: "PipelineTestSupport", dependencies: ["Pipeline", "Catalog"], swiftSettings: swiftSettings),
 
+        .testTarget(name: "PriorTests", dependencies: ["Prior", "Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Imaging", "Text", "SampleScenes", "PipelineTestSupport"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),

@@ -22,7 +22,7 @@ public enum LayerOps {
 
     /// Splits `count` items into contiguous chunks run on every core (as many as BLAS threads),
     /// for elementwise work large enough to pay for it.
-    static func parallelChunks(_ count: Int, minimum: Int = 65_536, _ body: (Range<Int>) -> Void) {
+    package static func parallelChunks(_ count: Int, minimum: Int = 65_536, _ body: (Range<Int>) -> Void) {
         let workers = min(max(1, BLAS.threadCount), ProcessInfo.processInfo.activeProcessorCount)
         guard workers > 1, count >= minimum else { body(0..<count); return }
         withoutActuallyEscaping(body) { body in

@@ -1,0 +1,321 @@
+import Foundation
+import Tensor
+
+/// The λ-ECLIPSE prior (diffusers' `PriorTransformer` without the time embedding), with its
+/// forward pass and its backward pass written out.
+///
+/// One pass: the text states, control, pooled text and noise are projected to the inner width, the
+/// prd token is appended, the learned positional embedding added, then `numLayers` pre-norm blocks
+/// (self-attention with the causal plus key-padding mask, GELU feed-forward) run; the prediction is
+/// `proj_to_clip_embeddings(norm_out(prd token))`. `clip_mean`/`clip_std` are kept but not applied,
+/// as in the λ-ECLIPSE pipeline.
+public final class PriorTransformer: @unchecked Sendable {
+    // @unchecked: `parameters` is only mutated by the owner between passes.
+    public let config: PriorConfig
+    public let layout: PriorLayout
+    /// Every tensor, flat, in `layout` order.
+    public var parameters: [Float]
+
+    static let eps: Float = 1e-5
+
+    public init(config: PriorConfig, parameters: [Float]) throws {
+        try config.validate()
+        self.config = config
+        layout = PriorLayout(config)
+        guard parameters.count == layout.count else {
+            throw PriorError(.badCheckpoint, "\(parameters.count) parameter values; this config has \(layout.count)")
+        }
+        self.parameters = parameters
+    }
+
+    /// A freshly initialised prior: PyTorch's default `Linear` init (uniform ±1/√fan-in for weight
+    /// and bias), LayerNorm ones and zeros, and zero positional / prd embeddings, as diffusers
+    /// creates them; drawn from `seed`.
+    public convenience init(config: PriorConfig, seed: UInt64) throws {
+        let layout = PriorLayout(config)
+        var values = [Float](repeating: 0, count: layout.count)
+        var rng = SplitMix64(seed: seed)
+        for tensor in layout.tensors {
+            let range = tensor.offset..<(tensor.offset + tensor.count)
+            if tensor.name.contains("norm") && tensor.name.hasSuffix(".weight") {
+                for i in range { values[i] = 1 }
+            } else if tensor.name.contains("norm") || tensor.name == "positional_embedding" || tensor.name == "prd_embedding"
+                        || tensor.name.hasPrefix("clip_") {
+                continue
+            } else {
+                // The fan-in of a Linear's weight and bias is the weight's second dimension.
+                let base = tensor.name.hasSuffix(".bias") ? String(tensor.name.dropLast(5)) + ".weight" : tensor.name
+                let fanIn = layout[base]?.shape.last ?? tensor.shape.last ?? 1
+                let bound = 1 / Float(fanIn).squareRoot()
+                for i in range { values[i] = (rng.nextUnit() * 2 - 1) * bound }
+            }
+        }
+        try self.init(config: config, parameters: values)
+    }
+
+    // MARK: Activations kept for the backward pass
+
+    struct LayerCache {
+        var x: [Float] = [], xhat1: [Float] = [], rstd1: [Float] = [], h1: [Float] = []
+        var q: [Float] = [], k: [Float] = [], v: [Float] = [], probs: [Float] = [], attn: [Float] = []
+        var x1: [Float] = [], xhat3: [Float] = [], rstd3: [Float] = [], h3: [Float] = [], u: [Float] = [], g: [Float] = []
+    }
+
+    /// What `forward(_:keep:)` keeps for `backward`.
+    public struct Activations {
+        var layers: [LayerCache] = []
+        var xhatOut: [Float] = [], rstdOut: [Float] = [], yOut: [Float] = []
+        var batch: PriorBatch
+    }
+
+    var tokenOfControl: Int { config.numEmbeddings }
+    var tokenOfPooled: Int { config.numEmbeddings + (config.hasControl ? 1 : 0) }
+    var tokenOfNoise: Int { tokenOfPooled + 1 }
+
+    /// Predicted image embeddings [batch, outputDim].
+    public func predict(_ batch: PriorBatch) throws -> [Float] {
+        try batch.validate(config)
+        return forward(batch, keep: nil)
+    }
+
+    /// The forward pass; with `keep`, the activations the backward pass needs are stored there.
+    func forward(_ batch: PriorBatch, keep: UnsafeMutablePointer<Activations>?) -> [Float] {
+        let n = batch.size, t = config.tokens, d = config.innerDim, e = config.embeddingDim, pd = config.projDim
+        let nE = config.numEmbeddings, f = 4 * d, h = config.numAttentionHeads, rows = n * t, c = config.outputDim
+        let L = layout
+        return parameters.withUnsafeBufferPointer { pb in
+            let w = pb.baseAddress!
+            // Input sequence.
+            var x = [Float](repeating: 0, count: rows * d)
+            x.withUnsafeMutableBufferPointer { xb in
+                let xp = xb.baseAddress!
+                batch.text.withUnsafeBufferPointer { tb in
+                    for b in 0..<n {
+                        PriorKernels.linear(tb.baseAddress! + b * nE * e, rows: nE, inputs: e, ldx: e, weight: w + L.encoderProjWeight,
+                                            bias: w + L.encoderProjBias, outputs: d, into: xp + b * t * d, ldy: d)
+                    }
+                }
+                if config.hasControl {
+                    batch.control.withUnsafeBufferPointer {
+                        PriorKernels.linear($0.baseAddress!, rows: n, inputs: pd, ldx: pd, weight: w + L.controlWeight,
+                                            bias: w + L.controlBias, outputs: d, into: xp + tokenOfControl * d, ldy: t * d)
+                    }
+                }
+                batch.pooled.withUnsafeBufferPointer {
+                    PriorKernels.linear($0.baseAddress!, rows: n, inputs: pd, ldx: pd, weight: w + L.embeddingProjWeight,
+                                        bias: w + L.embeddingProjBias, outputs: d, into: xp + tokenOfPooled * d, ldy: t * d)
+                }
+                batch.noise.withUnsafeBufferPointer {
+                    PriorKernels.linear($0.baseAddress!, rows: n, inputs: e, ldx: e, weight: w + L.projInWeight,
+                                        bias: w + L.projInBias, outputs: d, into: xp + tokenOfNoise * d, ldy: t * d)
+                }
+                for b in 0..<n {
+                    (xp + (b * t + t - 1) * d).update(from: w + L.prd, count: d)
+                    let seq = xp + b * t * d
+                    for i in 0..<(t * d) { seq[i] += w[L.positional + i] }
+                }
+            }
+            keep?.pointee.layers.removeAll()
+            for block in L.blocks {
+                var cache = LayerCache()
+                cache.xhat1 = [Float](repeating: 0, count: rows * d)
+                cache.rstd1 = [Float](repeating: 0, count: rows)
+                cache.h1 = [Float](repeating: 0, count: rows * d)
+                PriorKernels.layerNorm(x, rows: rows, width: d, weight: w + block.norm1Weight, bias: w + block.norm1Bias,
+                                       eps: Self.eps, xhat: &cache.xhat1, rstd: &cache.rstd1, y: &cache.h1)
+                cache.q = [Float](repeating: 0, count: rows * d)
+                cache.k = cache.q
+                cache.v = cache.q
+                PriorKernels.linear(cache.h1, rows: rows, inputs: d, ldx: d, weight: w + block.toQWeight, bias: w + block.toQBias,
+                                    outputs: d, into: &cache.q, ldy: d)
+                PriorKernels.linear(cache.h1, rows: rows, inputs: d, ldx: d, weight: w + block.toKWeight, bias: w + block.toKBias,
+                                    outputs: d, into: &cache.k, ldy: d)
+                PriorKernels.linear(cache.h1, rows: rows, inputs: d, ldx: d, weight: w + block.toVWeight, bias: w + block.toVBias,
+                                    outputs: d, into: &cache.v, ldy: d)
+                cache.probs = [Float](repeating: 0, count: n * h * t * t)
+                cache.attn = [Float](repeating: 0, count: rows * d)
+                batch.textMask.withUnsafeBufferPointer { mb in
+                    PriorKernels.attention(q: cache.q, k: cache.k, v: cache.v, batch: n, tokens: t, heads: h,
+                                           headDim: config.attentionHeadDim, textTokens: nE, textMask: mb.baseAddress!,
+                                           probs: &cache.probs, out: &cache.attn)
+                }
+                var x1 = x
+                x1.withUnsafeMutableBufferPointer { x1b in
+                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+                    defer { tmp.deallocate() }
+                    PriorKernels.linear(cache.attn, rows: rows, inputs: d, ldx: d, weight: w + block.toOutWeight,
+                                        bias: w + block.toOutBias, outputs: d, into: tmp, ldy: d)
+                    for i in 0..<(rows * d) { x1b[i] += tmp[i] }
+                }
+                cache.xhat3 = [Float](repeating: 0, count: rows * d)
+                cache.rstd3 = [Float](repeating: 0, count: rows)
+                cache.h3 = [Float](repeating: 0, count: rows * d)
+                PriorKernels.layerNorm(x1, rows: rows, width: d, weight: w + block.norm3Weight, bias: w + block.norm3Bias,
+                                       eps: Self.eps, xhat: &cache.xhat3, rstd: &cache.rstd3, y: &cache.h3)
+                cache.u = [Float](repeating: 0, count: rows * f)
+                PriorKernels.linear(cache.h3, rows: rows, inputs: d, ldx: d, weight: w + block.ff1Weight, bias: w + block.ff1Bias,
+                                    outputs: f, into: &cache.u, ldy: f)
+                cache.g = [Float](repeating: 0, count: rows * f)
+                PriorKernels.gelu(cache.u, count: rows * f, into: &cache.g)
+                var x2 = x1
+                x2.withUnsafeMutableBufferPointer { x2b in
+                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
+                    defer { tmp.deallocate() }
+                    PriorKernels.linear(cache.g, rows: rows, inputs: f, ldx: f, weight: w + block.ff2Weight, bias: w + block.ff2Bias,
+                                        outputs: d, into: tmp, ldy: d)
+                    for i in 0..<(rows * d) { x2b[i] += tmp[i] }
+                }
+                if keep != nil {
+                    cache.x = x
+                    cache.x1 = x1
+                    keep!.pointee.layers.append(cache)
+                }
+                x = x2
+            }
+            // Output: norm_out and the projection of the prd (last) token.
+            var last = [Float](repeating: 0, count: n * d)
+            for b in 0..<n { for i in 0..<d { last[b * d + i] = x[(b * t + t - 1) * d + i] } }
+            var xhat = [Float](repeating: 0, count: n * d), rstd = [Float](repeating: 0, count: n), y = [Float](repeating: 0, count: n * d)
+            PriorKernels.layerNorm(last, rows: n, width: d, weight: w + L.normOutWeight, bias: w + L.normOutBias, eps: Self.eps,
+                                   xhat: &xhat, rstd: &rstd, y: &y)
+            var out = [Float](repeating: 0, count: n * c)
+            PriorKernels.linear(y, rows: n, inputs: d, ldx: d, weight: w + L.outWeight, bias: w + L.outBias, outputs: c,
+                                into: &out, ldy: c)
+            if keep != nil {
+                keep!.pointee.xhatOut = xhat
+                keep!.pointee.rstdOut = rstd
+                keep!.pointee.yOut = y
+            }
+            return out
+        }
+    }
+
+    /// The forward pass keeping what `backward` needs.
+    public func forwardForTraining(_ batch: PriorBatch) throws -> (prediction: [Float], activations: Activations) {
+        try batch.validate(config)
+        var activations = Activations(batch: batch)
+        let prediction = withUnsafeMutablePointer(to: &activations) { forward(batch, keep: $0) }
+        return (prediction, activations)
+    }
+
+    /// Adds d(loss)/d(parameters) to `gradients` (same layout as `parameters`) given
+    /// d(loss)/d(prediction) [batch, outputDim].
+    public func backward(_ activations: Activations, outputGradient: [Float], into gradients: inout [Float]) {
+        precondition(gradients.count == parameters.count, "gradient buffer size")
+        let batch = activations.batch
+        let n = batch.size, t = config.tokens, d = config.innerDim, e = config.embeddingDim, pd = config.projDim
+        let nE = config.numEmbeddings, f = 4 * d, h = config.numAttentionHeads, rows = n * t, c = config.outputDim
+        let L = layout
+        precondition(outputGradient.count == n * c, "output gradient shape")
+        parameters.withUnsafeBufferPointer { pb in
+            gradients.withUnsafeMutableBufferPointer { gb in
+                let w = pb.baseAddress!, g = gb.baseAddress!
+                // Output projection and norm_out on the prd rows.
+                var dy = [Float](repeating: 0, count: n * d)
+                PriorKernels.linearBackward(outputGradient, rows: n, outputs: c, ldy: c, x: activations.yOut, inputs: d, ldx: d,
+                                            weight: w + L.outWeight, dWeight: g + L.outWeight, dBias: g + L.outBias,
+                                            dx: &dy, ldDx: d, accumulate: false)
+                var dLast = [Float](repeating: 0, count: n * d)
+                PriorKernels.layerNormBackward(dy, rows: n, width: d, xhat: activations.xhatOut, rstd: activations.rstdOut,
+                                               weight: w + L.normOutWeight, dWeight: g + L.normOutWeight,
+                                               dBias: g + L.normOutBias, dx: &dLast)
+                var dx = [Float](repeating: 0, count: rows * d)
+                for b in 0..<n { for i in 0..<d { dx[(b * t + t - 1) * d + i] = dLast[b * d + i] } }
+
+                var dTmp = [Float](repeating: 0, count: rows * f)
+                var dh = [Float](repeating: 0, count: rows * d)
+                var dq = dh, dk = dh, dv = dh, dAttn = dh
+                for (l, block) in L.blocks.enumerated().reversed() {
+                    let cache = activations.layers[l]
+                    // Feed-forward: x2 = x1 + W2·gelu(W1·LN3(x1)).
+                    PriorKernels.linearBackward(dx, rows: rows, outputs: d, ldy: d, x: cache.g, inputs: f, ldx: f,
+                                                weight: w + block.ff2Weight, dWeight: g + block.ff2Weight, dBias: g + block.ff2Bias,
+                                                dx: &dTmp, ldDx: f, accumulate: false)
+                    PriorKernels.geluBackward(cache.u, count: rows * f, gradient: &dTmp)
+                    PriorKernels.linearBackward(dTmp, rows: rows, outputs: f, ldy: f, x: cache.h3, inputs: d, ldx: d,
+                                                weight: w + block.ff1Weight, dWeight: g + block.ff1Weight, dBias: g + block.ff1Bias,
+                                                dx: &dh, ldDx: d, accumulate: false)
+                    // dx now holds d/dx1 from the residual; add the LN3 path.
+                    PriorKernels.layerNormBackward(dh, rows: rows, width: d, xhat: cache.xhat3, rstd: cache.rstd3,
+                                                   weight: w + block.norm3Weight, dWeight: g + block.norm3Weight,
+                                                   dBias: g + block.norm3Bias, dx: &dx)
+                    // Attention: x1 = x + Wo·attn(LN1(x)).
+                    PriorKernels.linearBackward(dx, rows: rows, outputs: d, ldy: d, x: cache.attn, inputs: d, ldx: d,
+                                                weight: w + block.toOutWeight, dWeight: g + block.toOutWeight,
+                                                dBias: g + block.toOutBias, dx: &dAttn, ldDx: d, accumulate: false)
+                    PriorKernels.attentionBackward(dOut: dAttn, q: cache.q, k: cache.k, v: cache.v, probs: cache.probs, batch: n,
+                                                   tokens: t, heads: h, headDim: config.attentionHeadDim, dq: &dq, dk: &dk, dv: &dv)
+                    PriorKernels.linearBackward(dq, rows: rows, outputs: d, ldy: d, x: cache.h1, inputs: d, ldx: d,
+                                                weight: w + block.toQWeight, dWeight: g + block.toQWeight, dBias: g + block.toQBias,
+                                                dx: &dh, ldDx: d, accumulate: false)
+                    PriorKernels.linearBackward(dk, rows: rows, outputs: d, ldy: d, x: cache.h1, inputs: d, ldx: d,
+                                                weight: w + block.toKWeight, dWeight: g + block.toKWeight, dBias: g + block.toKBias,
+                                                dx: &dh, ldDx: d, accumulate: true)
+                    PriorKernels.linearBackward(dv, rows: rows, outputs: d, ldy: d, x: cache.h1, inputs: d, ldx: d,
+                                                weight: w + block.toVWeight, dWeight: g + block.toVWeight, dBias: g + block.toVBias,
+                                                dx: &dh, ldDx: d, accumulate: true)
+                    PriorKernels.layerNormBackward(dh, rows: rows, width: d, xhat: cache.xhat1, rstd: cache.rstd1,
+                                                   weight: w + block.norm1Weight, dWeight: g + block.norm1Weight,
+                                                   dBias: g + block.norm1Bias, dx: &dx)
+                }
+                // Inputs: positional and prd embeddings, then the four projections.
+                dx.withUnsafeBufferPointer { db in
+                    let dp = db.baseAddress!
+                    for b in 0..<n {
+                        let seq = dp + b * t * d
+                        for i in 0..<(t * d) { g[L.positional + i] += seq[i] }
+                        for i in 0..<d { g[L.prd + i] += seq[(t - 1) * d + i] }
+                    }
+                    batch.text.withUnsafeBufferPointer { tb in
+                        for b in 0..<n {
+                            PriorKernels.linearBackward(dp + b * t * d, rows: nE, outputs: d, ldy: d, x: tb.baseAddress! + b * nE * e,
+                                                        inputs: e, ldx: e, weight: w + L.encoderProjWeight,
+                                                        dWeight: g + L.encoderProjWeight, dBias: g + L.encoderProjBias,
+                                                        dx: nil, ldDx: 0, accumulate: false)
+                        }
+                    }
+                    if config.hasControl {
+                        batch.control.withUnsafeBufferPointer {
+                            PriorKernels.linearBackward(dp + tokenOfControl * d, rows: n, outputs: d, ldy: t * d, x: $0.baseAddress!,
+                                                        inputs: pd, ldx: pd, weight: w + L.controlWeight, dWeight: g + L.controlWeight,
+                                                        dBias: g + L.controlBias, dx: nil, ldDx: 0, accumulate: false)
+                        }
+                    }
+                    batch.pooled.withUnsafeBufferPointer {
+                        PriorKernels.linearBackward(dp + tokenOfPooled * d, rows: n, outputs: d, ldy: t * d, x: $0.baseAddress!,
+                                                    inputs: pd, ldx: pd, weight: w + L.embeddingProjWeight,
+                                                    dWeight: g + L.embeddingProjWeight, dBias: g + L.embeddingProjBias,
+                                                    dx: nil, ldDx: 0, accumulate: false)
+                    }
+                    batch.noise.withUnsafeBufferPointer {
+                        PriorKernels.linearBackward(dp + tokenOfNoise * d, rows: n, outputs: d, ldy: t * d, x: $0.baseAddress!,
+                                                    inputs: e, ldx: e, weight: w + L.projInWeight, dWeight: g + L.projInWeight,
+                                                    dBias: g + L.projInBias, dx: nil, ldDx: 0, accumulate: false)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// SplitMix64: a small, fast, seedable generator (Steele et al. 2014), used for initialisation,
+/// noise and control dropout so that runs are reproducible from their seed alone.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1) with 24 bits.
+    public mutating func nextUnit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    /// A standard normal draw (Box–Muller on two 53-bit uniforms).
+    public mutating func nextGaussian() -> Float {
+        let u1 = (Double(next() >> 11) + 1) / 9_007_199_254_740_993.0
+        let u2 = Double(next() >> 11) / 9_007_199_254_740_992.0
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+    }
+}
