@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "merge", targets: ["merge"]),
         .executable(name: "catalog", targets: ["catalog"]),
         .executable(name: "make-sample", targets: ["make-sample"]),
+        .executable(name: "prior", targets: ["prior"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -52,6 +53,7 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .target(name: "Prior", dependencies: ["Models", "Tensor"], swiftSettings: swiftSettings),
+        .target(name: "PriorTraining", dependencies: ["Prior", "Pipeline", "Catalog", "Models", "Tensor"], swiftSettings: swiftSettings),
         .target(name: "Evaluation", dependencies: ["Models", "Imaging", "Text"], swiftSettings: swiftSettings),
         .target(name: "Text", dependencies: ["CZlib"], exclude: ["Resources/NOTICE.md"],
                 resources: [.copy("Resources/clip-bpe-merges.txt"), .copy("Resources/html-entities.tsv"),
@@ -111,6 +113,10 @@ let package = Package(
         .executableTarget(name: "catalog",
                           dependencies: ["Pipeline", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/catalog", swiftSettings: swiftSettings),
+        .executableTarget(name: "prior",
+                          dependencies: ["PriorTraining", "Prior", "Pipeline", "Catalog", "Models", "Tensor",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/Executables/prior", swiftSettings: swiftSettings),
         .executableTarget(name: "make-sample",
                           dependencies: ["SampleScenes", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/make-sample", swiftSettings: swiftSettings),
@@ -118,7 +124,7 @@ let package = Package(
         // Shared test code.
         .target(name: "PipelineTestSupport", dependencies: ["Pipeline", "Catalog"], swiftSettings: swiftSettings),
 
-        .testTarget(name: "PriorTests", dependencies: ["Prior", "Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],
+        .testTarget(name: "PriorTests", dependencies: ["Prior", "PriorTraining", "Pipeline", "Catalog", "SampleScenes", "Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Imaging", "Text", "SampleScenes", "PipelineTestSupport"],

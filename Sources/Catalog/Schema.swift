@@ -175,6 +175,41 @@ enum Schema {
         """
         ALTER TABLE shard_rows ADD COLUMN split TEXT NOT NULL DEFAULT 'train';
         """,
+        // 5: prior training: every step's loss, each evaluation, each checkpoint, per run
+        // (`run` is the hash of the training settings).
+        """
+        CREATE TABLE train_steps (
+            run TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            samples INTEGER NOT NULL,
+            loss REAL NOT NULL,
+            mse REAL NOT NULL,
+            info_nce REAL NOT NULL,
+            learning_rate REAL NOT NULL,
+            grad_norm REAL NOT NULL,
+            PRIMARY KEY (run, step)
+        );
+        CREATE TABLE train_evals (
+            run TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            split TEXT NOT NULL,
+            samples INTEGER NOT NULL,
+            mse REAL NOT NULL,
+            cosine REAL NOT NULL,
+            top1 REAL NOT NULL,
+            PRIMARY KEY (run, step, split)
+        );
+        CREATE TABLE checkpoints (
+            run TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (run, step)
+        );
+        """,
     ]
 
     /// The version this code writes.

@@ -111,6 +111,12 @@ public final class SafetensorsFile: @unchecked Sendable {
         return (entries, metadata)
     }
 
+    /// A tensor's raw bytes (for integer and boolean tensors such as masks).
+    public func bytes(_ name: String) throws -> [UInt8] {
+        guard let entry = entries[name] else { throw ModelError(.missingWeights, "missing tensor '\(name)'", path: path) }
+        return Array(UnsafeRawBufferPointer(start: base + dataStart + entry.range.lowerBound, count: entry.range.count))
+    }
+
     /// A tensor as float32.
     /// - Throws: ``ModelError`` for a missing name, an unexpected shape, or a non-float dtype.
     public func floats(_ name: String, shape expected: [Int]? = nil) throws -> Weight {

@@ -16,7 +16,11 @@ import sqlite3
 from safetensors import safe_open
 
 __all__ = ["ShardIndex", "ShardDataset", "SCHEMA_VERSION"]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions this reader reads: 2 adds the zero_image_embeds tensor to 1.
+KNOWN_SCHEMA_VERSIONS = {1, 2}
+# Tensors that hold one value per shard rather than one per row.
+PER_SHARD_TENSORS = {"zero_image_embeds"}
 
 
 class ShardIndex:
@@ -33,8 +37,8 @@ class ShardIndex:
                 "SELECT r.sample_id, s.path, r.row, r.split FROM shard_rows r JOIN shards s ON s.id = r.shard"):
             self._rows[sample_id] = (shard_path, row, split)
         versions = {v for (v,) in self._db.execute("SELECT DISTINCT schema_version FROM shards")}
-        if versions - {SCHEMA_VERSION}:
-            raise ValueError(f"shard schema versions {sorted(versions)}; this reader knows {SCHEMA_VERSION}")
+        if versions - KNOWN_SCHEMA_VERSIONS:
+            raise ValueError(f"shard schema versions {sorted(versions)}; this reader knows {sorted(KNOWN_SCHEMA_VERSIONS)}")
         self._open = {}
 
     def __len__(self):
@@ -68,7 +72,12 @@ class ShardIndex:
         """One training row as a dict of numpy arrays (float tensors as stored, f16 by default)."""
         shard_path, row, _ = self._rows[sample_id]
         f = self._file(shard_path)
-        return {name: f.get_slice(name)[row] for name in (names or f.keys())}
+        names = names or [k for k in f.keys() if k not in PER_SHARD_TENSORS]
+        return {name: f.get_slice(name)[row] for name in names}
+
+    def shard_tensor(self, sample_id, name="zero_image_embeds"):
+        """A per-shard tensor of the sample's shard (the zero-image embedding, schema 2)."""
+        return self._file(self._rows[sample_id][0]).get_tensor(name)
 
 
 try:

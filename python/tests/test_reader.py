@@ -33,7 +33,11 @@ class ReaderTests(unittest.TestCase):
             for p in np.nonzero(mask[j])[0]:
                 owner = max(k for k in range(mask.shape[0]) if mask[k, p])
                 np.testing.assert_array_equal(row["interleaved_text"][p], row["subject_embeds"][owner])
-        self.assertEqual(self.index.metadata(sample)["schema_version"], "1")
+        self.assertEqual(self.index.metadata(sample)["schema_version"], "2")
+        # Schema 2: the shard's zero-image embedding; rows without a Canny image hold it as control.
+        zero = self.index.shard_tensor(sample)
+        self.assertEqual(zero.shape, (1, row["control_embeds"].shape[0]))
+        self.assertNotIn("zero_image_embeds", row)
 
     def test_epoch_order_matches_the_catalog_tool(self):
         if not os.path.exists(CATALOG_TOOL):

@@ -22,14 +22,16 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var embed: EmbedConfig
     /// The shard stage.
     public var shard: ShardConfig
+    /// Prior training (`prior train`).
+    public var train: TrainConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, crop, embed, shard
+        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, crop, embed, shard, train
     }
 
     public init(name: String, buildDir: String, manifest: String, unitSize: Int = 1000, ingest: IngestConfig = .init(),
                 tag: TagConfig = .init(), crop: CropConfig = .init(), embed: EmbedConfig = .init(),
-                shard: ShardConfig = .init()) {
+                shard: ShardConfig = .init(), train: TrainConfig = .init()) {
         self.name = name
         self.buildDir = buildDir
         self.manifest = manifest
@@ -39,6 +41,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         self.crop = crop
         self.embed = embed
         self.shard = shard
+        self.train = train
     }
 
     public init(from decoder: any Decoder) throws {
@@ -53,6 +56,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         crop = try c.decodeIfPresent(CropConfig.self, forKey: .crop) ?? CropConfig()
         embed = try c.decodeIfPresent(EmbedConfig.self, forKey: .embed) ?? EmbedConfig()
         shard = try c.decodeIfPresent(ShardConfig.self, forKey: .shard) ?? ShardConfig()
+        train = try c.decodeIfPresent(TrainConfig.self, forKey: .train) ?? TrainConfig()
     }
 
     /// Checks values that decoding cannot.
@@ -62,6 +66,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         try crop.validate()
         try embed.validate()
         try shard.validate()
+        try train.validate()
     }
 
     /// Loads a pipeline file, applies `--set key.path=value` overrides, resolves relative paths.
@@ -73,6 +78,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         config.buildDir = ConfigLoader.resolve(config.buildDir, against: base)
         config.manifest = ConfigLoader.resolve(config.manifest, against: base)
         if !config.embed.model.isEmpty { config.embed.model = ConfigLoader.resolve(config.embed.model, against: base) }
+        if !config.train.prior.isEmpty { config.train.prior = ConfigLoader.resolve(config.train.prior, against: base) }
         if !config.tag.tokenizer.isEmpty { config.tag.tokenizer = ConfigLoader.resolve(config.tag.tokenizer, against: base) }
         try config.validate()
         return config

@@ -218,7 +218,9 @@ public final class StageRunner {
         for folder in layout.managedDirectories + ["reports"] {
             let directory = layout.absolute(folder)
             removed += AtomicFile.sweepTemporaries(in: directory, tag: single ? nil : tag)
-            guard single, folder != "reports", let walker = FileManager.default.enumerator(atPath: directory) else { continue }
+            // Checkpoints are the trainer's (it records them in its own table and sweeps its own
+            // temporaries): never orphans of a stage.
+            guard single, folder != "reports", folder != "checkpoints", let walker = FileManager.default.enumerator(atPath: directory) else { continue }
             while let relative = walker.nextObject() as? String {
                 let path = folder + "/" + relative
                 var info = stat()

@@ -17,15 +17,16 @@ public struct ShardItem: Sendable {
 }
 
 /// The shard stage: per unit one safetensors shard `shards/shard-NNNNN.safetensors` of the
-/// λ-ECLIPSE training rows (schema 1): the interleaved text features (the caption's last hidden
+/// λ-ECLIPSE training rows (schema 2): the interleaved text features (the caption's last hidden
 /// state with every position of each subject's label tokens overwritten by that subject's image
 /// embedding, later subjects winning), the pooled embedding of the unmodified caption, the
 /// attention mask, the target image embedding, up to `max_subjects` subject embeddings with
 /// their count and token masks, and the control embedding (the Canny image's, else the zero
-/// image's) with a flag. Catalog: `shards` (size, SHA-256) and `shard_rows` (row, split).
+/// image's) with a flag, plus the zero-image embedding itself (schema 2, for the trainer's control
+/// dropout). Catalog: `shards` (size, SHA-256) and `shard_rows` (row, split).
 public struct ShardStage: UnitProcessor {
     public typealias Item = ShardItem
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public let config: ShardConfig
     public var stage: String { "shard" }
@@ -41,7 +42,7 @@ public struct ShardStage: UnitProcessor {
         layout = BuildLayout(root: pipeline.buildDir)
         tokenizer = pipeline.tag.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: pipeline.tag.tokenizer)
         let embed = try EmbedStage.hashes(pipeline: pipeline, input: input)
-        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + embed.config).utf8)).prefix(16))
+        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + embed.config + "|schema \(Self.schemaVersion)").utf8)).prefix(16))
         configJSON = ConfigLoader.canonicalJSON(pipeline)
         try StageOrder.requireDone("embed", configHash: embed.config, unitsWhere: EmbedStage.kept, in: input)
     }
@@ -163,6 +164,11 @@ public struct ShardStage: UnitProcessor {
         var output: [(String, [UInt8])] = []
         var digest = "", size = 0
         if n > 0 {
+            // The zero-image embedding, for the trainer's control dropout.
+            let zeroImage = try tensor(kept[0].item.featurePath, "zero_image_embeds")
+            guard zeroImage.count >= dims.p else {
+                throw PipelineError(.io, "zero_image_embeds holds \(zeroImage.count) values, not \(dims.p)", file: kept[0].item.featurePath)
+            }
             var entries = [
                 floats("interleaved_text", [n, 77, dims.d], interleaved),
                 floats("text_embeds", [n, dims.p], textEmbeds),
@@ -173,6 +179,7 @@ public struct ShardStage: UnitProcessor {
                 .init(name: "subject_token_mask", dtype: "U8", shape: [n, s, 77], bytes: subjectMasks),
                 floats("control_embeds", [n, dims.p], control),
                 .init(name: "has_canny", dtype: "U8", shape: [n], bytes: hasCanny),
+                floats("zero_image_embeds", [1, dims.p], Array(UnsafeBufferPointer(start: zeroImage.pointer, count: dims.p))),
             ]
             if config.plainText { entries.append(floats("text_last_hidden_state", [n, 77, dims.d], plain)) }
             let first = try file(kept[0].item.featurePath).metadata

@@ -1,0 +1,194 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Models
+import Pipeline
+import Prior
+import PriorTraining
+import Tensor
+
+/// `prior`: train the λ-ECLIPSE prior on a build's shards, predict image embeddings with it, or
+/// evaluate it on a split.
+@main
+struct PriorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prior",
+        abstract: "Train, run and evaluate the λ-ECLIPSE prior (diffusers PriorTransformer layout).",
+        subcommands: [Train.self, Predict.self, Evaluate.self, Init.self])
+
+    static func fail(_ error: any Error, _ command: String) -> ExitCode {
+        StageCommandSupport.report(error, command: "prior \(command)")
+        return ExitCode(StageCommandSupport.exitCode(for: error))
+    }
+
+    static func setThreads(_ threads: Int?) {
+        if let threads { BLAS.setThreadCount(threads) }
+    }
+}
+
+extension PriorCommand {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train on the train split of a build's shards; resumes from the newest checkpoint.",
+            discussion: "Settings come from the pipeline file's train: section (override with --set train.KEY=VALUE).")
+
+        @Option(help: "Pipeline config whose build to train on.") var pipeline: String
+        @Option(name: .customLong("set"), help: "Override a setting, e.g. --set train.steps=200.") var overrides: [String] = []
+        @Option(help: "Stop after this many steps in this process (the run resumes later).") var stopAfter: Int?
+        @Option(help: "BLAS threads (default: every core).") var threads: Int?
+        @Flag(help: "Print only the summary.") var quiet = false
+
+        func run() throws {
+            PriorCommand.setThreads(threads)
+            do {
+                let config = try PipelineConfig.load(path: pipeline, overrides: overrides)
+                let layout = BuildLayout(root: config.buildDir)
+                let lock = try FileLock(path: layout.lock(forCatalog: layout.catalog), purpose: "prior train")
+                defer { withExtendedLifetime(lock) {} }
+                let catalog = try Catalog(path: layout.catalog)
+                let trainer = PriorTrainer(pipeline: config, catalog: catalog) { line in if !quiet { print(line) } }
+                trainer.stopAfterSteps = stopAfter
+                let s = try trainer.run()
+                print("prior train: run \(s.run), steps \(s.firstStep)→\(s.lastStep) of \(config.train.steps)"
+                      + (s.resumedFrom.map { " (resumed after \($0))" } ?? "")
+                      + String(format: ", %.2f samples/s", s.samplesPerSecond)
+                      + (s.finalLoss.map { String(format: ", last loss %.6f", $0) } ?? "")
+                      + (s.lastEval.map { String(format: "; val mse %.6f cosine %.4f top-1 %.3f", $0.mse, $0.cosine, $0.top1) } ?? ""))
+                print("checkpoints: \(config.buildDir)/\(config.train.output)")
+            } catch {
+                throw PriorCommand.fail(error, "train")
+            }
+        }
+    }
+
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Predict CLIP image embeddings (what the Kandinsky 2.2 decoder takes) from interleaved shards.",
+            discussion: """
+                Reads interleaved_text, attention_mask, text_embeds and control_embeds from each shard and writes
+                image_embeds [N, D] (f32) with the sample ids in the metadata. The noise input is drawn from --seed
+                per row (as the λ-ECLIPSE pipeline draws randn).
+                """)
+
+        @Option(help: "Prior folder (config.json + diffusion_pytorch_model.safetensors).") var prior: String
+        @Option(help: "Output safetensors file.") var output: String
+        @Option(help: "Rows per forward pass.") var batch = 64
+        @Option(help: "Seed of the noise input.") var seed = 0
+        @Flag(help: "Use a zero noise input instead of random noise.") var zeroNoise = false
+        @Option(help: "BLAS threads (default: every core).") var threads: Int?
+        @Argument(help: "Shard files (.safetensors).") var shards: [String]
+
+        func validate() throws {
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            guard !shards.isEmpty else { throw ValidationError("give at least one shard") }
+        }
+
+        func run() throws {
+            PriorCommand.setThreads(threads)
+            do {
+                let model = try PriorTransformer.load(directory: prior)
+                let c = model.config
+                var embeds: [Float] = [], ids: [String] = []
+                let started = Date()
+                for path in shards {
+                    let file = try SafetensorsFile(path: path)
+                    let text = try file.floats("interleaved_text"), pooled = try file.floats("text_embeds")
+                    let n = text.shape[0]
+                    guard text.shape == [n, c.numEmbeddings, c.embeddingDim], pooled.shape == [n, c.projDim] else {
+                        throw PriorError(.badInput, "interleaved_text \(text.shape) / text_embeds \(pooled.shape) do not fit the prior's widths (\(c.embeddingDim), \(c.projDim))", path: path)
+                    }
+                    let mask = try file.bytes("attention_mask")
+                    let control = c.hasControl ? try file.floats("control_embeds", shape: [n, c.projDim]).array : []
+                    let rowIDs = file.metadata["sample_ids"]?.split(separator: ",").map(String.init) ?? []
+                    for start in stride(from: 0, to: n, by: batch) {
+                        let r = start..<min(n, start + batch)
+                        var noise = [Float](repeating: 0, count: r.count * c.embeddingDim)
+                        if !zeroNoise {
+                            for (k, row) in r.enumerated() {
+                                var rng = SplitMix64(seed: (UInt64(bitPattern: Int64(seed)) << 32) ^ UInt64(ids.count + row))
+                                for i in 0..<c.embeddingDim { noise[k * c.embeddingDim + i] = rng.nextGaussian() }
+                            }
+                        }
+                        let inputs = PriorBatch(
+                            size: r.count,
+                            text: Array(UnsafeBufferPointer(start: text.pointer + r.lowerBound * c.numEmbeddings * c.embeddingDim,
+                                                            count: r.count * c.numEmbeddings * c.embeddingDim)),
+                            textMask: Array(mask[(r.lowerBound * c.numEmbeddings)..<(r.upperBound * c.numEmbeddings)]),
+                            pooled: Array(UnsafeBufferPointer(start: pooled.pointer + r.lowerBound * c.projDim, count: r.count * c.projDim)),
+                            control: c.hasControl ? Array(control[(r.lowerBound * c.projDim)..<(r.upperBound * c.projDim)]) : [],
+                            noise: noise)
+                        embeds += try model.predict(inputs)
+                    }
+                    ids += rowIDs.count == n ? rowIDs : (0..<n).map { "\(URL(fileURLWithPath: path).lastPathComponent)#\($0)" }
+                }
+                let bytes = Safetensors.serialize([Safetensors.Entry(name: "image_embeds", shape: [ids.count, c.outputDim], floats: embeds)],
+                                                  metadata: ["sample_ids": ids.joined(separator: ","), "prior": prior])
+                _ = try AtomicFile.write(bytes, to: output)
+                let seconds = Date().timeIntervalSince(started)
+                print(String(format: "prior predict: %d rows → %@ (image_embeds [%d, %d]) in %.2f s, %.1f rows/s",
+                             ids.count, output, ids.count, c.outputDim, seconds, Double(ids.count) / max(seconds, 1e-9)))
+            } catch {
+                throw PriorCommand.fail(error, "predict")
+            }
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "MSE, cosine to target and top-1 retrieval of a prior on a split of a build's shards.")
+
+        @Option(help: "Pipeline config whose build to read.") var pipeline: String
+        @Option(help: "Prior folder (default: the newest training checkpoint).") var prior: String?
+        @Option(help: "Split: train or val.") var split = "val"
+        @Option(help: "Rows per batch (top-1 retrieval is among a batch's targets).") var batch = 32
+        @Option(help: "BLAS threads (default: every core).") var threads: Int?
+
+        func run() throws {
+            PriorCommand.setThreads(threads)
+            do {
+                let config = try PipelineConfig.load(path: pipeline)
+                let folder = try prior ?? {
+                    guard let newest = PriorCheckpoint.list(config.buildDir + "/" + config.train.output).first else {
+                        throw PriorError(.noData, "no checkpoint under \(config.buildDir)/\(config.train.output): train first or pass --prior")
+                    }
+                    return newest.path
+                }()
+                let model = try PriorTransformer.load(directory: folder)
+                let catalog = try Catalog(path: BuildLayout(root: config.buildDir).catalog, readOnly: true)
+                let rows = try ShardBatches(catalog: catalog, buildDir: config.buildDir, split: split, seed: config.train.seed)
+                guard rows.count > 0 else { throw PriorError(.noData, "the \(split) split has no rows") }
+                let m = try PriorTrainer.evaluate(model, on: rows, batchSize: batch)
+                print(String(format: "prior evaluate (%@, %@): %d rows, mse %.6f, cosine %.4f, top-1 %.3f (among batches of %d)",
+                             folder, split, m.samples, m.mse, m.cosine, m.top1, batch))
+            } catch {
+                throw PriorCommand.fail(error, "evaluate")
+            }
+        }
+    }
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a freshly initialised prior folder (for tests and benchmarks).")
+
+        @Option(help: "Output folder.") var output: String
+        @Option var heads = 16
+        @Option var headDim = 32
+        @Option var layers = 10
+        @Option(help: "CLIP width (bigG: 1280).") var embeddingDim = 1280
+        @Option var seed = 0
+
+        func run() throws {
+            do {
+                let model = try PriorTransformer(config: PriorConfig(heads: heads, headDim: headDim, layers: layers, embeddingDim: embeddingDim),
+                                                 seed: UInt64(seed))
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+                _ = try AtomicFile.write(try model.config.jsonText(), to: output + "/config.json")
+                _ = try AtomicFile.write(Safetensors.serialize(model.weightEntries(), metadata: ["format": "pt"]),
+                                         to: output + "/" + PriorTransformer.weightsFileName)
+                print("prior init: \(output) (\(model.layout.count) parameters)")
+            } catch {
+                throw PriorCommand.fail(error, "init")
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+public import Catalog
+import Foundation
+public import Pipeline
+public import Prior
+
+/// Trains the prior on a build's shards (the `train:` settings of its pipeline file).
+///
+/// Each step takes the next `batch_size` rows of the train split in the epoch's shuffled order,
+/// runs the forward and backward passes (in micro-batches when asked; the InfoNCE negatives are
+/// always the whole batch), clips the gradient, and takes an AdamW step at the scheduled rate.
+/// Every step's loss goes into the catalog (`train_steps`); each epoch's end (and every
+/// `eval_every` steps) evaluates the val split (`train_evals`); checkpoints are written every
+/// `checkpoint_every` steps (`checkpoints`). A killed run resumes from its newest checkpoint and,
+/// because every batch, noise draw and dropout is a function of the step, repeats the same loss
+/// curve bit for bit.
+public final class PriorTrainer {
+    public struct Summary: Sendable {
+        public var run: String
+        public var firstStep: Int
+        public var lastStep: Int
+        public var resumedFrom: Int?
+        public var trainRows: Int
+        public var valRows: Int
+        public var finalLoss: Double?
+        public var lastEval: PriorMetrics?
+        public var samplesPerSecond: Double
+        public var parameters: Int
+    }
+
+    let pipeline: PipelineConfig
+    let settings: TrainConfig
+    let catalog: Catalog
+    let log: (String) -> Void
+    public var stopAfterSteps: Int?
+
+    public init(pipeline: PipelineConfig, catalog: Catalog, log: @escaping (String) -> Void) {
+        self.pipeline = pipeline
+        settings = pipeline.train
+        self.catalog = catalog
+        self.log = log
+    }
+
+    var output: String { pipeline.buildDir + "/" + settings.output }
+
+    /// The run's identity: the training settings and the train rows it reads.
+    func runID(train: ShardBatches) throws -> String {
+        var text = settings.canonicalJSON()
+        text += "|rows:\(train.count)|text:\(train.textWidth)|proj:\(train.projWidth)"
+        try catalog.database.forEach("SELECT sha256 FROM shards ORDER BY id") { text += "|" + ($0[0].string ?? "") }
+        return String(SHA256.hex(Array(text.utf8)).prefix(16))
+    }
+
+    func initialPrior(textWidth: Int, projWidth: Int) throws -> PriorTransformer {
+        if !settings.prior.isEmpty {
+            let prior = try PriorTransformer.load(directory: settings.prior)
+            guard prior.config.embeddingDim == textWidth, prior.config.projDim == projWidth, prior.config.numEmbeddings == 77 else {
+                throw PriorError(.badInput, "the prior takes \(prior.config.embeddingDim)-wide text and \(prior.config.projDim)-wide embeddings; the shards hold \(textWidth) and \(projWidth)", path: settings.prior)
+            }
+            return prior
+        }
+        guard textWidth == projWidth else {
+            throw PriorError(.badInput, "text states (\(textWidth)) and embeddings (\(projWidth)) differ in width; a fresh prior needs them equal")
+        }
+        var config = PriorConfig(heads: settings.heads, headDim: settings.headDim, layers: settings.layers, embeddingDim: textWidth)
+        config.embeddingProjDim = nil
+        return try PriorTransformer(config: config, seed: UInt64(bitPattern: Int64(settings.seed)))
+    }
+
+    var optimiserSettings: AdamW {
+        AdamW(parameterCount: 0, weightDecay: settings.weightDecay, beta1: settings.adamBeta1, beta2: settings.adamBeta2,
+              epsilon: settings.adamEpsilon)
+    }
+
+    public func run() throws -> Summary {
+        let train = try ShardBatches(catalog: catalog, buildDir: pipeline.buildDir, split: "train", seed: settings.seed)
+        guard train.count > 0 else {
+            throw PriorError(.noData, "no train rows in the catalog: run the shard stage first (or lower shard.val_percent)")
+        }
+        let val = try ShardBatches(catalog: catalog, buildDir: pipeline.buildDir, split: "val", seed: settings.seed)
+        let run = try runID(train: train)
+        PriorCheckpoint.sweep(output)
+
+        // Resume from the newest readable checkpoint of this run.
+        var prior: PriorTransformer?
+        var optimiser = optimiserSettings
+        var resumedFrom: Int?
+        for (step, path) in PriorCheckpoint.list(output) {
+            do {
+                let loaded = try PriorCheckpoint.read(path, settings: optimiserSettings)
+                guard loaded.state.run == run else {
+                    throw PriorError(.badCheckpoint, "belongs to training run \(loaded.state.run), not this one (\(run)): the train settings or shards changed; use another train.output", path: path)
+                }
+                (prior, optimiser, resumedFrom) = (loaded.prior, loaded.optimiser, step)
+                break
+            } catch let error as PriorError where error.code == .badCheckpoint && !error.message.contains("belongs to") {
+                log("warning: skipping checkpoint \(path): \(error.message)")
+            }
+        }
+        let model: PriorTransformer
+        if let prior { model = prior } else {
+            model = try initialPrior(textWidth: train.textWidth, projWidth: train.projWidth)
+            optimiser.exponentialAverage = [Float](repeating: 0, count: model.parameters.count)
+            optimiser.exponentialAverageSquared = optimiser.exponentialAverage
+        }
+        let config = model.config
+        let batchSize = min(settings.batchSize, train.count)
+        let stepsPerEpoch = max(1, train.count / batchSize)
+        let schedule = LearningRateSchedule(peak: settings.learningRate, warmupSteps: settings.warmupSteps,
+                                            totalSteps: settings.steps, minimum: settings.minLearningRate)
+        let loss = PriorLoss(lambda: settings.lambda, temperature: settings.temperature)
+        let first = optimiser.step
+        log("prior: run \(run), \(model.layout.count) parameters (\(config.numLayers) layers, \(config.numAttentionHeads)x\(config.attentionHeadDim)), "
+            + "\(train.count) train / \(val.count) val rows, batch \(batchSize), \(stepsPerEpoch) steps per epoch"
+            + (resumedFrom.map { ", resuming after step \($0)" } ?? ""))
+        var finalLoss: Double?, lastEval: PriorMetrics?
+        let started = Date()
+        var samples = 0
+        var step = first
+        // Tests slow each step down to kill runs mid-flight (as ECLIPSE_UNIT_DELAY_MS does for stages).
+        let delay = ProcessInfo.processInfo.environment["ECLIPSE_STEP_DELAY_MS"].flatMap(UInt32.init) ?? 0
+        while step < settings.steps {
+            if delay > 0 { usleep(delay * 1000) }
+            if let stop = stopAfterSteps, step - first >= stop { break }
+            let epoch = step / stepsPerEpoch, index = step % stepsPerEpoch
+            let rows = Array(try train.rows(epoch: epoch)[(index * batchSize)..<((index + 1) * batchSize)])
+            let batch = try train.batch(rows, noiseStream: "train:\(epoch)", controlDropout: settings.controlDropout,
+                                        noiseWidth: config.embeddingDim)
+            var gradients = [Float](repeating: 0, count: model.parameters.count)
+            let value = try Self.accumulate(model, batch: batch, loss: loss, microBatch: settings.microBatch, into: &gradients)
+            guard value.total.isFinite else {
+                throw PriorError(.diverged, "the loss is \(value.total) at step \(step); lower train.learning_rate")
+            }
+            let norm = settings.maxGradNorm > 0 ? clipGradientNorm(&gradients, maxNorm: settings.maxGradNorm)
+                : gradients.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let rate = schedule.rate(step: step)
+            optimiser.update(&model.parameters, gradients: gradients, rate: rate, layout: model.layout)
+            step += 1
+            samples += batchSize
+            finalLoss = value.total
+            try catalog.database.run("""
+                INSERT OR REPLACE INTO train_steps (run, step, epoch, samples, loss, mse, info_nce, learning_rate, grad_norm)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [run, step, epoch, batchSize, value.total, value.mse, value.infoNCE, rate, norm])
+            if step == first + 1 || step % max(1, stepsPerEpoch) == 0 || step == settings.steps || step % 10 == 0 {
+                log(String(format: "step %d/%d epoch %d: loss %.6f (mse %.6f, infonce %.4f) lr %.3g |g| %.4f",
+                           step, settings.steps, epoch, value.total, value.mse, value.infoNCE, rate, norm))
+            }
+            // Evaluation before the checkpoint, so a kill between them repeats both.
+            let epochEnds = step % stepsPerEpoch == 0
+            if val.count > 0 && (epochEnds || step == settings.steps || (settings.evalEvery > 0 && step % settings.evalEvery == 0)) {
+                let metrics = try Self.evaluate(model, on: val, batchSize: batchSize)
+                lastEval = metrics
+                try catalog.database.run("""
+                    INSERT OR REPLACE INTO train_evals (run, step, epoch, split, samples, mse, cosine, top1)
+                    VALUES (?, ?, ?, 'val', ?, ?, ?, ?)
+                    """, [run, step, epoch, metrics.samples, metrics.mse, metrics.cosine, metrics.top1])
+                log(String(format: "epoch %d (step %d) val: mse %.6f, cosine %.4f, top-1 %.3f over %d rows (batches of %d)",
+                           epoch, step, metrics.mse, metrics.cosine, metrics.top1, metrics.samples, batchSize))
+            }
+            if step % settings.checkpointEvery == 0 || step == settings.steps {
+                let written = try PriorCheckpoint.write(prior: model, optimiser: optimiser, run: run, seed: settings.seed, to: output)
+                let relative = String(written.path.dropFirst(pipeline.buildDir.count + 1))
+                try catalog.database.run("INSERT OR REPLACE INTO checkpoints (run, step, path, bytes, sha256) VALUES (?, ?, ?, ?, ?)",
+                                         [run, step, relative, written.bytes, written.sha256])
+                for (old, path) in PriorCheckpoint.list(output).dropFirst(settings.keepCheckpoints) {
+                    try? FileManager.default.removeItem(atPath: path)
+                    try catalog.database.run("DELETE FROM checkpoints WHERE run = ? AND step = ?", [run, old])
+                }
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        return Summary(run: run, firstStep: first, lastStep: step, resumedFrom: resumedFrom, trainRows: train.count, valRows: val.count,
+                       finalLoss: finalLoss, lastEval: lastEval, samplesPerSecond: seconds > 0 ? Double(samples) / seconds : 0,
+                       parameters: model.layout.count)
+    }
+
+    /// Forward and backward over a batch, in micro-batches when `microBatch` is smaller than it:
+    /// a first pass predicts every row (keeping nothing) so the loss sees the whole batch, then
+    /// each micro-batch runs again keeping activations and back-propagates its share.
+    public static func accumulate(_ model: PriorTransformer, batch: ShardBatches.Batch, loss: PriorLoss, microBatch: Int,
+                                  into gradients: inout [Float]) throws -> PriorLoss.Value {
+        let n = batch.inputs.size, c = model.config.outputDim
+        if microBatch <= 0 || microBatch >= n {
+            let (prediction, activations) = try model.forwardForTraining(batch.inputs)
+            let value = loss.evaluate(prediction: prediction, target: batch.target, text: batch.inputs.pooled, batch: n)
+            model.backward(activations, outputGradient: value.gradient, into: &gradients)
+            return value
+        }
+        let chunks = stride(from: 0, to: n, by: microBatch).map { $0..<min(n, $0 + microBatch) }
+        var prediction: [Float] = []
+        for range in chunks { prediction += try model.predict(batch.inputs.slice(range, model.config)) }
+        let value = loss.evaluate(prediction: prediction, target: batch.target, text: batch.inputs.pooled, batch: n)
+        for range in chunks {
+            let (_, activations) = try model.forwardForTraining(batch.inputs.slice(range, model.config))
+            model.backward(activations, outputGradient: Array(value.gradient[(range.lowerBound * c)..<(range.upperBound * c)]),
+                           into: &gradients)
+        }
+        return value
+    }
+
+    /// MSE, cosine to target and top-1 retrieval among each batch's targets over a whole split
+    /// (fixed noise per sample, no control dropout, so evaluations compare across steps).
+    public static func evaluate(_ model: PriorTransformer, on split: ShardBatches, batchSize: Int) throws -> PriorMetrics {
+        let rows = try split.rows(epoch: 0)
+        var parts: [PriorMetrics] = []
+        for start in stride(from: 0, to: rows.count, by: max(1, batchSize)) {
+            let chunk = Array(rows[start..<min(rows.count, start + batchSize)])
+            let batch = try split.batch(chunk, noiseStream: "eval", controlDropout: 0, noiseWidth: model.config.embeddingDim)
+            let prediction = try model.predict(batch.inputs)
+            parts.append(PriorMetrics.of(prediction: prediction, target: batch.target, batch: chunk.count))
+        }
+        return PriorMetrics.merged(parts)
+    }
+}
