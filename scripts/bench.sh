@@ -20,3 +20,6 @@ python3 scripts/bench_shards.py | tee builds/bench/shards.md
 echo "results: builds/bench/shards.md"
 python3 scripts/bench_eval.py | tee builds/bench/eval.md
 echo "results: builds/bench/eval.md"
+python3 -c "import diffusers" 2>/dev/null || pip install -q diffusers
+python3 scripts/bench_prior.py | tee builds/bench/prior.md
+echo "results: builds/bench/prior.md"

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// The learning-rate schedule: linear warm-up from 0, then cosine decay to `minimum`
 /// (diffusers' `get_cosine_schedule_with_warmup` with a floor). `rate(step:)` is the rate of the
@@ -54,19 +55,25 @@ public struct AdamW: Sendable {
         let correction1 = 1 - pow(beta1, Double(step)), correction2 = 1 - pow(beta2, Double(step))
         let stepSize = Float(rate / correction1), root2 = Float(correction2.squareRoot())
         let decay = Float(1 - rate * weightDecay)
-        parameters.withUnsafeMutableBufferPointer { p in
-            gradients.withUnsafeBufferPointer { g in
-                exponentialAverage.withUnsafeMutableBufferPointer { m in
-                    exponentialAverageSquared.withUnsafeMutableBufferPointer { v in
+        let decayed = weightDecay != 0
+        parameters.withUnsafeMutableBufferPointer { pb in
+            gradients.withUnsafeBufferPointer { gb in
+                exponentialAverage.withUnsafeMutableBufferPointer { mb in
+                    exponentialAverageSquared.withUnsafeMutableBufferPointer { vb in
+                        nonisolated(unsafe) let (p, g, m, v) = (pb.baseAddress!, gb.baseAddress!, mb.baseAddress!, vb.baseAddress!)
                         for tensor in layout.tensors where tensor.isTrainable {
-                            let range = tensor.offset..<(tensor.offset + tensor.count)
-                            if tensor.isDecayed && weightDecay != 0 { for i in range { p[i] *= decay } }
-                            for i in range {
-                                let grad = g[i]
-                                m[i] += (grad - m[i]) * (1 - b1)          // PyTorch's lerp
-                                v[i] = v[i] * b2 + grad * grad * (1 - b2)
-                                let denominator = v[i].squareRoot() / root2 + eps
-                                p[i] -= stepSize * m[i] / denominator
+                            let offset = tensor.offset, shrink = tensor.isDecayed && decayed
+                            // Elementwise, so chunks on every core give the same result as one loop.
+                            LayerOps.parallelChunks(tensor.count) { range in
+                                for j in range {
+                                    let i = offset + j
+                                    if shrink { p[i] *= decay }
+                                    let grad = g[i]
+                                    m[i] += (grad - m[i]) * (1 - b1)          // PyTorch's lerp
+                                    v[i] = v[i] * b2 + grad * grad * (1 - b2)
+                                    let denominator = v[i].squareRoot() / root2 + eps
+                                    p[i] -= stepSize * m[i] / denominator
+                                }
                             }
                         }
                     }

@@ -15,6 +15,10 @@ public final class PriorTransformer: @unchecked Sendable {
     public let layout: PriorLayout
     /// Every tensor, flat, in `layout` order.
     public var parameters: [Float]
+    /// Buffers kept between training steps (activations handed back with `recycle`, and the
+    /// backward pass's scratch), so a step allocates nothing large.
+    private var spare: Activations?
+    private var scratch: [[Float]] = []
 
     static let eps: Float = 1e-5
 
@@ -66,6 +70,16 @@ public final class PriorTransformer: @unchecked Sendable {
         var layers: [LayerCache] = []
         var xhatOut: [Float] = [], rstdOut: [Float] = [], yOut: [Float] = []
         var batch: PriorBatch
+        /// Backward-pass buffers, kept for the next step.
+        var scratch: [[Float]] = []
+
+        public init(batch: PriorBatch) { self.batch = batch }
+    }
+
+    /// Makes `buffer` hold `count` values, reallocating only when its size differs (contents are
+    /// left as they are: every user overwrites the whole buffer).
+    static func ensure(_ buffer: inout [Float], _ count: Int) {
+        if buffer.count != count { buffer = [Float](repeating: 0, count: count) }
     }
 
     var tokenOfControl: Int { config.numEmbeddings }
@@ -115,62 +129,67 @@ public final class PriorTransformer: @unchecked Sendable {
                     for i in 0..<(t * d) { seq[i] += w[L.positional + i] }
                 }
             }
-            keep?.pointee.layers.removeAll()
-            for block in L.blocks {
-                var cache = LayerCache()
-                cache.xhat1 = [Float](repeating: 0, count: rows * d)
-                cache.rstd1 = [Float](repeating: 0, count: rows)
-                cache.h1 = [Float](repeating: 0, count: rows * d)
-                PriorKernels.layerNorm(x, rows: rows, width: d, weight: w + block.norm1Weight, bias: w + block.norm1Bias,
+            // Buffers are reused: a training step's activations from the previous step (when the
+            // caller passes them back), or one set shared by every layer when nothing is kept.
+            var shared = LayerCache()
+            for (l, block) in L.blocks.enumerated() {
+                var cache: LayerCache
+                if let keep, l < keep.pointee.layers.count {
+                    cache = keep.pointee.layers[l]
+                    keep.pointee.layers[l] = LayerCache()       // drop the second reference: no copy on write
+                } else if keep != nil {
+                    cache = LayerCache()
+                } else {
+                    cache = shared
+                    shared = LayerCache()
+                }
+                Self.ensure(&cache.x, rows * d)
+                cache.x.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: x, count: rows * d) }
+                Self.ensure(&cache.xhat1, rows * d)
+                Self.ensure(&cache.rstd1, rows)
+                Self.ensure(&cache.h1, rows * d)
+                PriorKernels.layerNorm(cache.x, rows: rows, width: d, weight: w + block.norm1Weight, bias: w + block.norm1Bias,
                                        eps: Self.eps, xhat: &cache.xhat1, rstd: &cache.rstd1, y: &cache.h1)
-                cache.q = [Float](repeating: 0, count: rows * d)
-                cache.k = cache.q
-                cache.v = cache.q
+                Self.ensure(&cache.q, rows * d)
+                Self.ensure(&cache.k, rows * d)
+                Self.ensure(&cache.v, rows * d)
                 PriorKernels.linear(cache.h1, rows: rows, inputs: d, ldx: d, weight: w + block.toQWeight, bias: w + block.toQBias,
                                     outputs: d, into: &cache.q, ldy: d)
                 PriorKernels.linear(cache.h1, rows: rows, inputs: d, ldx: d, weight: w + block.toKWeight, bias: w + block.toKBias,
                                     outputs: d, into: &cache.k, ldy: d)
                 PriorKernels.linear(cache.h1, rows: rows, inputs: d, ldx: d, weight: w + block.toVWeight, bias: w + block.toVBias,
                                     outputs: d, into: &cache.v, ldy: d)
-                cache.probs = [Float](repeating: 0, count: n * h * t * t)
-                cache.attn = [Float](repeating: 0, count: rows * d)
+                Self.ensure(&cache.probs, n * h * t * t)
+                Self.ensure(&cache.attn, rows * d)
                 batch.textMask.withUnsafeBufferPointer { mb in
                     PriorKernels.attention(q: cache.q, k: cache.k, v: cache.v, batch: n, tokens: t, heads: h,
                                            headDim: config.attentionHeadDim, textTokens: nE, textMask: mb.baseAddress!,
                                            probs: &cache.probs, out: &cache.attn)
                 }
-                var x1 = x
-                x1.withUnsafeMutableBufferPointer { x1b in
-                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-                    defer { tmp.deallocate() }
-                    PriorKernels.linear(cache.attn, rows: rows, inputs: d, ldx: d, weight: w + block.toOutWeight,
-                                        bias: w + block.toOutBias, outputs: d, into: tmp, ldy: d)
-                    for i in 0..<(rows * d) { x1b[i] += tmp[i] }
-                }
-                cache.xhat3 = [Float](repeating: 0, count: rows * d)
-                cache.rstd3 = [Float](repeating: 0, count: rows)
-                cache.h3 = [Float](repeating: 0, count: rows * d)
-                PriorKernels.layerNorm(x1, rows: rows, width: d, weight: w + block.norm3Weight, bias: w + block.norm3Bias,
+                // x1 = x + to_out(attn)
+                Self.ensure(&cache.x1, rows * d)
+                PriorKernels.linear(cache.attn, rows: rows, inputs: d, ldx: d, weight: w + block.toOutWeight,
+                                    bias: w + block.toOutBias, outputs: d, into: &cache.x1, ldy: d)
+                PriorKernels.add(cache.x, into: &cache.x1, count: rows * d)
+                Self.ensure(&cache.xhat3, rows * d)
+                Self.ensure(&cache.rstd3, rows)
+                Self.ensure(&cache.h3, rows * d)
+                PriorKernels.layerNorm(cache.x1, rows: rows, width: d, weight: w + block.norm3Weight, bias: w + block.norm3Bias,
                                        eps: Self.eps, xhat: &cache.xhat3, rstd: &cache.rstd3, y: &cache.h3)
-                cache.u = [Float](repeating: 0, count: rows * f)
+                Self.ensure(&cache.u, rows * f)
                 PriorKernels.linear(cache.h3, rows: rows, inputs: d, ldx: d, weight: w + block.ff1Weight, bias: w + block.ff1Bias,
                                     outputs: f, into: &cache.u, ldy: f)
-                cache.g = [Float](repeating: 0, count: rows * f)
+                Self.ensure(&cache.g, rows * f)
                 PriorKernels.gelu(cache.u, count: rows * f, into: &cache.g)
-                var x2 = x1
-                x2.withUnsafeMutableBufferPointer { x2b in
-                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: rows * d)
-                    defer { tmp.deallocate() }
-                    PriorKernels.linear(cache.g, rows: rows, inputs: f, ldx: f, weight: w + block.ff2Weight, bias: w + block.ff2Bias,
-                                        outputs: d, into: tmp, ldy: d)
-                    for i in 0..<(rows * d) { x2b[i] += tmp[i] }
+                // x = x1 + ff(g)
+                PriorKernels.linear(cache.g, rows: rows, inputs: f, ldx: f, weight: w + block.ff2Weight, bias: w + block.ff2Bias,
+                                    outputs: d, into: &x, ldy: d)
+                PriorKernels.add(cache.x1, into: &x, count: rows * d)
+                if let keep {
+                    if l < keep.pointee.layers.count { keep.pointee.layers[l] = cache } else { keep.pointee.layers.append(cache) }
+                } else {
+                    shared = cache
                 }
-                if keep != nil {
-                    cache.x = x
-                    cache.x1 = x1
-                    keep!.pointee.layers.append(cache)
-                }
-                x = x2
             }
             // Output: norm_out and the projection of the prd (last) token.
             var last = [Float](repeating: 0, count: n * d)
@@ -192,10 +211,23 @@ public final class PriorTransformer: @unchecked Sendable {
 
     /// The forward pass keeping what `backward` needs.
     public func forwardForTraining(_ batch: PriorBatch) throws -> (prediction: [Float], activations: Activations) {
-        try batch.validate(config)
-        var activations = Activations(batch: batch)
-        let prediction = withUnsafeMutablePointer(to: &activations) { forward(batch, keep: $0) }
+        var activations = spare ?? Activations(batch: batch)
+        spare = nil
+        let prediction = try forwardForTraining(batch, reusing: &activations)
         return (prediction, activations)
+    }
+
+    /// Hands activations back after `backward` so the next `forwardForTraining` reuses their buffers.
+    public func recycle(_ activations: consuming Activations) {
+        spare = activations
+    }
+
+    /// The forward pass keeping what `backward` needs in `activations`, whose buffers (from an
+    /// earlier step of the same shape) are reused rather than allocated again.
+    public func forwardForTraining(_ batch: PriorBatch, reusing activations: inout Activations) throws -> [Float] {
+        try batch.validate(config)
+        activations.batch = batch
+        return withUnsafeMutablePointer(to: &activations) { forward(batch, keep: $0) }
     }
 
     /// Adds d(loss)/d(parameters) to `gradients` (same layout as `parameters`) given
@@ -222,9 +254,15 @@ public final class PriorTransformer: @unchecked Sendable {
                 var dx = [Float](repeating: 0, count: rows * d)
                 for b in 0..<n { for i in 0..<d { dx[(b * t + t - 1) * d + i] = dLast[b * d + i] } }
 
-                var dTmp = [Float](repeating: 0, count: rows * f)
-                var dh = [Float](repeating: 0, count: rows * d)
-                var dq = dh, dk = dh, dv = dh, dAttn = dh
+                var buffers = scratch
+                scratch = []
+                if buffers.count != 6 || buffers[0].count != rows * f || buffers[1].count != rows * d {
+                    buffers = [[Float](repeating: 0, count: rows * f)] + (0..<5).map { _ in [Float](repeating: 0, count: rows * d) }
+                }
+                defer { scratch = buffers }
+                var dTmp = buffers[0], dh = buffers[1], dq = buffers[2], dk = buffers[3], dv = buffers[4], dAttn = buffers[5]
+                buffers = []
+                defer { buffers = [dTmp, dh, dq, dk, dv, dAttn] }
                 for (l, block) in L.blocks.enumerated().reversed() {
                     let cache = activations.layers[l]
                     // Feed-forward: x2 = x1 + W2·gelu(W1·LN3(x1)).

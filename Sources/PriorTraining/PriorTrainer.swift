@@ -116,6 +116,7 @@ public final class PriorTrainer {
         let started = Date()
         var samples = 0
         var step = first
+        var gradients: [Float] = []
         // Tests slow each step down to kill runs mid-flight (as ECLIPSE_UNIT_DELAY_MS does for stages).
         let delay = ProcessInfo.processInfo.environment["ECLIPSE_STEP_DELAY_MS"].flatMap(UInt32.init) ?? 0
         while step < settings.steps {
@@ -125,7 +126,9 @@ public final class PriorTrainer {
             let rows = Array(try train.rows(epoch: epoch)[(index * batchSize)..<((index + 1) * batchSize)])
             let batch = try train.batch(rows, noiseStream: "train:\(epoch)", controlDropout: settings.controlDropout,
                                         noiseWidth: config.embeddingDim)
-            var gradients = [Float](repeating: 0, count: model.parameters.count)
+            if gradients.count != model.parameters.count { gradients = [Float](repeating: 0, count: model.parameters.count) } else {
+                gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
             let value = try Self.accumulate(model, batch: batch, loss: loss, microBatch: settings.microBatch, into: &gradients)
             guard value.total.isFinite else {
                 throw PriorError(.diverged, "the loss is \(value.total) at step \(step); lower train.learning_rate")
@@ -184,6 +187,7 @@ public final class PriorTrainer {
             let (prediction, activations) = try model.forwardForTraining(batch.inputs)
             let value = loss.evaluate(prediction: prediction, target: batch.target, text: batch.inputs.pooled, batch: n)
             model.backward(activations, outputGradient: value.gradient, into: &gradients)
+            model.recycle(activations)
             return value
         }
         let chunks = stride(from: 0, to: n, by: microBatch).map { $0..<min(n, $0 + microBatch) }
@@ -194,6 +198,7 @@ public final class PriorTrainer {
             let (_, activations) = try model.forwardForTraining(batch.inputs.slice(range, model.config))
             model.backward(activations, outputGradient: Array(value.gradient[(range.lowerBound * c)..<(range.upperBound * c)]),
                            into: &gradients)
+            model.recycle(activations)
         }
         return value
     }

@@ -16,6 +16,12 @@ public final class ShardBatches {
         public var inputs: PriorBatch
         public var target: [Float]
         public var sampleIDs: [String]
+
+        public init(inputs: PriorBatch, target: [Float], sampleIDs: [String]) {
+            self.inputs = inputs
+            self.target = target
+            self.sampleIDs = sampleIDs
+        }
     }
 
     public let split: String

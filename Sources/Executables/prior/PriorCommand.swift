@@ -14,7 +14,7 @@ struct PriorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prior",
         abstract: "Train, run and evaluate the λ-ECLIPSE prior (diffusers PriorTransformer layout).",
-        subcommands: [Train.self, Predict.self, Evaluate.self, Init.self])
+        subcommands: [Train.self, Predict.self, Evaluate.self, Init.self, Bench.self])
 
     static func fail(_ error: any Error, _ command: String) -> ExitCode {
         StageCommandSupport.report(error, command: "prior \(command)")
@@ -189,6 +189,56 @@ extension PriorCommand {
             } catch {
                 throw PriorCommand.fail(error, "init")
             }
+        }
+    }
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time training steps (forward, backward, clipping, AdamW) on random inputs; prints samples/s.")
+
+        @Option var heads = 16
+        @Option var headDim = 32
+        @Option var layers = 10
+        @Option var embeddingDim = 1280
+        @Option(help: "Samples per step.") var batch = 32
+        @Option(help: "Timed steps (after one untimed).") var steps = 3
+        @Option(help: "BLAS threads (default: every core).") var threads: Int?
+
+        func run() throws {
+            PriorCommand.setThreads(threads)
+            let model = try PriorTransformer(config: PriorConfig(heads: heads, headDim: headDim, layers: layers, embeddingDim: embeddingDim), seed: 1)
+            let c = model.config
+            var rng = SplitMix64(seed: 2)
+            func randn(_ count: Int) -> [Float] { (0..<count).map { _ in rng.nextGaussian() } }
+            let inputs = PriorBatch(size: batch, text: randn(batch * 77 * c.embeddingDim),
+                                    textMask: (0..<(batch * 77)).map { $0 % 77 < 20 ? 1 : 0 }, pooled: randn(batch * c.projDim),
+                                    control: randn(batch * c.projDim), noise: randn(batch * c.embeddingDim))
+            let data = ShardBatches.Batch(inputs: inputs, target: randn(batch * c.outputDim), sampleIDs: [])
+            var optimiser = AdamW(parameterCount: model.parameters.count)
+            var times: [Double] = []
+            var gradients = [Float](repeating: 0, count: model.parameters.count)
+            var phases: [(forward: Double, backward: Double, update: Double)] = []
+            for step in 0...steps {
+                let started = Date()
+                gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+                let (prediction, activations) = try model.forwardForTraining(data.inputs)
+                let forwardDone = Date()
+                let value = PriorLoss().evaluate(prediction: prediction, target: data.target, text: data.inputs.pooled, batch: batch)
+                model.backward(activations, outputGradient: value.gradient, into: &gradients)
+                model.recycle(activations)
+                let backwardDone = Date()
+                clipGradientNorm(&gradients, maxNorm: 1)
+                optimiser.update(&model.parameters, gradients: gradients, rate: 1e-5, layout: model.layout)
+                if step > 0 {
+                    times.append(Date().timeIntervalSince(started))
+                    phases.append((forwardDone.timeIntervalSince(started), backwardDone.timeIntervalSince(forwardDone),
+                                   Date().timeIntervalSince(backwardDone)))
+                }
+            }
+            let seconds = times.sorted()[times.count / 2]
+            let middle = phases.sorted { $0.forward + $0.backward + $0.update < $1.forward + $1.backward + $1.update }[phases.count / 2]
+            print(String(format: "prior bench: %d parameters, batch %d, median step %.3f s (forward %.3f, loss + backward %.3f, clip + AdamW %.3f), %.2f samples/s",
+                         model.layout.count, batch, seconds, middle.forward, middle.backward, middle.update, Double(batch) / seconds))
         }
     }
 }
