@@ -13,7 +13,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 PIPELINE ?= pipelines/demo.yaml
 SAMPLE_PER_LAYOUT ?= 8
 
-.PHONY: all deps build demo test bench dataset sample models clean
+.PHONY: all deps build demo test bench dataset train sample models clean
 
 all: build
 
@@ -65,6 +65,11 @@ demo: sample builds/models/random-clip/model.safetensors builds/models/random-di
 	@echo
 	$(BIN)/shard --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP)
 	@echo
+	$(BIN)/prior train --pipeline pipelines/demo.yaml
+	$(BIN)/prior predict --prior builds/demo/checkpoints/prior/step-0000060 \
+	  --output builds/demo/predictions/image_embeds.safetensors builds/demo/shards/*.safetensors
+	$(BIN)/prior evaluate --pipeline pipelines/demo.yaml --split val --output builds/demo/reports/prior
+	@echo
 	$(BIN)/make-sample --dreambench builds/demo-eval --seed 4
 	$(BIN)/evaluate --dreambench builds/demo-eval/dreambench --generated builds/demo-eval/generated --real-images \
 	  --dino-model $(DEMO_DINO) --clip-model $(DEMO_EVAL_CLIP) --output builds/demo/reports/dreambench
@@ -77,7 +82,9 @@ demo: sample builds/models/random-clip/model.safetensors builds/models/random-di
 	@echo "prompts: builds/demo/exports/grounding/   (each sample's nouns as a Grounding-DINO text prompt)"
 	@echo "features: builds/demo/features/embed/  (safetensors per unit; sqlite3 builds/demo/catalog.sqlite 'select * from features limit 5')"
 	@echo "shards:  builds/demo/shards/  (sqlite3 builds/demo/catalog.sqlite 'select shard, row, split from shard_rows limit 5')"
-	@echo "reports: builds/demo/reports/{ingest,tag,crop,embed,shard}.md, builds/demo/reports/dreambench/report.{md,json,html}"
+	@echo "prior:   builds/demo/checkpoints/prior/step-*/ (diffusers layout; sqlite3 builds/demo/catalog.sqlite 'select step, loss from train_steps')"
+	@echo "         builds/demo/predictions/image_embeds.safetensors (prior predict on every shard row)"
+	@echo "reports: builds/demo/reports/{ingest,tag,crop,embed,shard}.md, builds/demo/reports/prior/report.{md,json}, builds/demo/reports/dreambench/report.{md,json,html}"
 
 ## dataset: run every stage of PIPELINE (default pipelines/demo.yaml); resumes what is missing.
 dataset: build
@@ -92,6 +99,10 @@ dataset: build
 test: deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests $(if $(CI),-Xswiftc -warnings-as-errors,)
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+## train: train the prior on PIPELINE's shards (its train: section); resumes from the newest checkpoint.
+train: build
+	$(BIN)/prior train --pipeline $(PIPELINE)
 
 ## models: download the real CLIP and DINO weights from Hugging Face (needs internet), checked by SHA-256.
 models:

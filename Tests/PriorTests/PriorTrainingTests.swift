@@ -69,8 +69,14 @@ import Testing
         let total = try catalog.database.query("SELECT count(*) FROM shard_rows")[0][0].int ?? 0
         #expect(try file.floats("image_embeds").shape == [total, 64])
         #expect(file.metadata["sample_ids"]?.split(separator: ",").count == total)
-        let evaluate = try ExecutableRunner.run("prior", ["evaluate", "--pipeline", pipeline, "--split", "train"])
-        #expect(evaluate.status == 0 && evaluate.stdout.contains("top-1"), "\(evaluate.stderr)")
+        let evaluate = try ExecutableRunner.run("prior", ["evaluate", "--pipeline", pipeline, "--split", "train", "--pool", "4",
+                                                          "--output", dir.appending("prior-report")])
+        #expect(evaluate.status == 0 && evaluate.stdout.contains("top-5 retrieval"), "\(evaluate.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.appending("prior-report/report.json")))) as? [String: Any]
+        #expect(report?["rows"] as? Int == trainRows && report?["pool"] as? Int == 4)
+        let top1 = report?["top1"] as? Double ?? -1, top5 = report?["top5"] as? Double ?? -1
+        #expect(0 <= top1 && top1 <= top5 && top5 == 1, "with pools of 4 every target is in the top 5")
+        #expect((report?["latent_clip_t"] as? Double).map { abs($0) <= 1 } == true)
     }
 
     @Test func killedAtRandomInstantsResumesToTheSameLossCurveBitForBit() throws {

@@ -135,13 +135,20 @@ extension PriorCommand {
 
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "MSE, cosine to target and top-1 retrieval of a prior on a split of a build's shards.")
+            abstract: "Prior-only evaluation on a split: MSE, cosine, top-1/top-5 retrieval, CLIP-T in latent space.")
 
         @Option(help: "Pipeline config whose build to read.") var pipeline: String
         @Option(help: "Prior folder (default: the newest training checkpoint).") var prior: String?
         @Option(help: "Split: train or val.") var split = "val"
-        @Option(help: "Rows per batch (top-1 retrieval is among a batch's targets).") var batch = 32
+        @Option(help: "Rows per forward pass.") var batch = 32
+        @Option(help: "Retrieval pool: the target is sought among this many rows' targets.") var pool = 1000
+        @Option(help: "Folder for report.md and report.json.") var output: String?
         @Option(help: "BLAS threads (default: every core).") var threads: Int?
+
+        func validate() throws {
+            guard ["train", "val"].contains(split) else { throw ValidationError("--split is train or val") }
+            guard batch >= 1, pool >= 1 else { throw ValidationError("--batch and --pool must be at least 1") }
+        }
 
         func run() throws {
             PriorCommand.setThreads(threads)
@@ -157,9 +164,16 @@ extension PriorCommand {
                 let catalog = try Catalog(path: BuildLayout(root: config.buildDir).catalog, readOnly: true)
                 let rows = try ShardBatches(catalog: catalog, buildDir: config.buildDir, split: split, seed: config.train.seed)
                 guard rows.count > 0 else { throw PriorError(.noData, "the \(split) split has no rows") }
-                let m = try PriorTrainer.evaluate(model, on: rows, batchSize: batch)
-                print(String(format: "prior evaluate (%@, %@): %d rows, mse %.6f, cosine %.4f, top-1 %.3f (among batches of %d)",
-                             folder, split, m.samples, m.mse, m.cosine, m.top1, batch))
+                let result = try PriorEvaluation.run(model, on: rows, batchSize: batch, pool: pool, prior: folder)
+                print(result.markdown)
+                if let output {
+                    try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    _ = try AtomicFile.write(Array(try encoder.encode(result)) + [10], to: output + "/report.json")
+                    _ = try AtomicFile.write(result.markdown, to: output + "/report.md")
+                    print("reports: \(output)/report.{md,json}")
+                }
             } catch {
                 throw PriorCommand.fail(error, "evaluate")
             }
