@@ -153,3 +153,24 @@ public enum Shell {
         run("/bin/sh", ["-c", command], environment: environment, timeout: timeout)
     }
 }
+
+/// How many SIGKILLs a crash test deals: its own default in `make test`, or
+/// `ECLIPSE_TORTURE_KILLS` (50 under `make reliability`).
+public enum Torture {
+    public static func kills(default count: Int) -> Int {
+        ProcessInfo.processInfo.environment["ECLIPSE_TORTURE_KILLS"].flatMap(Int.init).map { max(1, $0) } ?? count
+    }
+
+    /// Appends a line to `ECLIPSE_TORTURE_LOG` when set (`make reliability` sums them for the README).
+    public static func record(stage: String, kills: Int, runs: Int) {
+        guard let path = ProcessInfo.processInfo.environment["ECLIPSE_TORTURE_LOG"] else { return }
+        let line = "\(stage)\t\(kills)\t\(runs)\n"
+        if let handle = FileHandle(forWritingAtPath: path) {
+            handle.seekToEndOfFile()
+            handle.write(Data(line.utf8))
+            handle.closeFile()
+        } else {
+            FileManager.default.createFile(atPath: path, contents: Data(line.utf8))
+        }
+    }
+}

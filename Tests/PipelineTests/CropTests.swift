@@ -95,7 +95,8 @@ import Testing
         var rng = SystemRandomNumberGenerator()
         let logs = TemporaryDirectory("crop-kills")
         var killed = 0
-        for _ in 0..<20 {
+        let runs = Torture.kills(default: 20)
+        for _ in 0..<runs {
             let process = try ExecutableRunner.start("crop", ["--pipeline", pipeline, "--quiet"],
                                                      environment: ["ECLIPSE_UNIT_DELAY_MS": "25"], logDirectory: logs.path)
             // Each resumed run gets a few units done before the kill, so the kills spread over
@@ -111,7 +112,8 @@ import Testing
         }
         #expect(files(dir.appending("build")) == files(dir.appending("reference-build")))
         #expect(AtomicFile.sweepTemporaries(in: dir.appending("build")).isEmpty)
-        print("crop crash test: \(killed) of 20 runs killed mid-flight")
+        print("crop crash test: \(killed) of \(runs) runs killed mid-flight")
+        Torture.record(stage: "crop", kills: killed, runs: runs)
     }
 
     @Test func workersThenMergeEqualOneWorker() throws {

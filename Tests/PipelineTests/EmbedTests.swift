@@ -103,13 +103,16 @@ import Text
         #expect(clean.status == 0, "\(clean.stderr)")
         var rng = SystemRandomNumberGenerator()
         let logs = TemporaryDirectory("embed-kills")
-        for _ in 0..<8 {
+        let runs = Torture.kills(default: 8)
+        var killed = 0
+        for _ in 0..<runs {
             let process = try ExecutableRunner.start("embed", ["--pipeline", pipeline, "--quiet"],
                                                      environment: ["ECLIPSE_UNIT_DELAY_MS": "20"], logDirectory: logs.path)
             Thread.sleep(forTimeInterval: Double.random(in: 0.1...0.6, using: &rng))
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            if process.signal(SIGKILL) { killed += 1 }
             process.waitUntilExit()
         }
+        Torture.record(stage: "embed", kills: killed, runs: runs)
         #expect(try ExecutableRunner.run("embed", ["--pipeline", pipeline, "--quiet"]).status == 0)
         func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
         #expect(try dump(dir.appending("build/catalog.sqlite")) == (try dump(dir.appending("reference-build/catalog.sqlite"))))

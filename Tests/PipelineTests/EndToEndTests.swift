@@ -72,7 +72,8 @@ import Testing
         var rng = SystemRandomNumberGenerator()
         var kills = 0
         let logs = TemporaryDirectory("kill-logs")
-        for _ in 0..<20 {
+        let runs = Torture.kills(default: 20)
+        for _ in 0..<runs {
             // A 10 ms pause between writing and committing each unit (a test hook) stretches the
             // runs so that every kill lands mid-flight, often inside that window.
             let process = try ExecutableRunner.start("ingest", ["--pipeline", pipeline, "--quiet"],
@@ -85,7 +86,8 @@ import Testing
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(try dump(dir.appending("build/catalog.sqlite")) == expected)
         #expect(AtomicFile.sweepTemporaries(in: dir.appending("build")).isEmpty)
-        print("crash test: \(kills) of 20 runs killed mid-flight (clean run \(String(format: "%.2f", duration)) s)")
+        Torture.record(stage: "ingest", kills: kills, runs: runs)
+        print("crash test: \(kills) of \(runs) runs killed mid-flight (clean run \(String(format: "%.2f", duration)) s)")
     }
 
     @Test func workersInParallelThenMergeEqualOneWorker() throws {

@@ -136,13 +136,16 @@ import Text
         #expect(try ExecutableRunner.run("shard", ["--pipeline", reference, "--quiet"]).status == 0)
         var rng = SystemRandomNumberGenerator()
         let logs = TemporaryDirectory("shard-kills")
-        for _ in 0..<8 {
+        let runs = Torture.kills(default: 8)
+        var killed = 0
+        for _ in 0..<runs {
             let process = try ExecutableRunner.start("shard", ["--pipeline", pipeline, "--quiet"],
                                                      environment: ["ECLIPSE_UNIT_DELAY_MS": "20"], logDirectory: logs.path)
             Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.4, using: &rng))
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            if process.signal(SIGKILL) { killed += 1 }
             process.waitUntilExit()
         }
+        Torture.record(stage: "shard", kills: killed, runs: runs)
         #expect(try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet"]).status == 0)
         #expect(try dump(dir.appending("build/catalog.sqlite")) == (try dump(dir.appending("reference-build/catalog.sqlite"))))
         for name in try FileManager.default.contentsOfDirectory(atPath: dir.appending("reference-build/shards")) {

@@ -104,13 +104,16 @@ import Text
         #expect(try ExecutableRunner.run("tag", ["--pipeline", reference, "--quiet"]).status == 0)
         var rng = SystemRandomNumberGenerator()
         let logs = TemporaryDirectory("tag-kills")
-        for _ in 0..<10 {
+        let runs = Torture.kills(default: 10)
+        var killed = 0
+        for _ in 0..<runs {
             let process = try ExecutableRunner.start("tag", ["--pipeline", pipeline, "--quiet"],
                                                      environment: ["ECLIPSE_UNIT_DELAY_MS": "20"], logDirectory: logs.path)
             Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.4, using: &rng))
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            if process.signal(SIGKILL) { killed += 1 }
             process.waitUntilExit()
         }
+        Torture.record(stage: "tag", kills: killed, runs: runs)
         #expect(try ExecutableRunner.run("tag", ["--pipeline", pipeline, "--quiet"]).status == 0)
         func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
         #expect(try dump(dir.appending("build/catalog.sqlite")) == (try dump(dir.appending("reference-build/catalog.sqlite"))))

@@ -91,7 +91,8 @@ import Testing
         var rng = SystemRandomNumberGenerator()
         let logs = TemporaryDirectory("prior-kills")
         var killed = 0
-        for _ in 0..<6 {
+        let runs = Torture.kills(default: 6)
+        for _ in 0..<runs {
             let process = try ExecutableRunner.start("prior", ["train", "--pipeline", pipeline, "--quiet"],
                                                      environment: ["ECLIPSE_STEP_DELAY_MS": "15"], logDirectory: logs.path)
             Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.3, using: &rng))
@@ -117,7 +118,8 @@ import Testing
                 == FileManager.default.contents(atPath: dir.appending("reference-build/checkpoints/prior/" + last)))
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: dir.appending("build/checkpoints/prior"))) ?? []
         #expect(leftovers.allSatisfy { $0.hasPrefix("step-") })
-        print("prior crash test: \(killed) of 6 runs killed mid-flight; 30 steps equal bit for bit")
+        Torture.record(stage: "prior train", kills: killed, runs: runs)
+        print("prior crash test: \(killed) of \(runs) runs killed mid-flight; 30 steps equal bit for bit")
     }
 
     @Test func microBatchesGiveTheWholeBatchGradient() throws {
