@@ -13,7 +13,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 PIPELINE ?= pipelines/demo.yaml
 SAMPLE_PER_LAYOUT ?= 8
 
-.PHONY: all deps build demo test bench dataset train sample models clean
+.PHONY: all deps build demo test bench dataset train reliability sample models clean
 
 all: build
 
@@ -103,6 +103,11 @@ test: deps
 ## train: train the prior on PIPELINE's shards (its train: section); resumes from the newest checkpoint.
 train: build
 	$(BIN)/prior train --pipeline $(PIPELINE)
+
+## reliability: fuzzing (1M executions per target), 50 kills per stage, disk full, read-only, memory 1k-100k.
+reliability: deps
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	scripts/reliability.sh
 
 ## models: download the real CLIP and DINO weights from Hugging Face (needs internet), checked by SHA-256.
 models:

@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "catalog", targets: ["catalog"]),
         .executable(name: "make-sample", targets: ["make-sample"]),
         .executable(name: "prior", targets: ["prior"]),
+        .executable(name: "fuzz-harness", targets: ["fuzz-harness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -117,6 +118,10 @@ let package = Package(
                           dependencies: ["PriorTraining", "Prior", "Pipeline", "Catalog", "Models", "Tensor",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/prior", swiftSettings: swiftSettings),
+        .executableTarget(name: "fuzz-harness",
+                          dependencies: ["Imaging", "Models", "Pipeline", "Tensor", "Text",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/Executables/fuzz-harness", swiftSettings: swiftSettings),
         .executableTarget(name: "make-sample",
                           dependencies: ["SampleScenes", "Models", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/make-sample", swiftSettings: swiftSettings),
