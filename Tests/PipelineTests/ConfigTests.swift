@@ -4,6 +4,24 @@ import Testing
 @testable import Pipeline
 
 @Suite struct ConfigTests {
+    /// Inputs the fuzz harness found crashing the YAML loader (fuzz/regressions): each must now be
+    /// refused with a config error naming the problem, as a pipeline file and as a manifest.
+    @Test func fuzzFoundYAMLInputsAreRefusedNotCrashes() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../fuzz/regressions").standardizedFileURL.path
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.count >= 3)
+        for name in files {
+            for load in [{ _ = try PipelineConfig.load(path: folder + "/" + name) }, { _ = try ManifestConfig.load(path: folder + "/" + name) }] {
+                do { try load(); Issue.record("\(name) loaded") } catch let error as PipelineError {
+                    #expect(error.code == .config, "\(name): \(error)")
+                } catch { Issue.record("\(name): \(error)") }
+            }
+        }
+        do { _ = try ManifestConfig.load(path: folder + "/manifest-mapping-key.yaml") } catch {
+            #expect("\(error)".contains("mapping key must be a plain scalar"))
+        }
+    }
+
     func write(_ text: String) throws -> (TemporaryDirectory, String) {
         let dir = TemporaryDirectory("config")
         try dir.write("name: m\nsources:\n  - {format: folder, path: data}\n", to: "manifests/m.yaml")

@@ -54,6 +54,7 @@ struct FuzzHarness: ParsableCommand {
             let seconds = Date().timeIntervalSince(started)
             print(String(format: "%@\t%d executions\t%d rejected with an error\t%.1f s\t%.0f exec/s\t0 crashes",
                          target.rawValue, runs, rejected, seconds, Double(runs) / max(seconds, 1e-9)))
+            fflush(nil)
         }
     }
 }

@@ -144,6 +144,9 @@ enum ConfigLoader {
             throw PipelineError(.config, "cannot read: \(error.localizedDescription)", file: path)
         }
         do {
+            // Yams' untyped loader force-unwraps non-scalar mapping keys (`{a: 1}: x` traps; found
+            // by the fuzz harness): refuse them from the composed node tree first.
+            if let node = try Yams.compose(yaml: text) { try requireScalarKeys(node) }
             var tree = try Yams.load(yaml: text) ?? [String: Any]()
             for override in overrides { tree = try apply(override, to: tree) }
             let normalised = try Yams.dump(object: tree)
@@ -164,6 +167,24 @@ enum ConfigLoader {
                                 key: context.codingPath.map(\.stringValue).joined(separator: "."))
         } catch {
             throw PipelineError(.config, "malformed YAML: \(error)", file: path)
+        }
+    }
+
+    /// Throws when any mapping key is not a plain scalar.
+    static func requireScalarKeys(_ node: Node, depth: Int = 0) throws {
+        guard depth < 256 else { throw PipelineError(.config, "malformed YAML: nested more than 256 levels") }
+        switch node {
+        case .scalar, .alias:
+            return
+        case .sequence(let sequence):
+            for item in sequence { try requireScalarKeys(item, depth: depth + 1) }
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                guard case .scalar = key else {
+                    throw PipelineError(.config, "malformed YAML: a mapping key must be a plain scalar, not \(key.mapping != nil ? "a mapping" : key.sequence != nil ? "a sequence" : "an alias") (line \(key.mark?.line ?? 0))")
+                }
+                try requireScalarKeys(value, depth: depth + 1)
+            }
         }
     }
 
