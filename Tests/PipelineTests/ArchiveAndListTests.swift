@@ -12,6 +12,22 @@ import Testing
         return (out, reader.error)
     }
 
+    /// A PAX header whose record length is shorter than its own "LEN " prefix trapped the reader
+    /// (found by the fuzz harness; the input is fuzz/regressions/tar-short-pax-record.tar). It is now
+    /// ignored like any malformed record and the archive reads on.
+    @Test func shortPAXRecordsDoNotTrap() throws {
+        let dir = TemporaryDirectory("pax")
+        var tar = TarWriter()
+        tar.add(name: "PaxHeaders/a", data: Array("1 x\n3 p\n25 path=renamed/a.txt\n".utf8), type: UInt8(ascii: "x"))
+        tar.add(name: "a.txt", data: Array("hello".utf8))
+        let path = try dir.write(tar.finish(), to: "pax.tar")
+        let (found, _) = try members(path)
+        #expect(found.map(\.name).last?.hasSuffix("a.txt") == true)
+        let regression = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../fuzz/regressions/tar-short-pax-record.tar").standardizedFileURL.path
+        _ = try members(regression)
+    }
+
     @Test func writerAndReaderAgreeIncludingLongNamesAndLinks() throws {
         let dir = TemporaryDirectory("tar")
         let long = String(repeating: "d/", count: 70) + "key.jpg"

@@ -119,7 +119,10 @@ public struct TarReader: Sequence, IteratorProtocol {
         while i < data.count {
             guard let space = data[i...].firstIndex(of: UInt8(ascii: " ")),
                   let length = Int(String(decoding: data[i..<space], as: UTF8.self)), length > 0,
-                  i + length <= data.count else { return }
+                  i + length <= data.count,
+                  // "LEN key=value\n": the record must hold at least its length, the space and the newline
+                  // (a short LEN made the range inverted and trapped; found by the fuzz harness).
+                  space + 1 <= i + length - 1 else { return }
             let record = String(decoding: data[(space + 1)..<(i + length - 1)], as: UTF8.self)
             if let eq = record.firstIndex(of: "=") {
                 let key = record[..<eq], value = String(record[record.index(after: eq)...])
