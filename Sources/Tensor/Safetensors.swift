@@ -63,7 +63,8 @@ public enum Safetensors {
         struct Malformed: Error, CustomStringConvertible { var description: String }
         guard bytes.count >= 8 else { throw Malformed(description: "file shorter than the 8-byte header length") }
         let n = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        guard n > 0, 8 + n <= bytes.count else { throw Malformed(description: "header length \(n) exceeds the file") }
+        // Compared without adding, so a huge length cannot overflow (found by the fuzz harness).
+        guard n > 0, n <= bytes.count - 8 else { throw Malformed(description: "header length \(n) exceeds the file") }
         guard let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any] else {
             throw Malformed(description: "header is not a JSON object")
         }
@@ -74,7 +75,7 @@ public enum Safetensors {
             if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
-                  offsets[0] <= offsets[1], data + offsets[1] <= bytes.count else {
+                  offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= bytes.count - data else {
                 throw Malformed(description: "bad entry for tensor '\(name)'")
             }
             tensors[name] = Entry(name: name, dtype: dtype, shape: shape, bytes: Array(bytes[(data + offsets[0])..<(data + offsets[1])]))

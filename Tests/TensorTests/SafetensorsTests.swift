@@ -18,4 +18,16 @@ import Testing
         #expect(tensors["ids"]?.bytes == [7, 8, 9])
         #expect(throws: (any Error).self) { _ = try Safetensors.read(Array(file.prefix(20))) }
     }
+
+    /// Lengths and offsets near Int.max trapped on overflow (found by the fuzz harness; the first
+    /// input is fuzz/regressions/safetensors-huge-header-length.bin): they are errors now.
+    @Test func hugeLengthsAndOffsetsAreErrorsNotTraps() throws {
+        #expect(throws: (any Error).self) { _ = try Safetensors.read([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0x7F]) }
+        let header = Array(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,9223372036854775807]}}"#.utf8)
+        let length = (0..<8).map { UInt8((header.count >> (8 * $0)) & 0xFF) }
+        #expect(throws: (any Error).self) { _ = try Safetensors.read(length + header + [0, 0, 0, 0]) }
+        let negative = Array(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}"#.utf8)
+        let negativeLength = (0..<8).map { UInt8((negative.count >> (8 * $0)) & 0xFF) }
+        #expect(throws: (any Error).self) { _ = try Safetensors.read(negativeLength + negative + [0, 0, 0, 0]) }
+    }
 }
