@@ -20,7 +20,8 @@ swift build -c release --scratch-path .build-asan -Xswiftc -sanitize=address --p
 A=$!
 .build-asan/release/fuzz-harness yaml manifest tar safetensors tokenizer jpeg --runs "$RUNS" > "$OUT/harness-b.txt"
 wait $A
-cat "$OUT/harness-a.txt" "$OUT/harness-b.txt"
+cat "$OUT/harness-a.txt" "$OUT/harness-b.txt" | sort > "$OUT/harness.txt"
+cat "$OUT/harness.txt"
 for input in fuzz/regressions/*; do
   [ -f "$input" ] && .build-asan/release/fuzz-harness --replay "$input" >/dev/null
 done
@@ -42,7 +43,7 @@ out = sys.argv[1]
 print("# Reliability figures (`make reliability`)\n")
 print("| fuzz target | engine | executions | rejected with an error | crashes |")
 print("|---|---|---|---|---|")
-for name in ("harness-a.txt", "harness-b.txt"):
+for name in ("harness.txt",):
     for line in open(os.path.join(out, name)):
         f = line.rstrip("\n").split("\t")
         if len(f) >= 6 and f[1].endswith("executions"):
