@@ -3,6 +3,7 @@ import Foundation
 import Models
 import Pipeline
 public import Prior
+import Tensor
 
 /// Batches of prior inputs read from the shards through the catalog's index: the rows of one
 /// split, in each epoch's shuffled order (`catalog order`: SHA-256 of "seed:epoch:id"), with the

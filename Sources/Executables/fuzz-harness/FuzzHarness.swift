@@ -190,17 +190,11 @@ extension Raster {
     }
 }
 
-/// Byte-level mutations (a small SplitMix64 generator keeps runs reproducible from the seed).
+/// Byte-level mutations (SplitMix64 keeps runs reproducible from the seed).
 struct Mutator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var random: SplitMix64
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { random.next() }
     mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
 
     mutating func mutate(_ seed: [UInt8], corpus: [[UInt8]]) -> [UInt8] {
