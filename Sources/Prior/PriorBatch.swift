@@ -49,6 +49,8 @@ public struct PriorError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         case badInput = "bad_input"
         case badCheckpoint = "bad_checkpoint"
+        /// A checkpoint of another training run (other settings or shards).
+        case foreignCheckpoint = "foreign_checkpoint"
         case noData = "no_data"
         case io
         case diverged

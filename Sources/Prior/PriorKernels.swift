@@ -35,29 +35,10 @@ enum PriorKernels {
         }
     }
 
-    /// Layer norm of each row (eps inside the root, biased variance, as PyTorch); keeps the
-    /// normalised rows and reciprocal deviations for the backward pass.
+    /// Layer norm of each row (Tensor's kernel), keeping the normalised rows and reciprocal
+    /// deviations for the backward pass.
     static func layerNorm(_ x: In, rows: Int, width: Int, weight: In, bias: In, eps: Float, xhat: Out, rstd: Out, y: Out) {
-        nonisolated(unsafe) let (x, weight, bias, xhat, rstd, y) = (x, weight, bias, xhat, rstd, y)
-        LayerOps.parallelChunks(rows, minimum: 64) { range in
-            for r in range {
-                let row = x + r * width
-                var mean: Double = 0
-                for i in 0..<width { mean += Double(row[i]) }
-                mean /= Double(width)
-                var variance: Double = 0
-                for i in 0..<width { let d = Double(row[i]) - mean; variance += d * d }
-                variance /= Double(width)
-                let m = Float(mean), inv = Float(1 / (variance + Double(eps)).squareRoot())
-                rstd[r] = inv
-                let xr = xhat + r * width, yr = y + r * width
-                for i in 0..<width {
-                    let n = (row[i] - m) * inv
-                    xr[i] = n
-                    yr[i] = n * weight[i] + bias[i]
-                }
-            }
-        }
+        LayerOps.layerNorm(x, rows: rows, width: width, weight: weight, bias: bias, eps: eps, into: y, xhat: xhat, rstd: rstd)
     }
 
     /// Backward of `layerNorm`: `dx += rstd·(ĝ − mean ĝ − x̂·mean(ĝ·x̂))` with `ĝ = dy·w`; `dw += Σ dy·x̂`, `db += Σ dy`.
@@ -169,21 +150,6 @@ enum PriorKernels {
         }
     }
 
-    /// Runs `body(pair)` for every (sequence, head) pair on every core, with single-threaded BLAS
-    /// inside (each pair's products are small); each pair writes disjoint memory.
-    static func forEachPair(_ pairs: Int, _ body: (Int) -> Void) {
-        let workers = max(1, min(pairs, ProcessInfo.processInfo.activeProcessorCount, max(1, BLAS.threadCount)))
-        let saved = BLAS.threadCount
-        if workers > 1 { BLAS.setThreadCount(1) }
-        defer { if workers > 1 { BLAS.setThreadCount(saved) } }
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for pair in stride(from: worker, to: pairs, by: workers) { body(pair) }
-            }
-        }
-    }
-
     /// Masked multi-head attention: `softmax(q·kᵀ/√d + mask)·v` per head, with `mask[b][i][j]`
     /// = −10000 for a later key (causal) plus −10000 for a padded text key, added as diffusers
     /// does. Keeps the probabilities [batch, heads, tokens, tokens] for the backward pass.
@@ -191,7 +157,7 @@ enum PriorKernels {
                           textMask: UnsafePointer<UInt8>, probs: Out, out: Out) {
         let width = heads * headDim, scale = 1 / Float(headDim).squareRoot()
         nonisolated(unsafe) let (q, k, v, textMask, probs, out) = (q, k, v, textMask, probs, out)
-        forEachPair(batch * heads) { pair in
+        LayerOps.forEachPair(batch * heads) { pair, _ in
             let b = pair / heads, h = pair % heads
             let offset = b * tokens * width + h * headDim
             let s = probs + pair * tokens * tokens
@@ -222,13 +188,10 @@ enum PriorKernels {
                                   dq: Out, dk: Out, dv: Out) {
         let width = heads * headDim, scale = 1 / Float(headDim).squareRoot()
         nonisolated(unsafe) let (dOut, q, k, v, probs, dq, dk, dv) = (dOut, q, k, v, probs, dq, dk, dv)
-        let scratchCount = tokens * tokens
-        forEachPair(batch * heads) { pair in
+        LayerOps.forEachPair(batch * heads, scratchCount: tokens * tokens) { pair, dp in
             let b = pair / heads, h = pair % heads
             let offset = b * tokens * width + h * headDim
             let p = probs + pair * tokens * tokens
-            let dp = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-            defer { dp.deallocate() }
             // dP = dO·Vᵀ, dV = Pᵀ·dO
             BLAS.gemm(m: tokens, n: tokens, k: headDim, a: dOut + offset, lda: width, transposeA: false,
                       b: v + offset, ldb: width, transposeB: true, beta: 0, c: dp, ldc: tokens)

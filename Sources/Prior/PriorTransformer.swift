@@ -82,9 +82,17 @@ public final class PriorTransformer: @unchecked Sendable {
         if buffer.count != count { buffer = [Float](repeating: 0, count: count) }
     }
 
-    var tokenOfControl: Int { config.numEmbeddings }
-    var tokenOfPooled: Int { config.numEmbeddings + (config.hasControl ? 1 : 0) }
-    var tokenOfNoise: Int { tokenOfPooled + 1 }
+    /// The single-token inputs after the text: (sequence position, input of the batch, its width,
+    /// the Linear's weight and bias offsets) for control (λ-ECLIPSE only), pooled text and noise.
+    func tokenInputs(_ batch: PriorBatch) -> [(token: Int, input: [Float], width: Int, weight: Int, bias: Int)] {
+        let L = layout
+        var inputs: [(token: Int, input: [Float], width: Int, weight: Int, bias: Int)] = []
+        if config.hasControl { inputs.append((0, batch.control, config.projDim, L.controlWeight, L.controlBias)) }
+        inputs.append((0, batch.pooled, config.projDim, L.embeddingProjWeight, L.embeddingProjBias))
+        inputs.append((0, batch.noise, config.embeddingDim, L.projInWeight, L.projInBias))
+        for k in inputs.indices { inputs[k].token = config.numEmbeddings + k }
+        return inputs
+    }
 
     /// Predicted image embeddings [batch, outputDim].
     public func predict(_ batch: PriorBatch) throws -> [Float] {
@@ -94,7 +102,7 @@ public final class PriorTransformer: @unchecked Sendable {
 
     /// The forward pass; with `keep`, the activations the backward pass needs are stored there.
     func forward(_ batch: PriorBatch, keep: UnsafeMutablePointer<Activations>?) -> [Float] {
-        let n = batch.size, t = config.tokens, d = config.innerDim, e = config.embeddingDim, pd = config.projDim
+        let n = batch.size, t = config.tokens, d = config.innerDim, e = config.embeddingDim
         let nE = config.numEmbeddings, f = 4 * d, h = config.numAttentionHeads, rows = n * t, c = config.outputDim
         let L = layout
         return parameters.withUnsafeBufferPointer { pb in
@@ -109,19 +117,11 @@ public final class PriorTransformer: @unchecked Sendable {
                                             bias: w + L.encoderProjBias, outputs: d, into: xp + b * t * d, ldy: d)
                     }
                 }
-                if config.hasControl {
-                    batch.control.withUnsafeBufferPointer {
-                        PriorKernels.linear($0.baseAddress!, rows: n, inputs: pd, ldx: pd, weight: w + L.controlWeight,
-                                            bias: w + L.controlBias, outputs: d, into: xp + tokenOfControl * d, ldy: t * d)
+                for item in tokenInputs(batch) {
+                    item.input.withUnsafeBufferPointer {
+                        PriorKernels.linear($0.baseAddress!, rows: n, inputs: item.width, ldx: item.width, weight: w + item.weight,
+                                            bias: w + item.bias, outputs: d, into: xp + item.token * d, ldy: t * d)
                     }
-                }
-                batch.pooled.withUnsafeBufferPointer {
-                    PriorKernels.linear($0.baseAddress!, rows: n, inputs: pd, ldx: pd, weight: w + L.embeddingProjWeight,
-                                        bias: w + L.embeddingProjBias, outputs: d, into: xp + tokenOfPooled * d, ldy: t * d)
-                }
-                batch.noise.withUnsafeBufferPointer {
-                    PriorKernels.linear($0.baseAddress!, rows: n, inputs: e, ldx: e, weight: w + L.projInWeight,
-                                        bias: w + L.projInBias, outputs: d, into: xp + tokenOfNoise * d, ldy: t * d)
                 }
                 for b in 0..<n {
                     (xp + (b * t + t - 1) * d).update(from: w + L.prd, count: d)
@@ -235,7 +235,7 @@ public final class PriorTransformer: @unchecked Sendable {
     public func backward(_ activations: Activations, outputGradient: [Float], into gradients: inout [Float]) {
         precondition(gradients.count == parameters.count, "gradient buffer size")
         let batch = activations.batch
-        let n = batch.size, t = config.tokens, d = config.innerDim, e = config.embeddingDim, pd = config.projDim
+        let n = batch.size, t = config.tokens, d = config.innerDim, e = config.embeddingDim
         let nE = config.numEmbeddings, f = 4 * d, h = config.numAttentionHeads, rows = n * t, c = config.outputDim
         let L = layout
         precondition(outputGradient.count == n * c, "output gradient shape")
@@ -312,23 +312,12 @@ public final class PriorTransformer: @unchecked Sendable {
                                                         dx: nil, ldDx: 0, accumulate: false)
                         }
                     }
-                    if config.hasControl {
-                        batch.control.withUnsafeBufferPointer {
-                            PriorKernels.linearBackward(dp + tokenOfControl * d, rows: n, outputs: d, ldy: t * d, x: $0.baseAddress!,
-                                                        inputs: pd, ldx: pd, weight: w + L.controlWeight, dWeight: g + L.controlWeight,
-                                                        dBias: g + L.controlBias, dx: nil, ldDx: 0, accumulate: false)
+                    for item in tokenInputs(batch) {
+                        item.input.withUnsafeBufferPointer {
+                            PriorKernels.linearBackward(dp + item.token * d, rows: n, outputs: d, ldy: t * d, x: $0.baseAddress!,
+                                                        inputs: item.width, ldx: item.width, weight: w + item.weight,
+                                                        dWeight: g + item.weight, dBias: g + item.bias, dx: nil, ldDx: 0, accumulate: false)
                         }
-                    }
-                    batch.pooled.withUnsafeBufferPointer {
-                        PriorKernels.linearBackward(dp + tokenOfPooled * d, rows: n, outputs: d, ldy: t * d, x: $0.baseAddress!,
-                                                    inputs: pd, ldx: pd, weight: w + L.embeddingProjWeight,
-                                                    dWeight: g + L.embeddingProjWeight, dBias: g + L.embeddingProjBias,
-                                                    dx: nil, ldDx: 0, accumulate: false)
-                    }
-                    batch.noise.withUnsafeBufferPointer {
-                        PriorKernels.linearBackward(dp + tokenOfNoise * d, rows: n, outputs: d, ldy: t * d, x: $0.baseAddress!,
-                                                    inputs: e, ldx: e, weight: w + L.projInWeight, dWeight: g + L.projInWeight,
-                                                    dBias: g + L.projInBias, dx: nil, ldDx: 0, accumulate: false)
                     }
                 }
             }

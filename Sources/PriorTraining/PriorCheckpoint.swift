@@ -34,8 +34,6 @@ public enum PriorCheckpoint {
         let temporary = output + "/" + AtomicFile.temporaryPrefix + folderName(step: optimiser.step) + "-\(getpid())"
         try? fm.removeItem(atPath: temporary)
         try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        let weights = Safetensors.serialize(prior.weightEntries(), metadata: ["format": "pt"])
-        let digest = SHA256.hex(weights)
         var moments: [Safetensors.Entry] = []
         for t in prior.layout.tensors where t.isTrainable {
             let range = t.offset..<(t.offset + t.count)
@@ -46,20 +44,21 @@ public enum PriorCheckpoint {
             "step": String(optimiser.step), "beta1": String(optimiser.beta1), "beta2": String(optimiser.beta2),
             "epsilon": String(optimiser.epsilon), "weight_decay": String(optimiser.weightDecay),
         ])
-        let state = State(step: optimiser.step, run: run, seed: seed, weightsSHA256: digest)
+        // Each file is written with fsync; the folder becomes visible only by the rename below.
+        let weights = try AtomicFile.write(Safetensors.serialize(prior.weightEntries(), metadata: ["format": "pt"]),
+                                           to: temporary + "/" + PriorTransformer.weightsFileName)
+        try AtomicFile.write(try prior.config.jsonText(), to: temporary + "/config.json")
+        try AtomicFile.write(optimiserBytes, to: temporary + "/optimizer.safetensors")
+        let state = State(step: optimiser.step, run: run, seed: seed, weightsSHA256: weights.sha256)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeSynced(Array(try prior.config.jsonText().utf8), to: temporary + "/config.json")
-        try writeSynced(weights, to: temporary + "/" + PriorTransformer.weightsFileName)
-        try writeSynced(optimiserBytes, to: temporary + "/optimizer.safetensors")
-        try writeSynced(Array(try encoder.encode(state)) + [10], to: temporary + "/trainer_state.json")
-        try syncDirectory(temporary)
+        try AtomicFile.write(Array(try encoder.encode(state)) + [10], to: temporary + "/trainer_state.json")
         if fm.fileExists(atPath: final) { try fm.removeItem(atPath: final) }
         guard rename(temporary, final) == 0 else {
             throw PriorError(.io, "cannot rename the checkpoint into place: \(String(cString: strerror(errno)))", path: final)
         }
-        try syncDirectory(output)
-        return (final, weights.count, digest)
+        AtomicFile.syncDirectory(output)
+        return (final, weights.bytes, weights.sha256)
     }
 
     /// Completed checkpoints in `output`, newest first.
@@ -110,28 +109,5 @@ public enum PriorCheckpoint {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? [] where name.hasPrefix(AtomicFile.temporaryPrefix) {
             try? FileManager.default.removeItem(atPath: output + "/" + name)
         }
-    }
-
-    static func writeSynced(_ bytes: [UInt8], to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw PriorError(.io, "cannot create: \(String(cString: strerror(errno)))", path: path) }
-        defer { close(fd) }
-        var written = 0
-        try bytes.withUnsafeBytes { buffer in
-            while written < buffer.count {
-                let n = Foundation.write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw PriorError(.io, "cannot write: \(String(cString: strerror(errno)))", path: path) }
-                written += n
-            }
-        }
-        guard fsync(fd) == 0 else { throw PriorError(.io, "fsync failed: \(String(cString: strerror(errno)))", path: path) }
-    }
-
-    static func syncDirectory(_ path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        _ = fsync(fd)
     }
 }

@@ -68,7 +68,8 @@ public struct PriorEvaluation: Codable, Sendable {
                 let own = sims[i * m + i]
                 cosine += Double(own)
                 random += m > 1 ? Double(sims[i * m + (i + 1) % m]) : Double(own)
-                let better = (0..<m).filter { $0 != i && sims[i * m + $0] > own }.count
+                var better = 0
+                for j in 0..<m where j != i && sims[i * m + j] > own { better += 1 }
                 if better == 0 { top1 += 1 }
                 if better < 5 { top5 += 1 }
             }

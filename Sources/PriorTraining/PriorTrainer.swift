@@ -22,7 +22,7 @@ public final class PriorTrainer {
         public var trainRows: Int
         public var valRows: Int
         public var finalLoss: Double?
-        public var lastEval: PriorMetrics?
+        public var lastEval: PriorEvaluation?
         public var samplesPerSecond: Double
         public var parameters: Int
     }
@@ -88,11 +88,11 @@ public final class PriorTrainer {
             do {
                 let loaded = try PriorCheckpoint.read(path, settings: optimiserSettings)
                 guard loaded.state.run == run else {
-                    throw PriorError(.badCheckpoint, "belongs to training run \(loaded.state.run), not this one (\(run)): the train settings or shards changed; use another train.output", path: path)
+                    throw PriorError(.foreignCheckpoint, "belongs to training run \(loaded.state.run), not this one (\(run)): the train settings or shards changed; use another train.output", path: path)
                 }
                 (prior, optimiser, resumedFrom) = (loaded.prior, loaded.optimiser, step)
                 break
-            } catch let error as PriorError where error.code == .badCheckpoint && !error.message.contains("belongs to") {
+            } catch let error as PriorError where error.code == .badCheckpoint {
                 log("warning: skipping checkpoint \(path): \(error.message)")
             }
         }
@@ -112,7 +112,7 @@ public final class PriorTrainer {
         log("prior: run \(run), \(model.layout.count) parameters (\(config.numLayers) layers, \(config.numAttentionHeads)x\(config.attentionHeadDim)), "
             + "\(train.count) train / \(val.count) val rows, batch \(batchSize), \(stepsPerEpoch) steps per epoch"
             + (resumedFrom.map { ", resuming after step \($0)" } ?? ""))
-        var finalLoss: Double?, lastEval: PriorMetrics?
+        var finalLoss: Double?, lastEval: PriorEvaluation?
         let started = Date()
         var samples = 0
         var step = first
@@ -144,25 +144,26 @@ public final class PriorTrainer {
                 INSERT OR REPLACE INTO train_steps (run, step, epoch, samples, loss, mse, info_nce, learning_rate, grad_norm)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [run, step, epoch, batchSize, value.total, value.mse, value.infoNCE, rate, norm])
-            if step == first + 1 || step % max(1, stepsPerEpoch) == 0 || step == settings.steps || step % 10 == 0 {
+            let epochEnds = step % stepsPerEpoch == 0
+            if step == first + 1 || epochEnds || step == settings.steps || step % 10 == 0 {
                 log(String(format: "step %d/%d epoch %d: loss %.6f (mse %.6f, infonce %.4f) lr %.3g |g| %.4f",
                            step, settings.steps, epoch, value.total, value.mse, value.infoNCE, rate, norm))
             }
-            // Evaluation before the checkpoint, so a kill between them repeats both.
-            let epochEnds = step % stepsPerEpoch == 0
+            // Evaluation before the checkpoint, so a kill between them repeats both. Retrieval pools are
+            // the batches, as training sees them.
             if val.count > 0 && (epochEnds || step == settings.steps || (settings.evalEvery > 0 && step % settings.evalEvery == 0)) {
-                let metrics = try Self.evaluate(model, on: val, batchSize: batchSize)
+                let metrics = try PriorEvaluation.run(model, on: val, batchSize: batchSize, pool: batchSize, prior: "run \(run) step \(step)")
                 lastEval = metrics
                 try catalog.database.run("""
                     INSERT OR REPLACE INTO train_evals (run, step, epoch, split, samples, mse, cosine, top1)
                     VALUES (?, ?, ?, 'val', ?, ?, ?, ?)
-                    """, [run, step, epoch, metrics.samples, metrics.mse, metrics.cosine, metrics.top1])
+                    """, [run, step, epoch, metrics.rows, metrics.mse, metrics.cosine, metrics.top1])
                 log(String(format: "epoch %d (step %d) val: mse %.6f, cosine %.4f, top-1 %.3f over %d rows (batches of %d)",
-                           epoch, step, metrics.mse, metrics.cosine, metrics.top1, metrics.samples, batchSize))
+                           epoch, step, metrics.mse, metrics.cosine, metrics.top1, metrics.rows, batchSize))
             }
             if step % settings.checkpointEvery == 0 || step == settings.steps {
                 let written = try PriorCheckpoint.write(prior: model, optimiser: optimiser, run: run, seed: settings.seed, to: output)
-                let relative = String(written.path.dropFirst(pipeline.buildDir.count + 1))
+                let relative = settings.output + "/" + PriorCheckpoint.folderName(step: step)
                 try catalog.database.run("INSERT OR REPLACE INTO checkpoints (run, step, path, bytes, sha256) VALUES (?, ?, ?, ?, ?)",
                                          [run, step, relative, written.bytes, written.sha256])
                 for (old, path) in PriorCheckpoint.list(output).dropFirst(settings.keepCheckpoints) {
@@ -201,19 +202,5 @@ public final class PriorTrainer {
             model.recycle(activations)
         }
         return value
-    }
-
-    /// MSE, cosine to target and top-1 retrieval among each batch's targets over a whole split
-    /// (fixed noise per sample, no control dropout, so evaluations compare across steps).
-    public static func evaluate(_ model: PriorTransformer, on split: ShardBatches, batchSize: Int) throws -> PriorMetrics {
-        let rows = try split.rows(epoch: 0)
-        var parts: [PriorMetrics] = []
-        for start in stride(from: 0, to: rows.count, by: max(1, batchSize)) {
-            let chunk = Array(rows[start..<min(rows.count, start + batchSize)])
-            let batch = try split.batch(chunk, noiseStream: "eval", controlDropout: 0, noiseWidth: model.config.embeddingDim)
-            let prediction = try model.predict(batch.inputs)
-            parts.append(PriorMetrics.of(prediction: prediction, target: batch.target, batch: chunk.count))
-        }
-        return PriorMetrics.merged(parts)
     }
 }

@@ -36,6 +36,7 @@ public final class ShardBatches {
     private var epochCache: (epoch: Int, rows: [Row])?
     private var files: [String: SafetensorsFile] = [:]
     private var converted: [String: [Float]] = [:]
+    private var masks: [String: [UInt8]] = [:]
     private var order: [String] = []
 
     public init(catalog: Catalog, buildDir: String, split: String, seed: Int) throws {
@@ -80,6 +81,14 @@ public final class ShardBatches {
         return (values, entry.shape)
     }
 
+    /// A shard's attention mask bytes, read once per shard.
+    private func attentionMask(_ path: String) throws -> [UInt8] {
+        if let bytes = masks[path] { return bytes }
+        let bytes = try shardFile(path).bytes("attention_mask")
+        masks[path] = bytes
+        return bytes
+    }
+
     private func shardFile(_ path: String) throws -> SafetensorsFile {
         if let file = files[path] { return file }
         let file = try SafetensorsFile(path: buildDir + "/" + path)
@@ -89,6 +98,7 @@ public final class ShardBatches {
             let old = order.removeFirst()
             files[old] = nil
             converted = converted.filter { !$0.key.hasPrefix(old + "#") }
+            masks[old] = nil
         }
         return file
     }
@@ -107,7 +117,10 @@ public final class ShardBatches {
             }
             let tokens = hiddenShape[1]
             text += hidden[(row.row * tokens * t)..<((row.row + 1) * tokens * t)]
-            let maskBytes = try file.bytes("attention_mask")
+            let maskBytes = try attentionMask(row.path)
+            guard (row.row + 1) * tokens <= maskBytes.count else {
+                throw PriorError(.badInput, "attention_mask has no row \(row.row) of \(tokens) tokens", path: file.path)
+            }
             mask += maskBytes[(row.row * tokens)..<((row.row + 1) * tokens)]
             func vector(_ name: String, _ index: Int) throws -> ArraySlice<Float> {
                 let (values, shape) = try tensor(row.path, name)

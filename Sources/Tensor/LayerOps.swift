@@ -38,11 +38,20 @@ public enum LayerOps {
                                  eps: Float) {
         let rows = x.count / width
         x.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let base = buffer.baseAddress!
-            nonisolated(unsafe) let (weight, bias) = (weight, bias)
-            parallelChunks(rows, minimum: 64) { range in
+            layerNorm(buffer.baseAddress!, rows: rows, width: width, weight: weight, bias: bias, eps: eps, into: buffer.baseAddress!)
+        }
+    }
+
+    /// Layer normalisation of `rows` rows of `x` into `y` (which may be `x`), on every core; with
+    /// `xhat` and `rstd`, also keeps each row normalised and its reciprocal deviation (what a
+    /// backward pass needs).
+    package static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
+                                  bias: UnsafePointer<Float>, eps: Float, into y: UnsafeMutablePointer<Float>,
+                                  xhat: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil) {
+        nonisolated(unsafe) let (x, weight, bias, y, xhat, rstd) = (x, weight, bias, y, xhat, rstd)
+        parallelChunks(rows, minimum: 64) { range in
             for r in range {
-                let row = base + r * width
+                let row = x + r * width, out = y + r * width
                 var mean: Double = 0
                 for i in 0..<width { mean += Double(row[i]) }
                 mean /= Double(width)
@@ -50,8 +59,31 @@ public enum LayerOps {
                 for i in 0..<width { let d = Double(row[i]) - mean; variance += d * d }
                 variance /= Double(width)
                 let m = Float(mean), inv = Float(1 / (variance + Double(eps)).squareRoot())
-                for i in 0..<width { row[i] = (row[i] - m) * inv * weight[i] + bias[i] }
+                rstd?[r] = inv
+                let kept = xhat.map { $0 + r * width }
+                for i in 0..<width {
+                    let n = (row[i] - m) * inv
+                    kept?[i] = n
+                    out[i] = n * weight[i] + bias[i]
+                }
             }
+        }
+    }
+
+    /// Runs `body(pair, scratch)` for every (sequence, head) pair on every core, with
+    /// single-threaded BLAS inside (each pair's products are small); `scratch` holds
+    /// `scratchCount` floats per worker. Each pair must write disjoint memory.
+    package static func forEachPair(_ pairs: Int, scratchCount: Int = 0, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let workers = max(1, min(pairs, ProcessInfo.processInfo.activeProcessorCount, max(1, BLAS.threadCount)))
+        let saved = BLAS.threadCount
+        if workers > 1 { BLAS.setThreadCount(1) }
+        defer { if workers > 1 { BLAS.setThreadCount(saved) } }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchCount))
+                defer { scratch.deallocate() }
+                for pair in stride(from: worker, to: pairs, by: workers) { body(pair, scratch) }
             }
         }
     }
@@ -100,41 +132,32 @@ public enum LayerOps {
         let scale = 1 / Float(headDim).squareRoot()
         // Each (sequence, head) pair is two small sgemms: run the pairs on every core with
         // single-threaded BLAS rather than threading each tiny call.
-        let pairs = batch * heads
-        let workers = max(1, min(pairs, ProcessInfo.processInfo.activeProcessorCount, max(1, BLAS.threadCount)))
-        let saved = BLAS.threadCount
-        if workers > 1 { BLAS.setThreadCount(1) }
-        defer { if workers > 1 { BLAS.setThreadCount(saved) } }
         q.withUnsafeBufferPointer { qb in
             k.withUnsafeBufferPointer { kb in
                 v.withUnsafeBufferPointer { vb in
                     out.withUnsafeMutableBufferPointer { ob in
                         nonisolated(unsafe) let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
-                        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                            let s = UnsafeMutablePointer<Float>.allocate(capacity: tokens * tokens)
-                            defer { s.deallocate() }
-                            for pair in stride(from: worker, to: pairs, by: workers) {
-                                let b = pair / heads, h = pair % heads
-                                let offset = b * tokens * width + h * headDim
-                                BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qp + offset, lda: width,
-                                          transposeA: false, b: kp + offset, ldb: width, transposeB: true, beta: 0, c: s, ldc: tokens)
-                                for i in 0..<tokens {
-                                    let row = s + i * tokens
-                                    var maximum = -Float.infinity
-                                    for j in 0..<tokens {
-                                        let allowed = (!causal || j <= i) && (keyMask?[b * tokens + j] ?? true)
-                                        if !allowed { row[j] = -.infinity } else { maximum = max(maximum, row[j]) }
-                                    }
-                                    // A query with no allowed key (a fully padded row) attends to nothing.
-                                    guard maximum > -.infinity else { for j in 0..<tokens { row[j] = 0 }; continue }
-                                    var sum: Float = 0
-                                    for j in 0..<tokens { let e = expf(row[j] - maximum); row[j] = e; sum += e }
-                                    let inv = 1 / sum
-                                    for j in 0..<tokens { row[j] *= inv }
+                        forEachPair(batch * heads, scratchCount: tokens * tokens) { pair, s in
+                            let b = pair / heads, h = pair % heads
+                            let offset = b * tokens * width + h * headDim
+                            BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qp + offset, lda: width,
+                                      transposeA: false, b: kp + offset, ldb: width, transposeB: true, beta: 0, c: s, ldc: tokens)
+                            for i in 0..<tokens {
+                                let row = s + i * tokens
+                                var maximum = -Float.infinity
+                                for j in 0..<tokens {
+                                    let allowed = (!causal || j <= i) && (keyMask?[b * tokens + j] ?? true)
+                                    if !allowed { row[j] = -.infinity } else { maximum = max(maximum, row[j]) }
                                 }
-                                BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
-                                          b: vp + offset, ldb: width, transposeB: false, beta: 0, c: op + offset, ldc: width)
+                                // A query with no allowed key (a fully padded row) attends to nothing.
+                                guard maximum > -.infinity else { for j in 0..<tokens { row[j] = 0 }; continue }
+                                var sum: Float = 0
+                                for j in 0..<tokens { let e = expf(row[j] - maximum); row[j] = e; sum += e }
+                                let inv = 1 / sum
+                                for j in 0..<tokens { row[j] *= inv }
                             }
+                            BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
+                                      b: vp + offset, ldb: width, transposeB: false, beta: 0, c: op + offset, ldc: width)
                         }
                     }
                 }

@@ -54,6 +54,9 @@ import Testing
             #expect(try SHA256.hex(file: path + "/" + PriorTransformer.weightsFileName) == row[2].string)
             _ = try PriorTransformer.load(directory: path)
         }
+        // Stages rerun on the build leave the checkpoints alone (they are not a stage's orphans).
+        #expect(try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        for row in kept { #expect(FileManager.default.fileExists(atPath: dir.appending("build/" + (row[1].string ?? "") + "/config.json"))) }
         // A finished run does nothing more.
         let again = try ExecutableRunner.run("prior", ["train", "--pipeline", pipeline])
         #expect(again.status == 0 && again.stdout.contains("steps 24→24"))

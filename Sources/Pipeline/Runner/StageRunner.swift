@@ -218,9 +218,7 @@ public final class StageRunner {
         for folder in layout.managedDirectories + ["reports"] {
             let directory = layout.absolute(folder)
             removed += AtomicFile.sweepTemporaries(in: directory, tag: single ? nil : tag)
-            // Checkpoints are the trainer's (it records them in its own table and sweeps its own
-            // temporaries): never orphans of a stage.
-            guard single, folder != "reports", folder != "checkpoints", let walker = FileManager.default.enumerator(atPath: directory) else { continue }
+            guard single, folder != "reports", let walker = FileManager.default.enumerator(atPath: directory) else { continue }
             while let relative = walker.nextObject() as? String {
                 let path = folder + "/" + relative
                 var info = stat()

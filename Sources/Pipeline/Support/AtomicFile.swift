@@ -72,7 +72,8 @@ public enum AtomicFile {
         return removed
     }
 
-    static func syncDirectory(_ directory: String) {
+    /// fsyncs a directory, so a rename inside it survives a power cut.
+    public static func syncDirectory(_ directory: String) {
         let fd = open(directory, O_RDONLY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
     }

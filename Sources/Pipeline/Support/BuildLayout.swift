@@ -21,8 +21,10 @@ public struct BuildLayout: Sendable {
     public func catalog(worker: Int, workers: Int) -> String {
         workers > 1 ? workerCatalog(worker: worker, workers: workers) : catalog
     }
-    /// Folders whose files are claimed by catalog rows (swept of orphans on start).
-    public var managedDirectories: [String] { ["objects", "exports", "features", "shards", "checkpoints"] }
+    /// Folders whose files are claimed by stage catalog rows (swept of orphans on start).
+    /// `checkpoints/` is not one: `prior train` owns it, records it in its own table and sweeps
+    /// its own temporaries.
+    public var managedDirectories: [String] { ["objects", "exports", "features", "shards"] }
     /// Content-addressed objects (crops, derived images).
     public var objects: String { root + "/objects" }
     /// Reports (Markdown, JSON, HTML).
