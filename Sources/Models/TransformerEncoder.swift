@@ -56,21 +56,19 @@ struct TransformerEncoder: Sendable {
         let d = config.hiddenSize, rows = batch * tokens, eps = config.layerNormEps
         var x = x
         for layer in layers {
-            var h = x
-            LayerOps.layerNorm(&h, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
+            var h = LayerOps.layerNormed(x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
             let q = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.q.0.pointer, bias: layer.q.1?.pointer, outputs: d)
             let k = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.k.0.pointer, bias: layer.k.1?.pointer, outputs: d)
             let v = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.v.0.pointer, bias: layer.v.1?.pointer, outputs: d)
             let a = LayerOps.attention(q: q, k: k, v: v, batch: batch, tokens: tokens, heads: config.heads,
                                        headDim: config.headDim, causal: causal, keyMask: keyMask)
-            LayerOps.add(&x, LayerOps.linear(a, rows: rows, inputs: d, weight: layer.out.0.pointer, bias: layer.out.1.pointer, outputs: d))
-            h = x
-            LayerOps.layerNorm(&h, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps)
+            LayerOps.addLinear(a, rows: rows, inputs: d, weight: layer.out.0.pointer, bias: layer.out.1.pointer, outputs: d, into: &x)
+            h = LayerOps.layerNormed(x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps)
             var m = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.fc1.0.pointer, bias: layer.fc1.1.pointer,
                                     outputs: config.intermediateSize)
             config.activation.apply(&m)
-            LayerOps.add(&x, LayerOps.linear(m, rows: rows, inputs: config.intermediateSize, weight: layer.fc2.0.pointer,
-                                             bias: layer.fc2.1.pointer, outputs: d))
+            LayerOps.addLinear(m, rows: rows, inputs: config.intermediateSize, weight: layer.fc2.0.pointer,
+                               bias: layer.fc2.1.pointer, outputs: d, into: &x)
         }
         return x
     }

@@ -73,49 +73,6 @@ enum PriorKernels {
         }
     }
 
-    /// `e^x` for eight lanes: Cody–Waite reduction and Cephes' degree-6 polynomial (about 1 ulp on
-    /// [−87, 88]; inputs are clamped to it).
-    @inline(__always)
-    static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let x = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        // Round x·log2(e) to an integer by adding 1.5·2^23 (no generic SIMD conversions: they are slow).
-        let magic = SIMD8<Float>(repeating: 12_582_912)
-        let shifted = x * 1.442_695_04 + magic
-        let n = shifted - magic
-        let r = x - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187e-6
-        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        let e = p * (r * r) + r + 1
-        let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
-        let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
-        return e * scale
-    }
-
-    /// The normal CDF Φ(u) and the density term e^{−u²/2} for eight lanes, from one exponential:
-    /// erf by Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7).
-    @inline(__always)
-    static func normal8(_ u: SIMD8<Float>) -> (cdf: SIMD8<Float>, gauss: SIMD8<Float>) {
-        let bits = unsafeBitCast(u, to: SIMD8<UInt32>.self)
-        let x = unsafeBitCast(bits & 0x7FFF_FFFF, to: SIMD8<Float>.self) * 0.707_106_781_186_547_5
-        let one = SIMD8<Float>(repeating: 1)
-        let t = one / (one + 0.327_591_1 * x)
-        var poly = SIMD8<Float>(repeating: 1.061_405_429)
-        poly = poly * t - 1.453_152_027
-        poly = poly * t + 1.421_413_741
-        poly = poly * t - 0.284_496_736
-        poly = poly * t + 0.254_829_592
-        poly = poly * t
-        let gauss = exp8(-(x * x))
-        let erfAbs = one - poly * gauss
-        // erf is odd: give erf(|x|) the sign of u.
-        let erf = unsafeBitCast(unsafeBitCast(erfAbs, to: SIMD8<UInt32>.self) | (bits & 0x8000_0000), to: SIMD8<Float>.self)
-        return (SIMD8<Float>(repeating: 0.5) * (one + erf), gauss)
-    }
-
     /// Exact (erf) GELU, as PyTorch's default and diffusers' `"gelu"`, eight lanes at a time.
     static func gelu(_ u: In, count: Int, into g: Out) {
         nonisolated(unsafe) let (u, g) = (u, g)
@@ -123,7 +80,7 @@ enum PriorKernels {
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 let v = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(g + i).storeBytes(of: v * normal8(v).cdf, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(g + i).storeBytes(of: v * VectorMath.normal8(v).cdf, as: SIMD8<Float>.self)
                 i += 8
             }
             for j in i..<range.upperBound { let v = u[j]; g[j] = 0.5 * v * (1 + erff(v * 0.707_106_781_186_547_5)) }
@@ -137,7 +94,7 @@ enum PriorKernels {
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 let v = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
-                let (cdf, gauss) = normal8(v)
+                let (cdf, gauss) = VectorMath.normal8(v)
                 let d = UnsafeRawPointer(dg + i).loadUnaligned(as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(dg + i).storeBytes(of: d * (cdf + v * gauss * 0.398_942_280_401_432_7), as: SIMD8<Float>.self)
                 i += 8

@@ -20,6 +20,23 @@ public enum LayerOps {
         }
     }
 
+    /// `x += y·Wᵀ + b` for `y` [rows, inputs], `x` [rows, outputs]: the residual connection after a
+    /// projection, with the bias added to `x` and the product accumulated into it by sgemm.
+    public static func addLinear(_ y: [Float], rows: Int, inputs: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                 outputs: Int, into x: inout [Float]) {
+        precondition(y.count == rows * inputs && x.count == rows * outputs, "addLinear shapes")
+        x.withUnsafeMutableBufferPointer { xb in
+            let o = xb.baseAddress!
+            if let bias {
+                for r in 0..<rows { for j in 0..<outputs { o[r * outputs + j] += bias[j] } }
+            }
+            y.withUnsafeBufferPointer { yb in
+                BLAS.gemm(m: rows, n: outputs, k: inputs, a: yb.baseAddress!, lda: inputs, transposeA: false,
+                          b: weight, ldb: inputs, transposeB: true, beta: 1, c: o, ldc: outputs)
+            }
+        }
+    }
+
     /// Splits `count` items into contiguous chunks run on every core (as many as BLAS threads),
     /// for elementwise work large enough to pay for it.
     package static func parallelChunks(_ count: Int, minimum: Int = 65_536, _ body: (Range<Int>) -> Void) {
@@ -42,6 +59,18 @@ public enum LayerOps {
         }
     }
 
+    /// Layer normalisation of each row into a new array.
+    public static func layerNormed(_ x: [Float], width: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                   eps: Float) -> [Float] {
+        guard !x.isEmpty else { return [] }
+        return [Float](unsafeUninitializedCapacity: x.count) { out, count in
+            x.withUnsafeBufferPointer { xb in
+                layerNorm(xb.baseAddress!, rows: x.count / width, width: width, weight: weight, bias: bias, eps: eps, into: out.baseAddress!)
+            }
+            count = x.count
+        }
+    }
+
     /// Layer normalisation of `rows` rows of `x` into `y` (which may be `x`), on every core; with
     /// `xhat` and `rstd`, also keeps each row normalised and its reciprocal deviation (what a
     /// backward pass needs).
@@ -52,19 +81,51 @@ public enum LayerOps {
         parallelChunks(rows, minimum: 64) { range in
             for r in range {
                 let row = x + r * width, out = y + r * width
-                var mean: Double = 0
-                for i in 0..<width { mean += Double(row[i]) }
-                mean /= Double(width)
-                var variance: Double = 0
-                for i in 0..<width { let d = Double(row[i]) - mean; variance += d * d }
-                variance /= Double(width)
-                let m = Float(mean), inv = Float(1 / (variance + Double(eps)).squareRoot())
+                let body = width & ~7
+                let m: Float, inv: Float
+                if xhat != nil {
+                    // Training (the prior): statistics in double, which finite-difference checks of
+                    // the gradients need.
+                    var mean: Double = 0
+                    for i in 0..<width { mean += Double(row[i]) }
+                    mean /= Double(width)
+                    var variance: Double = 0
+                    for i in 0..<width { let d = Double(row[i]) - mean; variance += d * d }
+                    variance /= Double(width)
+                    m = Float(mean)
+                    inv = Float(1 / (variance + Double(eps)).squareRoot())
+                } else {
+                    // Inference: eight running float sums per pass (as PyTorch), then the tail.
+                    var sum8 = SIMD8<Float>(repeating: 0)
+                    for i in stride(from: 0, to: body, by: 8) { sum8 += UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) }
+                    var sum = sum8.sum()
+                    for i in body..<width { sum += row[i] }
+                    m = sum / Float(width)
+                    var sq8 = SIMD8<Float>(repeating: 0)
+                    for i in stride(from: 0, to: body, by: 8) {
+                        let d = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - m
+                        sq8 += d * d
+                    }
+                    var sq = sq8.sum()
+                    for i in body..<width { let d = row[i] - m; sq += d * d }
+                    inv = 1 / (sq / Float(width) + eps).squareRoot()
+                }
                 rstd?[r] = inv
-                let kept = xhat.map { $0 + r * width }
-                for i in 0..<width {
-                    let n = (row[i] - m) * inv
-                    kept?[i] = n
-                    out[i] = n * weight[i] + bias[i]
+                if let xhat {
+                    let kept = xhat + r * width
+                    for i in 0..<width {
+                        let n = (row[i] - m) * inv
+                        kept[i] = n
+                        out[i] = n * weight[i] + bias[i]
+                    }
+                } else {
+                    for i in stride(from: 0, to: body, by: 8) {
+                        let v = (UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - m) * inv
+                        let w = UnsafeRawPointer(weight + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let b = UnsafeRawPointer(bias + i).loadUnaligned(as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(out + i).storeBytes(of: v * w + b, as: SIMD8<Float>.self)
+                    }
+                    for i in body..<width { out[i] = (row[i] - m) * inv * weight[i] + bias[i] }
                 }
             }
         }
@@ -99,16 +160,18 @@ public enum LayerOps {
                 nonisolated(unsafe) let base = whole.baseAddress!
                 LayerOps.parallelChunks(whole.count) { range in
                 let b = UnsafeMutableBufferPointer(rebasing: UnsafeMutableBufferPointer(start: base, count: whole.count)[range])
+                let p = b.baseAddress!, n = b.count
                 switch kind {
                 case .gelu:
-                    for i in b.indices { let v = b[i]; b[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+                    VectorMath.map8(p, count: n, { $0 * VectorMath.normal8($0).cdf }) { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
                 case .quickGELU:
-                    for i in b.indices { let v = b[i]; b[i] = v / (1 + expf(-1.702 * v)) }
+                    VectorMath.map8(p, count: n, { $0 / (1 + VectorMath.exp8($0 * -1.702)) }) { $0 / (1 + expf(-1.702 * $0)) }
                 case .geluNew:
-                    for i in b.indices {
-                        let v = b[i]
-                        b[i] = 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v)))
-                    }
+                    // tanh(z) = 1 − 2 / (e^{2z} + 1).
+                    VectorMath.map8(p, count: n, { v in
+                        let z = 0.79788456080286536 * (v + 0.044715 * v * v * v)
+                        return 0.5 * v * (2 - 2 / (VectorMath.exp8(z + z) + 1))
+                    }) { v in 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v))) }
                 case .relu:
                     for i in b.indices { b[i] = max(0, b[i]) }
                 }
@@ -130,6 +193,7 @@ public enum LayerOps {
         precondition(keyMask == nil || keyMask!.count == batch * tokens, "key mask shape")
         var out = [Float](repeating: 0, count: q.count)
         let scale = 1 / Float(headDim).squareRoot()
+        let masked = causal || keyMask != nil
         // Each (sequence, head) pair is two small sgemms: run the pairs on every core with
         // single-threaded BLAS rather than threading each tiny call.
         q.withUnsafeBufferPointer { qb in
@@ -151,8 +215,15 @@ public enum LayerOps {
                                 }
                                 // A query with no allowed key (a fully padded row) attends to nothing.
                                 guard maximum > -.infinity else { for j in 0..<tokens { row[j] = 0 }; continue }
-                                var sum: Float = 0
-                                for j in 0..<tokens { let e = expf(row[j] - maximum); row[j] = e; sum += e }
+                                var sum = VectorMath.expShifted(row, count: tokens, shift: maximum)
+                                if masked {
+                                    // Masked keys (−∞) must weigh exactly nothing, not e^(−87).
+                                    sum = 0
+                                    for j in 0..<tokens {
+                                        if (causal && j > i) || !(keyMask?[b * tokens + j] ?? true) { row[j] = 0 }
+                                        sum += row[j]
+                                    }
+                                }
                                 let inv = 1 / sum
                                 for j in 0..<tokens { row[j] *= inv }
                             }

@@ -1,15 +1,26 @@
+import Foundation
+
 /// The contextual rules compiled for speed: tags and the words and suffixes rules mention become
 /// small integers; a rule is tried only when its `from` tag occurs in the sentence and the word
-/// or suffix it names occurs (rules are indexed by word); its matches are collected, then
-/// applied, exactly as ``POSTagger/apply(_:tags:words:)`` does.
+/// or suffix it names occurs (rules are indexed by word). Sentences of up to ``maxBitWords``
+/// words are tagged bit-parallel: each tag and word is a 64-bit mask of the positions holding it,
+/// so a rule's matches are a few shifts and ANDs of masks; longer sentences are scanned position
+/// by position. Either way a rule's matches are collected, then applied, exactly as
+/// ``POSTagger/apply(_:tags:words:)`` does.
 final class RuleEngine: Sendable {
+    /// Sentinel positions on each side of a sentence (`<s>` before, `</s>` after).
+    static let pad = 3
+    /// The longest sentence tagged with position masks (padding included, 64 positions).
+    static let maxBitWords = 64 - 2 * pad
+
     let tagNames: [String]
     let tagIndex: [String: UInt8]
     let wordIndex: [String: Int32]
     let suffixIndex: [String: Int32]
-    let rules: [Compiled]
+    /// One compiled rule list per rule set (cased, caseless).
+    let sets: [RuleSet]
     /// Every lexicon string (as written) with its tags and the ids of its lower-case form.
-    let lexicon: [String: Entry]
+    let lexicon: ByteTable
 
     struct Entry: Sendable {
         /// Tag of the string as written (`cased`), or `none`.
@@ -18,26 +29,38 @@ final class RuleEngine: Sendable {
         var lower: UInt8
         var word: Int32
         var suffix: Int32
+        /// The tags rules may give the word (bit per tag id), all for any.
+        var allowed: UInt64
     }
 
     static let none: UInt8 = 255
-    /// Rules that name no word or suffix, by index.
-    let tagRules: [Int32]
-    /// Rule indices by the word id (or suffix id) they name.
-    let rulesByWord: [[Int32]]
-    let rulesBySuffix: [[Int32]]
 
     struct Compiled: Sendable {
         var from: UInt8
         var to: UInt8
         var template: POSTagger.Template
+        /// Tag, word or suffix ids, as the template's operands say; -1 where unused.
         var a: Int32
         var b: Int32
-        /// The word id the rule needs present in the sentence, or -1.
-        var word: Int32
+        /// The tags (bit per id) that must be present for the rule to fire: `from` and the tags
+        /// it names.
+        var need: UInt64 = 0
     }
 
-    init(rules: [POSTagger.Rule], extraTags: Set<String>, cased: [String: String], lower: [String: String]) {
+    struct RuleSet: Sendable {
+        var rules: [Compiled]
+        /// Rules that name no word or suffix, as a bit set over rule indices.
+        var tagRules: [UInt64]
+        /// Rule indices by the word id (or suffix id) their `a` names.
+        var rulesByWord: [[Int32]]
+        var rulesBySuffix: [[Int32]]
+        /// Per block of 64 rules and per tag, the rules of the block changing that tag
+        /// (`[block · 64 + tag]`).
+        var byFrom: [UInt64]
+    }
+
+    init(ruleSets: [[POSTagger.Rule]], extraTags: Set<String>, cased: [String: String], lower: [String: String],
+         allowed: (String) -> Set<String>?) {
         var tagNames = ["<s>", "</s>"]
         var tagIndex: [String: UInt8] = ["<s>": 0, "</s>": 1]
         var wordIndex: [String: Int32] = ["<s>": 0, "</s>": 1]
@@ -60,115 +83,308 @@ final class RuleEngine: Sendable {
             suffixIndex[s] = id
             return id
         }
-        for t in extraTags.sorted() { _ = tid(t) }
-        var compiled: [Compiled] = []
-        for r in rules {
-            var c = Compiled(from: tid(r.from), to: tid(r.to), template: r.template, a: -1, b: -1, word: -1)
-            switch r.template {
-            case .prevTag, .nextTag, .prev2Tag, .next2Tag, .prevOrPrev2Tag, .nextOrNext2Tag:
-                c.a = Int32(tid(r.a))
-            case .prevNextTag, .prevTwoTags, .nextTwoTags:
-                c.a = Int32(tid(r.a)); c.b = Int32(tid(r.b))
-            case .prevWord, .nextWord, .word:
-                c.a = wid(r.a); c.word = c.a
-            case .wordPrevTag, .wordNextTag, .prevWordTag, .prevTagNextWord:
-                c.a = wid(r.a); c.b = Int32(tid(r.b)); c.word = c.a
-            case .suffixPrevTag, .suffixNextTag:
-                c.a = sid(r.a); c.b = Int32(tid(r.b))
+        func operand(_ kind: POSTagger.Operand, _ value: String) -> Int32 {
+            switch kind {
+            case .none: return -1
+            case .tag: return Int32(tid(value))
+            case .word: return wid(value)
+            case .suffix: return sid(value)
             }
-            compiled.append(c)
+        }
+        for t in extraTags.union(lower.keys.compactMap(allowed).flatMap { $0 }).sorted() { _ = tid(t) }
+        let compiledSets = ruleSets.map { rules in
+            rules.map { r in
+                let (ka, kb) = r.template.operands
+                var c = Compiled(from: tid(r.from), to: tid(r.to), template: r.template, a: operand(ka, r.a), b: operand(kb, r.b))
+                c.need = 1 << UInt64(c.from)
+                if ka == .tag { c.need |= 1 << UInt64(c.a) }
+                if kb == .tag { c.need |= 1 << UInt64(c.b) }
+                return c
+            }
         }
         precondition(tagNames.count <= 64, "more than 64 tags")
         self.tagNames = tagNames
         self.tagIndex = tagIndex
         self.wordIndex = wordIndex
         self.suffixIndex = suffixIndex
-        self.rules = compiled
-        var tagRules: [Int32] = []
-        var byWord = [[Int32]](repeating: [], count: wordIndex.count)
-        var bySuffix = [[Int32]](repeating: [], count: suffixIndex.count)
-        for (k, r) in compiled.enumerated() {
-            switch r.template {
-            case .suffixPrevTag, .suffixNextTag: bySuffix[Int(r.a)].append(Int32(k))
-            default: if r.word >= 0 { byWord[Int(r.word)].append(Int32(k)) } else { tagRules.append(Int32(k)) }
+        sets = compiledSets.map { compiled in
+            var set = RuleSet(rules: compiled, tagRules: .init(repeating: 0, count: (compiled.count + 63) / 64), rulesByWord: .init(repeating: [], count: wordIndex.count),
+                              rulesBySuffix: .init(repeating: [], count: suffixIndex.count),
+                              byFrom: .init(repeating: 0, count: (compiled.count + 63) / 64 * 64))
+            for (k, r) in compiled.enumerated() {
+                set.byFrom[(k >> 6) << 6 + Int(r.from)] |= 1 << UInt64(k & 63)
+                switch r.template.operands.a {
+                case .suffix: set.rulesBySuffix[Int(r.a)].append(Int32(k))
+                case .word: set.rulesByWord[Int(r.a)].append(Int32(k))
+                default: set.tagRules[k >> 6] |= 1 << UInt64(k & 63)
+                }
             }
+            return set
         }
-        self.tagRules = tagRules
-        rulesByWord = byWord
-        rulesBySuffix = bySuffix
-        var lexicon: [String: Entry] = [:]
-        lexicon.reserveCapacity(cased.count + lower.count)
-        for key in Set(cased.keys).union(lower.keys) {
+        lexicon = ByteTable(Set(cased.keys).union(lower.keys).sorted().map { key in
             let l = key.lowercased()
-            lexicon[key] = Entry(cased: cased[key].flatMap { tagIndex[$0] } ?? Self.none,
-                                 lower: lower[key].flatMap { tagIndex[$0] } ?? Self.none,
-                                 word: wordIndex[l] ?? -1, suffix: suffixIndex[POSTagger.Template.suffix(l)] ?? -1)
-        }
-        self.lexicon = lexicon
+            return (key, Entry(cased: cased[key].flatMap { tagIndex[$0] } ?? Self.none,
+                               lower: lower[key].flatMap { tagIndex[$0] } ?? Self.none,
+                               word: wordIndex[l] ?? -1, suffix: suffixIndex[POSTagger.Template.suffix(l)] ?? -1,
+                               allowed: allowed(l).map { $0.reduce(0) { $0 | 1 << UInt64(tagIndex[$1]!) } } ?? ~0))
+        })
     }
 
-    /// Applies every rule in order. `tags` and `words` are padded with two sentinels on each side
-    /// (tags `<s>` = 0 before and `</s>` = 1 after; word ids likewise); `suffixes` align with
-    /// them (-1 where no rule names the suffix).
-    func run(tags: inout [UInt8], words: [Int32], suffixes: [Int32]) {
-        let end = tags.count - 2
-        guard end > 2 else { return }
+    /// A tag set as bits of tag ids (tags the engine lacks are left out).
+    func bits(_ tags: Set<String>) -> UInt64 { tags.reduce(0) { $0 | (tagIndex[$1].map { 1 << UInt64($0) } ?? 0) } }
+
+    /// The lexicon entries of `word` as written and of its lower-case form, and whether the
+    /// lower-case form differs (the word has capitals). ASCII words are looked up by their bytes
+    /// with no string made.
+    @inline(__always)
+    func lookup(_ word: String) -> (exact: Entry?, lower: Entry?, differs: Bool) {
+        let fast = word.utf8.withContiguousStorageIfAvailable { bytes -> (Entry?, Entry?, Bool)? in
+            var upper = false
+            for b in bytes {
+                if b >= 0x80 { return nil }
+                if b &- 0x41 < 26 { upper = true }
+            }
+            let exact = lexicon.find(bytes)
+            guard upper else { return (exact, exact, false) }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count) { buffer in
+                for i in 0..<bytes.count { let b = bytes[i]; buffer[i] = b &- 0x41 < 26 ? b | 0x20 : b }
+                return (exact, lexicon.find(UnsafeBufferPointer(buffer)), true)
+            }
+        }
+        if let fast, let fast { return fast }
+        let lowered = word.lowercased()
+        let exact = lexicon.find(word)
+        return (exact, lowered == word ? exact : lexicon.find(lowered), lowered != word)
+    }
+
+    /// Applies every rule of set `set` in order. `tags` and `words` are padded with ``pad``
+    /// sentinels on each side (tags `<s>` = 0 before and `</s>` = 1 after; word ids likewise);
+    /// `suffixes` align with them (-1 where no rule names the suffix); `allowed`, the tags a rule
+    /// may give each position (bit per tag id).
+    func run(set: Int, tags: inout [UInt8], words: [Int32], suffixes: [Int32], allowed: [UInt64]) {
+        let pad = Self.pad, end = tags.count - pad
+        guard end > pad else { return }
+        let rs = sets[set]
         // The rules that can fire here, in order: those naming no word, plus those naming a word
         // or suffix of this sentence (or a sentence boundary), as a bit set over rule indices.
-        let blocks = (rules.count + 63) / 64
-        var candidates = [UInt64](repeating: 0, count: blocks)
-        func add(_ list: [Int32]) { for k in list { candidates[Int(k) >> 6] |= 1 << UInt64(k & 63) } }
-        add(tagRules)
-        add(rulesByWord[0]); add(rulesByWord[1])
-        for i in 2..<end where words[i] >= 0 { add(rulesByWord[Int(words[i])]) }
-        if !rulesBySuffix.isEmpty { for i in 2..<end where suffixes[i] >= 0 { add(rulesBySuffix[Int(suffixes[i])]) } }
-        var present: UInt64 = 0
-        for i in 2..<end { present |= 1 << UInt64(tags[i]) }
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: end) { changes in
+        let blocks = (rs.rules.count + 63) / 64
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(1, blocks)) { candidates in
+            candidates.initialize(repeating: 0)
+            for b in 0..<blocks { candidates[b] = rs.tagRules[b] }
+            func add(_ list: [Int32]) { for k in list { candidates[Int(k) >> 6] |= 1 << UInt64(k & 63) } }
+            add(rs.rulesByWord[0]); add(rs.rulesByWord[1])
+            for i in pad..<end where words[i] >= 0 { add(rs.rulesByWord[Int(words[i])]) }
+            if !rs.rulesBySuffix.isEmpty { for i in pad..<end where suffixes[i] >= 0 { add(rs.rulesBySuffix[Int(suffixes[i])]) } }
             tags.withUnsafeMutableBufferPointer { t in
                 words.withUnsafeBufferPointer { w in
                     suffixes.withUnsafeBufferPointer { s in
-                        for block in 0..<blocks {
-                          var bits = candidates[block]
-                          while bits != 0 {
-                            let k = block << 6 + bits.trailingZeroBitCount
-                            bits &= bits - 1
-                            let r = rules[k]
-                            guard present & (1 << UInt64(r.from)) != 0 else { continue }
-                            let a = r.a, b = r.b, from = r.from
-                            var count = 0
-                            @inline(__always) func scan(_ hit: (Int) -> Bool) {
-                                for i in 2..<end where t[i] == from && hit(i) { changes[count] = i; count += 1 }
+                        allowed.withUnsafeBufferPointer { allowed in
+                            if t.count <= 64 {
+                                runMasks(rs, candidates: candidates, tags: t, words: w, suffixes: s, allowed: allowed)
+                            } else {
+                                runScan(rs, candidates: candidates, tags: t, words: w, suffixes: s, allowed: allowed)
                             }
-                            switch r.template {
-                            case .prevTag: scan { Int32(t[$0 - 1]) == a }
-                            case .nextTag: scan { Int32(t[$0 + 1]) == a }
-                            case .prev2Tag: scan { Int32(t[$0 - 2]) == a }
-                            case .next2Tag: scan { Int32(t[$0 + 2]) == a }
-                            case .prevNextTag: scan { Int32(t[$0 - 1]) == a && Int32(t[$0 + 1]) == b }
-                            case .prevTwoTags: scan { Int32(t[$0 - 1]) == a && Int32(t[$0 - 2]) == b }
-                            case .nextTwoTags: scan { Int32(t[$0 + 1]) == a && Int32(t[$0 + 2]) == b }
-                            case .prevOrPrev2Tag: scan { Int32(t[$0 - 1]) == a || Int32(t[$0 - 2]) == a }
-                            case .nextOrNext2Tag: scan { Int32(t[$0 + 1]) == a || Int32(t[$0 + 2]) == a }
-                            case .prevWord: scan { w[$0 - 1] == a }
-                            case .nextWord: scan { w[$0 + 1] == a }
-                            case .wordPrevTag: scan { w[$0] == a && Int32(t[$0 - 1]) == b }
-                            case .wordNextTag: scan { w[$0] == a && Int32(t[$0 + 1]) == b }
-                            case .word: scan { w[$0] == a }
-                            case .prevWordTag: scan { w[$0 - 1] == a && Int32(t[$0 - 1]) == b }
-                            case .suffixPrevTag: scan { s[$0] == a && Int32(t[$0 - 1]) == b }
-                            case .suffixNextTag: scan { s[$0] == a && Int32(t[$0 + 1]) == b }
-                            case .prevTagNextWord: scan { w[$0 + 1] == a && Int32(t[$0 - 1]) == b }
-                            }
-                            guard count > 0 else { continue }
-                            for j in 0..<count { t[changes[j]] = r.to }
-                            present = 0
-                            for i in 2..<end { present |= 1 << UInt64(t[i]) }
-                          }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Bit-parallel rule application for sentences that fit 64 positions.
+    private func runMasks(_ rs: RuleSet, candidates: UnsafeMutableBufferPointer<UInt64>, tags t: UnsafeMutableBufferPointer<UInt8>,
+                          words w: UnsafeBufferPointer<Int32>, suffixes s: UnsafeBufferPointer<Int32>,
+                          allowed: UnsafeBufferPointer<UInt64>) {
+        let pad = Self.pad, end = t.count - pad
+        let valid: UInt64 = (end - pad == 64 ? ~0 : (1 << UInt64(end - pad)) - 1) << UInt64(pad)
+        // Position masks of each tag, and of each word and suffix of the sentence that rules
+        // name (the only ones a candidate rule's `a` can name); a rule's second word may be
+        // absent, so it is scanned for.
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128 + wordIndex.count + suffixIndex.count) { scratch in
+            let m = UnsafeMutableBufferPointer(rebasing: scratch[0..<64])
+            let am = UnsafeMutableBufferPointer(rebasing: scratch[64..<128])
+            let wm = UnsafeMutableBufferPointer(rebasing: scratch[128..<(128 + wordIndex.count)])
+            let sm = UnsafeMutableBufferPointer(rebasing: scratch[(128 + wordIndex.count)...])
+            m.initialize(repeating: 0)
+            am.initialize(repeating: 0)
+            // Positions each tag may be given (am), and positions any tag may be given (free).
+            var free: UInt64 = 0
+            for i in pad..<end {
+                var bits = allowed[i]
+                if bits == ~0 { free |= 1 << UInt64(i); continue }
+                while bits != 0 { am[bits.trailingZeroBitCount] |= 1 << UInt64(i); bits &= bits - 1 }
+            }
+            for i in 0..<t.count { m[Int(t[i])] |= 1 << UInt64(i) }
+            for i in 0..<t.count where w[i] >= 0 { wm[Int(w[i])] = 0 }
+            for i in 0..<t.count where w[i] >= 0 { wm[Int(w[i])] |= 1 << UInt64(i) }
+            for i in pad..<end where s[i] >= 0 { sm[Int(s[i])] = 0 }
+            for i in pad..<end where s[i] >= 0 { sm[Int(s[i])] |= 1 << UInt64(i) }
+            @inline(__always) func wordMask(_ id: Int32) -> UInt64 { wm[Int(id)] }
+            @inline(__always) func suffixMask(_ id: Int32) -> UInt64 { sm[Int(id)] }
+            @inline(__always) func scannedWordMask(_ id: Int32) -> UInt64 {
+                var mask: UInt64 = 0
+                for i in 0..<t.count where w[i] == id { mask |= 1 << UInt64(i) }
+                return mask
+            }
+            // The tags present; a block's rules are tried only where their `from` tag is.
+            var present: UInt64 = 0b11 // <s> and </s> pad every sentence
+            for tag in 2..<64 where m[tag] & valid != 0 { present |= 1 << UInt64(tag) }
+            let blocks = rs.rules.count / 64 + (rs.rules.count % 64 == 0 ? 0 : 1)
+            rs.byFrom.withUnsafeBufferPointer { byFrom in
+            for block in 0..<blocks {
+                @inline(__always) func live() -> UInt64 {
+                    var tags = present, rules: UInt64 = 0
+                    while tags != 0 { rules |= byFrom[block << 6 + tags.trailingZeroBitCount]; tags &= tags - 1 }
+                    return rules
+                }
+                var bits = candidates[block] & live()
+                while bits != 0 {
+                    let index = bits.trailingZeroBitCount
+                    let r = rs.rules[block << 6 + index]
+                    bits &= bits - 1
+                    guard r.need & present == r.need else { continue }
+                    let from = m[Int(r.from)] & valid
+                    let a = Int(r.a), b = Int(r.b)
+                    let hit: UInt64
+                    switch r.template {
+                    case .prevTag: hit = m[a] << 1
+                    case .nextTag: hit = m[a] >> 1
+                    case .prev2Tag: hit = m[a] << 2
+                    case .next2Tag: hit = m[a] >> 2
+                    case .prevNextTag: hit = (m[a] << 1) & (m[b] >> 1)
+                    case .prevTwoTags: hit = (m[a] << 1) & (m[b] << 2)
+                    case .nextTwoTags: hit = (m[a] >> 1) & (m[b] >> 2)
+                    case .prevOrPrev2Tag: hit = (m[a] << 1) | (m[a] << 2)
+                    case .nextOrNext2Tag: hit = (m[a] >> 1) | (m[a] >> 2)
+                    case .prev3Tag: hit = (m[a] << 1) | (m[a] << 2) | (m[a] << 3)
+                    case .next3Tag: hit = (m[a] >> 1) | (m[a] >> 2) | (m[a] >> 3)
+                    case .prevWord: hit = wordMask(r.a) << 1
+                    case .nextWord: hit = wordMask(r.a) >> 1
+                    case .prev2Word: hit = wordMask(r.a) << 2
+                    case .next2Word: hit = wordMask(r.a) >> 2
+                    case .wordPrevTag: hit = wordMask(r.a) & (m[b] << 1)
+                    case .wordNextTag: hit = wordMask(r.a) & (m[b] >> 1)
+                    case .word: hit = wordMask(r.a)
+                    case .prevWordTag: hit = (wordMask(r.a) & m[b]) << 1
+                    case .nextWordTag: hit = (wordMask(r.a) & m[b]) >> 1
+                    case .suffixPrevTag: hit = suffixMask(r.a) & (m[b] << 1)
+                    case .suffixNextTag: hit = suffixMask(r.a) & (m[b] >> 1)
+                    case .prevTagNextWord: hit = (wordMask(r.a) >> 1) & (m[b] << 1)
+                    case .wordPrevWord: hit = wordMask(r.a) & (scannedWordMask(r.b) << 1)
+                    case .wordNextWord: hit = wordMask(r.a) & (scannedWordMask(r.b) >> 1)
+                    }
+                    let changed = from & hit & (am[Int(r.to)] | free)
+                    guard changed != 0 else { continue }
+                    m[Int(r.from)] &= ~changed
+                    m[Int(r.to)] |= changed
+                    if m[Int(r.from)] & valid == 0 { present &= ~(1 << UInt64(r.from)) }
+                    present |= 1 << UInt64(r.to)
+                    // The rules after this one in the block, for the tags present now.
+                    bits = candidates[block] & live() & (index == 63 ? 0 : ~0 << UInt64(index + 1))
+                }
+            }
+            }
+            for tag in 2..<64 {
+                var bits = m[tag] & valid
+                while bits != 0 {
+                    t[bits.trailingZeroBitCount] = UInt8(tag)
+                    bits &= bits - 1
+                }
+            }
+        }
+    }
+
+    /// Rule application position by position (sentences longer than 64 positions).
+    private func runScan(_ rs: RuleSet, candidates: UnsafeMutableBufferPointer<UInt64>, tags t: UnsafeMutableBufferPointer<UInt8>,
+                         words w: UnsafeBufferPointer<Int32>, suffixes s: UnsafeBufferPointer<Int32>,
+                         allowed: UnsafeBufferPointer<UInt64>) {
+        let pad = Self.pad, end = t.count - pad
+        var present: UInt64 = 0
+        for i in pad..<end { present |= 1 << UInt64(t[i]) }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: end) { changes in
+            for block in 0..<candidates.count {
+                var bits = candidates[block]
+                while bits != 0 {
+                    let r = rs.rules[block << 6 + bits.trailingZeroBitCount]
+                    bits &= bits - 1
+                    guard present & (1 << UInt64(r.from)) != 0 else { continue }
+                    let (ka, kb) = r.template.operands
+                    let a: (UInt8?, Int32?) = ka == .tag ? (UInt8(r.a), nil) : (nil, r.a)
+                    let b: (UInt8?, Int32?) = kb == .tag ? (UInt8(r.b), nil) : (nil, r.b)
+                    var count = 0
+                    for i in pad..<end where t[i] == r.from && allowed[i] & (1 << UInt64(r.to)) != 0
+                        && r.template.holds(i, a: a, b: b, tag: { t[$0] }, word: { w[$0] }, suffix: { s[$0] }) {
+                        changes[count] = i
+                        count += 1
+                    }
+                    guard count > 0 else { continue }
+                    for j in 0..<count { t[changes[j]] = r.to }
+                    present = 0
+                    for i in pad..<end { present |= 1 << UInt64(t[i]) }
+                }
+            }
+        }
+    }
+}
+
+/// An open-addressing hash table from UTF-8 strings to lexicon entries, looked up by bytes
+/// (FNV-1a), so tagging an ASCII word makes no string.
+struct ByteTable: Sendable {
+    private var bytes: [UInt8] = []
+    private var starts: [Int32] = []
+    private var values: [RuleEngine.Entry] = []
+    /// Entry index + 1 per slot; 0 is empty.
+    private var slots: [Int32]
+    private let mask: Int
+
+    init(_ pairs: [(String, RuleEngine.Entry)]) {
+        var size = 16
+        while size < pairs.count * 2 { size *= 2 }
+        mask = size - 1
+        slots = [Int32](repeating: 0, count: size)
+        for (key, value) in pairs {
+            let start = bytes.count
+            bytes += Array(key.utf8)
+            starts.append(Int32(start))
+            values.append(value)
+            let index = Int32(values.count)
+            var slot = Int(truncatingIfNeeded: Self.hash(UnsafeBufferPointer(start: nil, count: 0), key.utf8)) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = index
+        }
+        starts.append(Int32(bytes.count))
+    }
+
+    @inline(__always)
+    static func hash<S: Sequence>(_ buffer: UnsafeBufferPointer<UInt8>, _ sequence: S) -> UInt64 where S.Element == UInt8 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in buffer { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in sequence { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h ^ (h >> 29)
+    }
+
+    @inline(__always)
+    func find(_ key: UnsafeBufferPointer<UInt8>) -> RuleEngine.Entry? {
+        var slot = Int(truncatingIfNeeded: Self.hash(key, EmptyCollection())) & mask
+        return slots.withUnsafeBufferPointer { slots in
+            bytes.withUnsafeBufferPointer { arena in
+                starts.withUnsafeBufferPointer { starts in
+                    while true {
+                        let index = Int(slots[slot])
+                        if index == 0 { return nil }
+                        let start = Int(starts[index - 1]), length = Int(starts[index]) - start
+                        if length == key.count && (length == 0 || memcmp(arena.baseAddress! + start, key.baseAddress!, length) == 0) {
+                            return values[index - 1]
+                        }
+                        slot = (slot + 1) & mask
+                    }
+                }
+            }
+        }
+    }
+
+    func find(_ key: String) -> RuleEngine.Entry? {
+        var key = key
+        return key.withUTF8 { find($0) }
     }
 }

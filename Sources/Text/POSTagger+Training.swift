@@ -28,7 +28,13 @@ extension POSTagger {
     /// `index.noun|verb|adj|adv` files of a WordNet 3 database (Debian's wordnet-base:
     /// /usr/share/wordnet): the one with the most sense-tagged uses, then the most senses.
     public static func wordNetTags(directory: String) throws -> [String: String] {
+        try wordNet(directory: directory).mapValues(\.best)
+    }
+
+    /// Each such lemma's most frequent part of speech and every part of speech WordNet gives it.
+    public static func wordNet(directory: String) throws -> [String: (best: String, all: Set<String>)] {
         var best: [String: (score: Int, tag: String)] = [:]
+        var all: [String: Set<String>] = [:]
         for (file, tag) in [("noun", "NOUN"), ("verb", "VERB"), ("adj", "ADJ"), ("adv", "ADV")] {
             let path = directory + "/index." + file
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -42,9 +48,10 @@ extension POSTagger {
                 guard lemma.count >= 2, lemma.allSatisfy({ $0.isLetter && $0.isLowercase }) else { continue }
                 let score = tagged * 1000 + senses
                 if best[lemma].map({ score > $0.score }) ?? true { best[lemma] = (score, tag) }
+                all[lemma, default: []].insert(tag)
             }
         }
-        return best.mapValues(\.tag)
+        return best.mapValues { $0 }.reduce(into: [:]) { out, entry in out[entry.key] = (entry.value.tag, all[entry.key] ?? []) }
     }
 
     /// Builds lexicons and suffix guesses from `sentences`.
@@ -70,40 +77,89 @@ extension POSTagger {
         tagger.cased = cased.mapValues(best)
         tagger.lower = lower.mapValues(best)
         tagger.suffixes = suffix.filter { $0.value.values.reduce(0, +) >= 3 }.mapValues(best)
+        tagger.ambiguous = lower.filter { $0.value.count > 1 }.mapValues { Set($0.keys) }
         return tagger
     }
 
-    /// Learns a tagger: lexicon from all of `sentences`; rules by transformation-based learning
-    /// over the sentences and their lower-cased copies, starting from jackknifed initial tags (each
-    /// half tagged with the other half's lexicon, so unknown words are represented).
+    /// Learns a tagger: lexicon from all of `sentences`; two rule sets by transformation-based
+    /// learning, one over the sentences as written (those with capitals) and one over their
+    /// lower-cased copies (for caseless input), each starting from jackknifed initial tags (each
+    /// half tagged with the other half's lexicon, so unknown words are represented). The two sets
+    /// are learned in parallel.
     /// - Parameters:
-    ///   - maxRules: stop after this many rules.
+    ///   - maxRules: stop each set after this many rules.
     ///   - minGain: stop when the best rule fixes fewer net errors than this.
     ///   - wordnet: WordNet's tag per word (``wordNetTags(directory:)``) for unknown words; the
     ///     tagger keeps the entries for words the treebank lacks.
+    ///   - wordnetParts: every part of speech WordNet gives a word (``wordNet(directory:)``):
+    ///     what a constrained tagger's rules may give a word only WordNet knows.
+    ///   - constrained: rules change a known word only to a tag the treebank gives it.
     public static func train(sentences: [TaggedSentence], maxRules: Int = 400, minGain: Int = 3,
-                             wordnet: [String: String] = [:], log: (String) -> Void = { _ in }) -> POSTagger {
+                             wordnet: [String: String] = [:], wordnetParts: [String: Set<String>] = [:],
+                             constrained: Bool = true,
+                             log: @Sendable (String) -> Void = { _ in }) -> POSTagger {
         var tagger = lexicon(from: sentences)
+        tagger.constrained = constrained
         tagger.wordnet = wordnet.filter { w, _ in tagger.lower[w] == nil && tagger.cased[w] == nil }
+        tagger.wordnetParts = wordnetParts.filter { w, parts in tagger.wordnet[w] != nil && parts.count > 1 }
         let halves = [stride(from: 0, to: sentences.count, by: 2).map { sentences[$0] },
                       stride(from: 1, to: sentences.count, by: 2).map { sentences[$0] }]
         var partial = [lexicon(from: halves[1]), lexicon(from: halves[0])]
-        partial[0].wordnet = wordnet
-        partial[1].wordnet = wordnet
-        var corpusWords: [[String]] = [], corpusGold: [[String]] = [], corpusTags: [[String]] = []
+        for h in 0..<2 {
+            partial[h].wordnet = wordnet
+            partial[h].wordnetParts = wordnetParts.filter { $0.value.count > 1 }
+            partial[h].constrained = constrained
+        }
+        var corpora = [Corpus(), Corpus()]
         for (h, half) in halves.enumerated() {
             for s in half {
                 for lowered in [false, true] {
                     let words = s.map { lowered ? $0.word.lowercased() : $0.word }
                     let lw = words.map { $0.lowercased() }
-                    corpusWords.append(lw)
-                    corpusGold.append(s.map(\.tag))
-                    corpusTags.append(words.indices.map {
-                        partial[h].initialTag(words[$0], lowered: lw[$0], sentenceStart: $0 == 0, caseless: lw == words)
-                    })
+                    let caseless = lw == words
+                    if !lowered && caseless { continue }
+                    let initial = words.indices.map {
+                        partial[h].initialTag(words[$0], lowered: lw[$0], sentenceStart: $0 == 0, caseless: caseless)
+                    }
+                    corpora[lowered ? 1 : 0].append(words: lw, gold: s.map(\.tag), initial: initial, allowed: lw.map(partial[h].allowed))
                 }
             }
         }
+        let learned = Locked([[Rule]](repeating: [], count: 2))
+        let sets = corpora
+        DispatchQueue.concurrentPerform(iterations: 2) { k in
+            let rules = learnRules(sets[k], maxRules: maxRules, minGain: minGain) { log((k == 0 ? "cased " : "caseless ") + $0) }
+            learned.withLock { $0[k] = rules }
+        }
+        tagger.rules = learned.withLock { $0[0] }
+        tagger.caselessRules = learned.withLock { $0[1] }
+        tagger.compile()
+        return tagger
+    }
+
+    /// Training sentences: lower-cased words, gold tags and initial tags.
+    struct Corpus: Sendable {
+        var words: [[String]] = []
+        var gold: [[String]] = []
+        var initial: [[String]] = []
+        /// The tags rules may give each word (nil: any).
+        var allowed: [[Set<String>?]] = []
+        mutating func append(words: [String], gold: [String], initial: [String], allowed: [Set<String>?]) {
+            self.words.append(words); self.gold.append(gold); self.initial.append(initial); self.allowed.append(allowed)
+        }
+    }
+
+    /// A value behind a lock, for the parallel training.
+    final class Locked<Value>: @unchecked Sendable {
+        private var value: Value
+        private let lock = NSLock()
+        init(_ value: Value) { self.value = value }
+        func withLock<R>(_ body: (inout Value) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
+    }
+
+    /// Transformation-based learning: repeatedly the rule (template instance) with the largest
+    /// net gain over `corpus`, applied before the next is chosen.
+    static func learnRules(_ corpus: Corpus, maxRules: Int, minGain: Int, log: (String) -> Void) -> [Rule] {
         // Integer encoding of words and tags for speed; templates work on ids.
         var wordIDs: [String: Int32] = ["<s>": 0, "</s>": 1]
         var tagIDs: [String: Int32] = ["<s>": 0, "</s>": 1]
@@ -116,81 +172,71 @@ extension POSTagger {
             if let id = tagIDs[t] { return id }
             let id = Int32(tagNames.count); tagIDs[t] = id; tagNames.append(t); return id
         }
-        // Flat corpus with sentence boundaries padded by two <s>/</s> on each side.
-        var words: [Int32] = [], gold: [Int32] = [], tags: [Int32] = [], suffixes: [Int32] = []
-        for s in corpusWords.indices {
-            words += [0, 0]; gold += [0, 0]; tags += [0, 0]; suffixes += [0, 0]
-            words += corpusWords[s].map(wid); gold += corpusGold[s].map(tid); tags += corpusTags[s].map(tid)
-            suffixes += corpusWords[s].map { wid(Template.suffix($0)) }
-            words += [1, 1]; gold += [1, 1]; tags += [1, 1]; suffixes += [1, 1]
+        // Flat corpus with sentence boundaries padded by RuleEngine.pad <s> / </s> on each side.
+        let pad = RuleEngine.pad
+        var words: [Int32] = [], gold: [Int32] = [], tags: [Int32] = [], suffixes: [Int32] = [], allowed: [UInt64] = []
+        let before = [Int32](repeating: 0, count: pad), after = [Int32](repeating: 1, count: pad)
+        let free = [UInt64](repeating: ~0, count: pad)
+        for s in corpus.words.indices {
+            allowed += free
+            allowed += corpus.allowed[s].map { set in set.map { $0.reduce(0) { $0 | 1 << UInt64(tid($1)) } } ?? ~0 }
+            allowed += free
+            words += before; gold += before; tags += before; suffixes += before
+            words += corpus.words[s].map(wid); gold += corpus.gold[s].map(tid); tags += corpus.initial[s].map(tid)
+            suffixes += corpus.words[s].map { wid(Template.suffix($0)) }
+            words += after; gold += after; tags += after; suffixes += after
         }
         let n = tags.count
         struct Key: Hashable { var template: UInt8; var from: Int32; var to: Int32; var a: Int32; var b: Int32 }
         let templates = Template.allCases
-        func instances(_ t: Template, _ i: Int) -> [(Int32, Int32)] {
+        func instances(_ t: Template, _ i: Int, into out: inout [(Int32, Int32)]) {
+            out.removeAll(keepingCapacity: true)
+            func one(_ a: Int32, _ b: Int32 = -1) { if !out.contains(where: { $0 == (a, b) }) { out.append((a, b)) } }
             switch t {
-            case .prevTag: return [(tags[i - 1], -1)]
-            case .nextTag: return [(tags[i + 1], -1)]
-            case .prev2Tag: return [(tags[i - 2], -1)]
-            case .next2Tag: return [(tags[i + 2], -1)]
-            case .prevNextTag: return [(tags[i - 1], tags[i + 1])]
-            case .prevTwoTags: return [(tags[i - 1], tags[i - 2])]
-            case .nextTwoTags: return [(tags[i + 1], tags[i + 2])]
-            case .prevOrPrev2Tag:
-                let (p1, p2): (Int32, Int32) = (tags[i - 1], tags[i - 2])
-                if p1 == p2 { return [(p1, -1)] }
-                return [(p1, -1), (p2, -1)]
-            case .nextOrNext2Tag:
-                let (n1, n2): (Int32, Int32) = (tags[i + 1], tags[i + 2])
-                if n1 == n2 { return [(n1, -1)] }
-                return [(n1, -1), (n2, -1)]
-            case .prevWord: return [(words[i - 1], -1)]
-            case .nextWord: return [(words[i + 1], -1)]
-            case .wordPrevTag: return [(words[i], tags[i - 1])]
-            case .wordNextTag: return [(words[i], tags[i + 1])]
-            case .word: return [(words[i], -1)]
-            case .prevWordTag: return [(words[i - 1], tags[i - 1])]
-            case .suffixPrevTag: return [(suffixes[i], tags[i - 1])]
-            case .suffixNextTag: return [(suffixes[i], tags[i + 1])]
-            case .prevTagNextWord: return [(words[i + 1], tags[i - 1])]
+            case .prevTag: one(tags[i - 1])
+            case .nextTag: one(tags[i + 1])
+            case .prev2Tag: one(tags[i - 2])
+            case .next2Tag: one(tags[i + 2])
+            case .prevNextTag: one(tags[i - 1], tags[i + 1])
+            case .prevTwoTags: one(tags[i - 1], tags[i - 2])
+            case .nextTwoTags: one(tags[i + 1], tags[i + 2])
+            case .prevOrPrev2Tag: one(tags[i - 1]); one(tags[i - 2])
+            case .nextOrNext2Tag: one(tags[i + 1]); one(tags[i + 2])
+            case .prev3Tag: one(tags[i - 1]); one(tags[i - 2]); one(tags[i - 3])
+            case .next3Tag: one(tags[i + 1]); one(tags[i + 2]); one(tags[i + 3])
+            case .prevWord: one(words[i - 1])
+            case .nextWord: one(words[i + 1])
+            case .prev2Word: one(words[i - 2])
+            case .next2Word: one(words[i + 2])
+            case .wordPrevTag: one(words[i], tags[i - 1])
+            case .wordNextTag: one(words[i], tags[i + 1])
+            case .word: one(words[i])
+            case .prevWordTag: one(words[i - 1], tags[i - 1])
+            case .nextWordTag: one(words[i + 1], tags[i + 1])
+            case .suffixPrevTag: one(suffixes[i], tags[i - 1])
+            case .suffixNextTag: one(suffixes[i], tags[i + 1])
+            case .prevTagNextWord: one(words[i + 1], tags[i - 1])
+            case .wordPrevWord: one(words[i], words[i - 1])
+            case .wordNextWord: one(words[i], words[i + 1])
             }
         }
         func matches(_ k: Key, _ i: Int) -> Bool {
-            switch templates[Int(k.template)] {
-            case .prevTag: return tags[i - 1] == k.a
-            case .nextTag: return tags[i + 1] == k.a
-            case .prev2Tag: return tags[i - 2] == k.a
-            case .next2Tag: return tags[i + 2] == k.a
-            case .prevNextTag: return tags[i - 1] == k.a && tags[i + 1] == k.b
-            case .prevTwoTags: return tags[i - 1] == k.a && tags[i - 2] == k.b
-            case .nextTwoTags: return tags[i + 1] == k.a && tags[i + 2] == k.b
-            case .prevOrPrev2Tag: return tags[i - 1] == k.a || tags[i - 2] == k.a
-            case .nextOrNext2Tag: return tags[i + 1] == k.a || tags[i + 2] == k.a
-            case .prevWord: return words[i - 1] == k.a
-            case .nextWord: return words[i + 1] == k.a
-            case .wordPrevTag: return words[i] == k.a && tags[i - 1] == k.b
-            case .wordNextTag: return words[i] == k.a && tags[i + 1] == k.b
-            case .word: return words[i] == k.a
-            case .prevWordTag: return words[i - 1] == k.a && tags[i - 1] == k.b
-            case .suffixPrevTag: return suffixes[i] == k.a && tags[i - 1] == k.b
-            case .suffixNextTag: return suffixes[i] == k.a && tags[i + 1] == k.b
-            case .prevTagNextWord: return words[i + 1] == k.a && tags[i - 1] == k.b
-            }
+            let template = templates[Int(k.template)]
+            let (ka, kb) = template.operands
+            return template.holds(i, a: ka == .tag ? (k.a, nil) : (nil, k.a), b: kb == .tag ? (k.b, nil) : (nil, k.b),
+                                  tag: { tags[$0] }, word: { words[$0] }, suffix: { suffixes[$0] })
         }
-        func isTagTemplate(_ t: Template) -> Bool {
-            switch t {
-            case .prevWord, .nextWord, .wordPrevTag, .wordNextTag, .word, .prevWordTag, .suffixPrevTag, .suffixNextTag,
-                 .prevTagNextWord: return false
-            default: return true
-            }
-        }
+        var rules: [Rule] = []
+        var scratch: [(Int32, Int32)] = []
         for round in 0..<maxRules {
             var good: [Key: Int] = [:]
             var byTag: [Int32: [Int]] = [:]
             for i in 0..<n where tags[i] > 1 {
                 if tags[i] != gold[i] {
+                    guard allowed[i] & (1 << UInt64(gold[i])) != 0 else { continue }
                     for (t, template) in templates.enumerated() {
-                        for (a, b) in instances(template, i) {
+                        instances(template, i, into: &scratch)
+                        for (a, b) in scratch {
                             good[Key(template: UInt8(t), from: tags[i], to: gold[i], a: a, b: b), default: 0] += 1
                         }
                     }
@@ -211,7 +257,8 @@ extension POSTagger {
             for (key, fixes) in candidates {
                 if let best, fixes <= best.score { break }
                 var bad = 0
-                for i in byTag[key.from] ?? [] where matches(key, i) {
+                let to: UInt64 = 1 << UInt64(key.to)
+                for i in byTag[key.from] ?? [] where allowed[i] & to != 0 && matches(key, i) {
                     bad += 1
                     if let best, fixes - bad <= best.score { break }
                 }
@@ -219,31 +266,42 @@ extension POSTagger {
             }
             guard let chosen = best else { break }
             let template = templates[Int(chosen.key.template)]
-            let tagTemplate = isTagTemplate(template)
-            func name(_ id: Int32, tag: Bool) -> String { id < 0 ? "" : tag ? tagNames[Int(id)] : wordNames[Int(id)] }
-            let aIsTag = tagTemplate, bIsTag = true
+            func name(_ id: Int32, _ kind: Operand) -> String {
+                switch kind {
+                case .none: return ""
+                case .tag: return tagNames[Int(id)]
+                case .word, .suffix: return wordNames[Int(id)]
+                }
+            }
+            let (ka, kb) = template.operands
             let rule = Rule(from: tagNames[Int(chosen.key.from)], to: tagNames[Int(chosen.key.to)], template: template,
-                            a: name(chosen.key.a, tag: aIsTag), b: name(chosen.key.b, tag: bIsTag))
-            tagger.rules.append(rule)
+                            a: name(chosen.key.a, ka), b: name(chosen.key.b, kb))
+            rules.append(rule)
             var changes: [Int] = []
-            for i in 0..<n where tags[i] == chosen.key.from && matches(chosen.key, i) { changes.append(i) }
+            let to: UInt64 = 1 << UInt64(chosen.key.to)
+            for i in 0..<n where tags[i] == chosen.key.from && allowed[i] & to != 0 && matches(chosen.key, i) { changes.append(i) }
             for i in changes { tags[i] = chosen.key.to }
             if round % 25 == 0 { log("rule \(round): \(rule) net \(chosen.score)") }
         }
-        tagger.compile()
-        return tagger
+        return rules
     }
 
-    /// The text form: `cased|lower|suffix <TAB> key <TAB> tag` and
-    /// `rule <TAB> from <TAB> to <TAB> template <TAB> a <TAB> b`.
+    /// The text form: `cased|lower|suffix|wordnet <TAB> key <TAB> tag` (wordnet lines may add
+    /// `<TAB> every,part,of,speech`), `tags <TAB> word <TAB> every,tag`, `option <TAB> constrained` and
+    /// `rule|caseless-rule <TAB> from <TAB> to <TAB> template <TAB> a <TAB> b`.
     public func serialized() -> String {
         var lines: [String] = ["# Rule-based UPOS tagger derived from UD English-EWT train (CC BY-SA 4.0) and WordNet 3.0 (WordNet licence); see NOTICE.md"]
         func clean(_ s: String) -> Bool { !s.contains("\t") && !s.contains("\n") }
         for (w, t) in cased.sorted(by: { $0.key < $1.key }) where clean(w) { lines.append("cased\t\(w)\t\(t)") }
         for (w, t) in lower.sorted(by: { $0.key < $1.key }) where clean(w) && cased[w] != t { lines.append("lower\t\(w)\t\(t)") }
         for (w, t) in suffixes.sorted(by: { $0.key < $1.key }) where clean(w) { lines.append("suffix\t\(w)\t\(t)") }
-        for (w, t) in wordnet.sorted(by: { $0.key < $1.key }) where clean(w) { lines.append("wordnet\t\(w)\t\(t)") }
+        for (w, t) in wordnet.sorted(by: { $0.key < $1.key }) where clean(w) {
+            lines.append("wordnet\t\(w)\t\(t)" + (wordnetParts[w].map { "\t" + $0.sorted().joined(separator: ",") } ?? ""))
+        }
+        if constrained { lines.append("option\tconstrained") }
+        for (w, t) in ambiguous.sorted(by: { $0.key < $1.key }) where clean(w) { lines.append("tags\t\(w)\t\(t.sorted().joined(separator: ","))") }
         for r in rules { lines.append("rule\t\(r.from)\t\(r.to)\t\(r.template.rawValue)\t\(r.a)\t\(r.b)") }
+        for r in caselessRules { lines.append("caseless-rule\t\(r.from)\t\(r.to)\t\(r.template.rawValue)\t\(r.a)\t\(r.b)") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -256,10 +314,15 @@ extension POSTagger {
             case "cased" where f.count == 3: cased[f[1]] = f[2]; caseOnly[f[1]] = f[2]
             case "lower" where f.count == 3: lower[f[1]] = f[2]
             case "suffix" where f.count == 3: suffixes[f[1]] = f[2]
-            case "wordnet" where f.count == 3: wordnet[f[1]] = f[2]
-            case "rule" where f.count == 6:
+            case "wordnet" where f.count == 3 || f.count == 4:
+                wordnet[f[1]] = f[2]
+                if f.count == 4 { wordnetParts[f[1]] = Set(f[3].split(separator: ",").map(String.init)) }
+            case "tags" where f.count == 3: ambiguous[f[1]] = Set(f[2].split(separator: ",").map(String.init))
+            case "option" where f.count == 2 && f[1] == "constrained": constrained = true
+            case "rule" where f.count == 6, "caseless-rule" where f.count == 6:
                 guard let template = Template(rawValue: f[3]) else { throw TextError.badTokenizerFiles("unknown rule template \(f[3])") }
-                rules.append(Rule(from: f[1], to: f[2], template: template, a: f[4], b: f[5]))
+                let rule = Rule(from: f[1], to: f[2], template: template, a: f[4], b: f[5])
+                if f[0] == "rule" { rules.append(rule) } else { caselessRules.append(rule) }
             default: throw TextError.badTokenizerFiles("bad tagger line: \(line.prefix(80))")
             }
         }

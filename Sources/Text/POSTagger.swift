@@ -15,10 +15,22 @@ public struct POSTagger: Sendable {
     /// Lower-case word -> WordNet's most frequent part of speech, for words the treebank never
     /// saw.
     var wordnet: [String: String] = [:]
-    /// Contextual rules, applied in order.
+    /// Every part of speech WordNet gives such a word, for those with more than one.
+    var wordnetParts: [String: Set<String>] = [:]
+    /// Lower-case word -> every tag the treebank gives it, for words seen with more than one.
+    var ambiguous: [String: Set<String>] = [:]
+    /// Whether rules change a known word only to a tag the treebank gives it (``allowed(_:)``).
+    var constrained = false
+    /// Contextual rules for sentences with capitals, applied in order.
     var rules: [Rule] = [] { didSet { engine = nil } }
+    /// Contextual rules for caseless sentences (lower-cased captions), applied in order; when
+    /// empty, ``rules`` apply to them too.
+    var caselessRules: [Rule] = [] { didSet { engine = nil } }
     /// The rules compiled (``compile()``); nil until then, when ``tag(_:)`` applies them one by one.
     var engine: RuleEngine?
+
+    /// The rules that apply to a sentence.
+    func ruleSet(caseless: Bool) -> [Rule] { caseless && !caselessRules.isEmpty ? caselessRules : rules }
 
     /// One transformation: change `from` to `to` where `template` holds with `a` (and `b`).
     struct Rule: Sendable, Hashable {
@@ -29,38 +41,71 @@ public struct POSTagger: Sendable {
         var b: String
     }
 
+    /// What a rule parameter names.
+    enum Operand: Sendable { case none, tag, word, suffix }
+
     enum Template: String, Sendable, CaseIterable {
         case prevTag, nextTag, prev2Tag, next2Tag, prevNextTag, prevTwoTags, nextTwoTags, prevOrPrev2Tag, nextOrNext2Tag
         case prevWord, nextWord, wordPrevTag, wordNextTag, word, prevWordTag
         case suffixPrevTag, suffixNextTag, prevTagNextWord
+        case prev3Tag, next3Tag, wordPrevWord, wordNextWord, prev2Word, next2Word, nextWordTag
 
         /// The last three characters of a word (suffix templates).
         static func suffix(_ w: String) -> String { String(w.suffix(3)) }
 
+        /// What `a` and `b` name.
+        var operands: (a: Operand, b: Operand) {
+            switch self {
+            case .prevTag, .nextTag, .prev2Tag, .next2Tag, .prevOrPrev2Tag, .nextOrNext2Tag, .prev3Tag, .next3Tag: return (.tag, .none)
+            case .prevNextTag, .prevTwoTags, .nextTwoTags: return (.tag, .tag)
+            case .prevWord, .nextWord, .word, .prev2Word, .next2Word: return (.word, .none)
+            case .wordPrevTag, .wordNextTag, .prevWordTag, .prevTagNextWord, .nextWordTag: return (.word, .tag)
+            case .wordPrevWord, .wordNextWord: return (.word, .word)
+            case .suffixPrevTag, .suffixNextTag: return (.suffix, .tag)
+            }
+        }
+
+        /// Whether the rule holds at position `i`; `tag(k)` and `word(k)` answer for any k (the
+        /// sentence padded with `<s>` before and `</s>` after), `suffix(k)` for words.
+        @inline(__always)
+        func holds<T: Equatable, W: Equatable>(_ i: Int, a: (T?, W?), b: (T?, W?), tag: (Int) -> T, word: (Int) -> W,
+                                               suffix: (Int) -> W) -> Bool {
+            switch self {
+            case .prevTag: return tag(i - 1) == a.0
+            case .nextTag: return tag(i + 1) == a.0
+            case .prev2Tag: return tag(i - 2) == a.0
+            case .next2Tag: return tag(i + 2) == a.0
+            case .prevNextTag: return tag(i - 1) == a.0 && tag(i + 1) == b.0
+            case .prevTwoTags: return tag(i - 1) == a.0 && tag(i - 2) == b.0
+            case .nextTwoTags: return tag(i + 1) == a.0 && tag(i + 2) == b.0
+            case .prevOrPrev2Tag: return tag(i - 1) == a.0 || tag(i - 2) == a.0
+            case .nextOrNext2Tag: return tag(i + 1) == a.0 || tag(i + 2) == a.0
+            case .prev3Tag: return tag(i - 1) == a.0 || tag(i - 2) == a.0 || tag(i - 3) == a.0
+            case .next3Tag: return tag(i + 1) == a.0 || tag(i + 2) == a.0 || tag(i + 3) == a.0
+            case .prevWord: return word(i - 1) == a.1
+            case .nextWord: return word(i + 1) == a.1
+            case .prev2Word: return word(i - 2) == a.1
+            case .next2Word: return word(i + 2) == a.1
+            case .wordPrevTag: return word(i) == a.1 && tag(i - 1) == b.0
+            case .wordNextTag: return word(i) == a.1 && tag(i + 1) == b.0
+            case .word: return word(i) == a.1
+            case .prevWordTag: return word(i - 1) == a.1 && tag(i - 1) == b.0
+            case .nextWordTag: return word(i + 1) == a.1 && tag(i + 1) == b.0
+            case .suffixPrevTag: return suffix(i) == a.1 && tag(i - 1) == b.0
+            case .suffixNextTag: return suffix(i) == a.1 && tag(i + 1) == b.0
+            case .prevTagNextWord: return word(i + 1) == a.1 && tag(i - 1) == b.0
+            case .wordPrevWord: return word(i) == a.1 && word(i - 1) == b.1
+            case .wordNextWord: return word(i) == a.1 && word(i + 1) == b.1
+            }
+        }
+
         func matches(_ i: Int, tags: [String], words: [String], a: String, b: String) -> Bool {
             let n = tags.count
-            func tag(_ k: Int) -> String { k < 0 ? "<s>" : k >= n ? "</s>" : tags[k] }
-            func word(_ k: Int) -> String { k < 0 ? "<s>" : k >= n ? "</s>" : words[k] }
-            switch self {
-            case .prevTag: return tag(i - 1) == a
-            case .nextTag: return tag(i + 1) == a
-            case .prev2Tag: return tag(i - 2) == a
-            case .next2Tag: return tag(i + 2) == a
-            case .prevNextTag: return tag(i - 1) == a && tag(i + 1) == b
-            case .prevTwoTags: return tag(i - 1) == a && tag(i - 2) == b
-            case .nextTwoTags: return tag(i + 1) == a && tag(i + 2) == b
-            case .prevOrPrev2Tag: return tag(i - 1) == a || tag(i - 2) == a
-            case .nextOrNext2Tag: return tag(i + 1) == a || tag(i + 2) == a
-            case .prevWord: return word(i - 1) == a
-            case .nextWord: return word(i + 1) == a
-            case .wordPrevTag: return words[i] == a && tag(i - 1) == b
-            case .wordNextTag: return words[i] == a && tag(i + 1) == b
-            case .word: return words[i] == a
-            case .prevWordTag: return word(i - 1) == a && tag(i - 1) == b
-            case .suffixPrevTag: return Template.suffix(words[i]) == a && tag(i - 1) == b
-            case .suffixNextTag: return Template.suffix(words[i]) == a && tag(i + 1) == b
-            case .prevTagNextWord: return word(i + 1) == a && tag(i - 1) == b
-            }
+            let (ka, kb) = operands
+            return holds(i, a: (ka == .tag ? a : nil, ka == .tag ? nil : a), b: (kb == .tag ? b : nil, kb == .tag ? nil : b),
+                         tag: { k in k < 0 ? "<s>" : k >= n ? "</s>" : tags[k] },
+                         word: { k in k < 0 ? "<s>" : k >= n ? "</s>" : words[k] },
+                         suffix: { k in Template.suffix(words[k]) })
         }
     }
 
@@ -76,36 +121,44 @@ public struct POSTagger: Sendable {
     /// Tags one pre-tokenised sentence.
     public func tag(_ words: [String]) -> [String] {
         guard let engine else { return tagUncompiled(words) }
-        // Lower-case forms: ASCII words without capitals are their own (the common case, no copy).
-        let lowered = words.map { w in w.utf8.allSatisfy({ $0 < 0x41 || ($0 > 0x5A && $0 < 0x80) }) ? w : w.lowercased() }
+        let n = words.count, pad = RuleEngine.pad
+        var ids = [UInt8](repeating: 0, count: n + 2 * pad), wordIDs = [Int32](repeating: 0, count: n + 2 * pad)
+        var suffixIDs = [Int32](repeating: -1, count: n + 2 * pad), allowed = [UInt64](repeating: ~0, count: n + 2 * pad)
+        for k in 0..<pad { ids[n + pad + k] = 1; wordIDs[n + pad + k] = 1 }
         var caseless = true
-        for (w, l) in zip(words, lowered) where w != l { caseless = false; break }
-        let n = words.count
-        var ids = [UInt8](repeating: 0, count: n + 4), wordIDs = [Int32](repeating: 0, count: n + 4)
-        var suffixIDs = [Int32](repeating: -1, count: n + 4)
-        ids[n + 2] = 1; ids[n + 3] = 1; wordIDs[n + 2] = 1; wordIDs[n + 3] = 1
+        var unknown: [Int] = []
         for i in 0..<n {
-            let w = words[i], l = lowered[i]
-            let exact = engine.lexicon[w]
-            let lowerEntry = w == l ? exact : engine.lexicon[l]
+            let (exact, lowerEntry, differs) = engine.lookup(words[i])
+            if differs { caseless = false }
             if let e = lowerEntry {
-                wordIDs[i + 2] = e.word
-                suffixIDs[i + 2] = e.suffix
+                wordIDs[i + pad] = e.word
+                suffixIDs[i + pad] = e.suffix
+                allowed[i + pad] = e.allowed
             } else {
-                wordIDs[i + 2] = -1
-                suffixIDs[i + 2] = engine.suffixIndex.isEmpty ? -1 : engine.suffixIndex[Template.suffix(l)] ?? -1
+                wordIDs[i + pad] = -1
             }
             if let e = exact, e.cased != RuleEngine.none {
-                ids[i + 2] = e.cased
+                ids[i + pad] = e.cased
             } else if let e = lowerEntry, e.lower != RuleEngine.none {
-                ids[i + 2] = e.lower
+                ids[i + pad] = e.lower
             } else {
-                ids[i + 2] = engine.tagIndex[initialTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless)] ?? 63
+                unknown.append(i)
             }
         }
-        engine.run(tags: &ids, words: wordIDs, suffixes: suffixIDs)
-        return (0..<n).map { engine.tagNames[Int(ids[$0 + 2])] }
+        // Words the lexicon lacks: shape, WordNet and suffix guesses (they need to know whether
+        // the sentence is caseless).
+        for i in unknown {
+            let w = words[i], l = w.lowercased()
+            if wordIDs[i + pad] < 0, !engine.suffixIndex.isEmpty { suffixIDs[i + pad] = engine.suffixIndex[Template.suffix(l)] ?? -1 }
+            ids[i + pad] = engine.tagIndex[initialTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless)] ?? 63
+            if constrained, lowerEntryMissing(l), let parts = self.allowed(l) { allowed[i + pad] = engine.bits(parts) }
+        }
+        engine.run(set: caseless ? 1 : 0, tags: &ids, words: wordIDs, suffixes: suffixIDs, allowed: allowed)
+        return (0..<n).map { engine.tagNames[Int(ids[$0 + pad])] }
     }
+
+    /// Whether the lexicon lacks a lower-case form (so WordNet decides what rules may give it).
+    private func lowerEntryMissing(_ lowered: String) -> Bool { lower[lowered] == nil }
 
     /// ``tag(_:)`` applying the rules one by one (before ``compile()``; the reference for the
     /// compiled engine).
@@ -113,20 +166,42 @@ public struct POSTagger: Sendable {
         let lowered = words.map { $0.lowercased() }
         let caseless = lowered == words
         var tags = words.indices.map { initialTag(words[$0], lowered: lowered[$0], sentenceStart: $0 == 0, caseless: caseless) }
-        for rule in rules { apply(rule, tags: &tags, words: lowered) }
+        let allowed = lowered.map(allowed)
+        for rule in ruleSet(caseless: caseless) { apply(rule, tags: &tags, words: lowered, allowed: allowed) }
+        return tags
+    }
+
+    /// The tags a rule may give a word (lower-case form): those the treebank gives it, or nil
+    /// (any) for words it lacks or when the tagger is not ``constrained``.
+    /// For a word only WordNet knows, the parts of speech WordNet gives it (or its stem).
+    /// Any -ing or -ed form may also be a verb (a gerund or participle the treebank happened to
+    /// see only as a noun or adjective).
+    func allowed(_ lowered: String) -> Set<String>? {
+        guard constrained else { return nil }
+        var tags: Set<String>
+        if let t = lower[lowered] {
+            tags = ambiguous[lowered] ?? [t]
+        } else if let (word, tag) = wordNetEntry(lowered) {
+            tags = wordnetParts[word] ?? [tag]
+        } else {
+            return nil
+        }
+        if (lowered.hasSuffix("ing") && lowered.count > 4) || (lowered.hasSuffix("ed") && lowered.count > 3) { tags.insert("VERB") }
         return tags
     }
 
     /// Compiles the rules for ``tag(_:)``.
     mutating func compile() {
-        let tags = Set(cased.values).union(lower.values).union(suffixes.values).union(wordnet.values)
+        let tags = Set(cased.values).union(lower.values).union(suffixes.values).union(wordnet.values).union(wordnetParts.values.flatMap { $0 })
             .union(["NOUN", "PROPN", "NUM", "X", "SYM", "PUNCT", "VERB", "ADJ", "ADV"])
-        engine = RuleEngine(rules: rules, extraTags: tags, cased: cased, lower: lower)
+        engine = RuleEngine(ruleSets: [rules, caselessRules.isEmpty ? rules : caselessRules], extraTags: tags,
+                            cased: cased, lower: lower, allowed: allowed)
     }
 
-    func apply(_ rule: Rule, tags: inout [String], words: [String]) {
+    func apply(_ rule: Rule, tags: inout [String], words: [String], allowed: [Set<String>?]) {
         var changes: [Int] = []
-        for i in tags.indices where tags[i] == rule.from && rule.template.matches(i, tags: tags, words: words, a: rule.a, b: rule.b) {
+        for i in tags.indices where tags[i] == rule.from && allowed[i].map({ $0.contains(rule.to) }) ?? true
+            && rule.template.matches(i, tags: tags, words: words, a: rule.a, b: rule.b) {
             changes.append(i)
         }
         for i in changes { tags[i] = rule.to }
@@ -137,27 +212,64 @@ public struct POSTagger: Sendable {
     ///   proper nouns (lower-cased captions).
     func initialTag(_ word: String, lowered: String, sentenceStart: Bool, caseless: Bool = false) -> String {
         if let t = cased[word] { return t }
-        let hasUpper = word.unicodeScalars.contains { $0.properties.isUppercase }
         // A capitalised form not seen as such takes its lower-case form's tag (headings, titles).
         if let t = lower[lowered] { return t }
-        let scalars = word.unicodeScalars
-        if scalars.contains(where: { $0.properties.numericType != nil }) &&
-            scalars.allSatisfy({ $0.properties.numericType != nil || ".,:/-%".unicodeScalars.contains($0) }) { return "NUM" }
+        let shape = Shape(word)
+        if shape.numeric { return "NUM" }
         if lowered.hasPrefix("http") || lowered.hasPrefix("www.") || lowered.contains("@") && lowered.contains(".") { return "X" }
-        if scalars.allSatisfy({ !$0.properties.isAlphabetic && $0.properties.numericType == nil }) {
-            return scalars.allSatisfy({ "$%+=<>|^~#*&@".unicodeScalars.contains($0) }) ? "SYM" : "PUNCT"
-        }
-        if hasUpper && !sentenceStart { return "PROPN" }
-        if let t = lower[lowered] { return t }
-        if scalars.contains(where: { $0.properties.numericType != nil }) { return "NUM" }
+        if shape.noLetterOrDigit { return shape.symbols ? "SYM" : "PUNCT" }
+        if shape.hasUpper && !sentenceStart { return "PROPN" }
+        if shape.hasDigit { return "NUM" }
         if let t = wordNetTag(lowered) { return t }
+        if let t = stemTag(lowered) { return t }
         // In caseless text, a plain word that neither the treebank nor WordNet knows (and that is
         // not a verb form) is most often a lower-cased name.
-        if caseless && !wordnet.isEmpty && lowered.count >= 3 && lowered.allSatisfy({ $0.isLetter })
+        if caseless && !wordnet.isEmpty && lowered.count >= 3 && shape.letters
             && !lowered.hasSuffix("ing") && !lowered.hasSuffix("ed") && !lowered.hasSuffix("ly") {
             return "PROPN"
         }
-        return suffixGuess(lowered) ?? (hasUpper ? "PROPN" : "NOUN")
+        return suffixGuess(lowered) ?? (shape.hasUpper ? "PROPN" : "NOUN")
+    }
+
+    /// What a word's characters say, from its bytes when it is ASCII.
+    struct Shape {
+        var hasUpper = false, hasDigit = false
+        /// Digits with only `.,:/-%` between them.
+        var numeric = false
+        /// Neither letters nor digits.
+        var noLetterOrDigit = true
+        /// Only `$%+=<>|^~#*&@`.
+        var symbols = true
+        /// Only letters.
+        var letters = true
+
+        init(_ word: String) {
+            var allNumericish = true
+            func symbol(_ c: UInt32) -> Bool { "$%+=<>|^~#*&@".unicodeScalars.contains { $0.value == c } }
+            func numericish(_ c: UInt32) -> Bool { ".,:/-%".unicodeScalars.contains { $0.value == c } }
+            if word.utf8.allSatisfy({ $0 < 0x80 }) {
+                for b in word.utf8 {
+                    let upper = b &- 0x41 < 26, lowerCase = b &- 0x61 < 26, digit = b &- 0x30 < 10
+                    hasUpper = hasUpper || upper
+                    hasDigit = hasDigit || digit
+                    if upper || lowerCase || digit { noLetterOrDigit = false }
+                    if !(upper || lowerCase) { letters = false }
+                    if !symbol(UInt32(b)) { symbols = false }
+                    if !(digit || numericish(UInt32(b))) { allNumericish = false }
+                }
+            } else {
+                for c in word.unicodeScalars {
+                    let p = c.properties, digit = p.numericType != nil
+                    hasUpper = hasUpper || p.isUppercase
+                    hasDigit = hasDigit || digit
+                    if p.isAlphabetic || digit { noLetterOrDigit = false }
+                    if !symbol(c.value) { symbols = false }
+                    if !(digit || numericish(c.value)) { allNumericish = false }
+                }
+                letters = word.allSatisfy { $0.isLetter }
+            }
+            numeric = hasDigit && allNumericish
+        }
     }
 
     /// The tag of the longest known suffix (1-5 characters, the word itself excluded).
@@ -169,17 +281,35 @@ public struct POSTagger: Sendable {
         return nil
     }
 
-    /// WordNet's tag for a word or, for a word ending in -s, for its stem (a plural noun or a
-    /// third-person verb).
-    func wordNetTag(_ lowered: String) -> String? {
-        guard !wordnet.isEmpty else { return nil }
-        if let t = wordnet[lowered] { return t }
-        guard lowered.hasSuffix("s"), lowered.count > 3 else { return nil }
+    /// For a word ending in -s whose stem the treebank knows as a noun or verb (a plural or a
+    /// third-person form), that tag.
+    func stemTag(_ lowered: String) -> String? {
+        for stem in Self.stems(lowered) {
+            if let t = lower[stem], t == "NOUN" || t == "VERB" { return t }
+        }
+        return nil
+    }
+
+    /// The stems a word ending in -s may have (-s, -es, -ies → -y), longest first.
+    static func stems(_ lowered: String) -> [String] {
+        guard lowered.hasSuffix("s"), lowered.count > 3 else { return [] }
         var stems = [String(lowered.dropLast())]
         if lowered.hasSuffix("es") { stems.append(String(lowered.dropLast(2))) }
         if lowered.hasSuffix("ies") { stems.append(String(lowered.dropLast(3)) + "y") }
-        for stem in stems {
-            if let t = wordnet[stem], t == "NOUN" || t == "VERB" { return t }
+        return stems
+    }
+
+    /// WordNet's tag for a word or, for a word ending in -s, for its stem (a plural noun or a
+    /// third-person verb).
+    func wordNetTag(_ lowered: String) -> String? { wordNetEntry(lowered)?.tag }
+
+    /// The WordNet lemma a word is (or, for a word ending in -s, its stem when a noun or verb) and
+    /// its tag.
+    func wordNetEntry(_ lowered: String) -> (word: String, tag: String)? {
+        guard !wordnet.isEmpty else { return nil }
+        if let t = wordnet[lowered] { return (lowered, t) }
+        for stem in Self.stems(lowered) {
+            if let t = wordnet[stem], t == "NOUN" || t == "VERB" { return (stem, t) }
         }
         return nil
     }

@@ -11,6 +11,9 @@ import Testing
         let tags = tagger.tag(["a", "red", "mug", "next", "to", "a", "green", "ball"])
         #expect(tags[0] == "DET" && tags[1] == "ADJ" && tags[2] == "NOUN" && tags[4] == "ADP" && tags[7] == "NOUN")
         #expect(tagger.tag(["the", "dog", "is", "running", "on", "the", "beach", "."]).contains("VERB"))
+        // Caseless captions: a common noun after a colour stays a noun, a third-person verb a verb.
+        #expect(tagger.tag(["a", "teddy", "bear", "sits", "on", "the", "sofa"]) == ["DET", "NOUN", "NOUN", "VERB", "ADP", "DET", "NOUN"])
+        #expect(tagger.tag(["two", "dogs", "play", "with", "a", "frisbee", "in", "the", "park"])[5] == "NOUN")
     }
 
     @Test func serializationRoundTrips() throws {
@@ -26,6 +29,9 @@ import Testing
         let tagger = try POSTagger.bundled()
         #expect(tagger.engine != nil)
         var sentences: [[String]] = [["A", "teddy", "bear", "sits", "on", "the", "sofa", "in", "Paris", "."], ["x"], []]
+        // Longer than 58 words: tagged position by position instead of with 64-bit masks.
+        sentences.append(Array(repeating: ["The", "dog", "runs", "to", "a", "red", "table", "that", "works", "."], count: 7).flatMap { $0 })
+        #expect(sentences.last!.count > RuleEngine.maxBitWords)
         if let text = try? String(contentsOfFile: Self.dev, encoding: .utf8) {
             sentences += POSTagger.readCoNLLU(text).prefix(600).map { $0.map(\.word) }
         }
@@ -43,8 +49,42 @@ import Testing
         #expect(tagger.tag(["a", "fly", "buzzes"]) == ["DET", "NOUN", "VERB"])
     }
 
-    /// Regression floor for the shipped tagger on EWT dev (the targets, 0.93 accuracy and
-    /// 0.96 NOUN+PROPN F1, are not reached yet; see the closing note).
+    /// A constrained tagger's rules give a known word only a tag the treebank gives it; the
+    /// constraint and the tag sets survive serialisation.
+    @Test func rulesRespectEachWordsTags() throws {
+        var sentences: [POSTagger.TaggedSentence] = []
+        for _ in 0..<20 { sentences.append([("a", "DET"), ("fly", "NOUN"), ("buzzes", "VERB")]) }
+        for _ in 0..<8 { sentences.append([("birds", "NOUN"), ("want", "VERB"), ("to", "PART"), ("fly", "VERB")]) }
+        for _ in 0..<5 { sentences.append([("walk", "VERB"), ("to", "PART"), ("table", "NOUN")]) }
+        let tagger = POSTagger.train(sentences: sentences, maxRules: 5, minGain: 2)
+        #expect(tagger.constrained && tagger.ambiguous["fly"] == ["NOUN", "VERB"] && tagger.ambiguous["table"] == nil)
+        #expect(tagger.tag(["birds", "want", "to", "fly"]) == ["NOUN", "VERB", "PART", "VERB"])
+        #expect(tagger.tag(["walk", "to", "table"]) == ["VERB", "PART", "NOUN"])
+        // An unknown word may take any tag.
+        #expect(tagger.tag(["birds", "want", "to", "zorb"]).last == "VERB")
+        let again = try POSTagger(serialized: tagger.serialized())
+        #expect(again.constrained && again.ambiguous == tagger.ambiguous)
+        for words in [["walk", "to", "table"], ["a", "fly", "buzzes"], ["birds", "want", "to", "fly"]] {
+            #expect(again.tag(words) == tagger.tag(words) && again.tag(words) == again.tagUncompiled(words))
+        }
+        // Constrained, the general rule (NOUN -> VERB after PART) costs nothing on "table" and is
+        // learned first; unconstrained it would break "to table", so a rule naming "fly" wins.
+        #expect(tagger.caselessRules.first?.template == .prevTag)
+        let free = POSTagger.train(sentences: sentences, maxRules: 5, minGain: 2, constrained: false)
+        #expect(free.caselessRules.first.map { $0.template.operands.a == .word } == true)
+        #expect(free.tag(["walk", "to", "table"]) == ["VERB", "PART", "NOUN"])
+    }
+
+    /// Cased and caseless sentences take their own rule sets.
+    @Test func caselessSentencesTakeTheirOwnRules() throws {
+        let tagger = try POSTagger.bundled()
+        #expect(!tagger.rules.isEmpty && !tagger.caselessRules.isEmpty && tagger.rules != tagger.caselessRules)
+        #expect(tagger.ruleSet(caseless: true) == tagger.caselessRules && tagger.ruleSet(caseless: false) == tagger.rules)
+    }
+
+    /// The targets on EWT dev, cased and lower-cased: UPOS accuracy at least 0.93 (met) and
+    /// NOUN+PROPN F1 at least 0.96 (not met yet: 0.956 and 0.955; see the closing note), so the
+    /// F1 floor here is the shipped file's.
     @Test func accuracyOnEWTDevWhenPresent() throws {
         guard FileManager.default.fileExists(atPath: Self.dev) else {
             print("skipped: ../shared/data/ud-ewt is absent")
@@ -57,8 +97,8 @@ import Testing
         print(String(format: "EWT dev: cased %.4f (noun F1 %.4f), lower-cased %.4f (noun F1 %.4f)",
                      cased.accuracy, cased.nounF1, lower.accuracy, lower.nounF1))
         #expect(cased.tokens == 25147)
-        // Measured with the shipped file: cased 0.9336 (F1 0.9526), lower-cased 0.9219 (F1 0.9496).
-        #expect(cased.accuracy >= 0.933 && lower.accuracy >= 0.921)
-        #expect(cased.nounF1 >= 0.952 && lower.nounF1 >= 0.949)
+        // Measured with the shipped file: cased 0.9372 (F1 0.9561), lower-cased 0.9306 (F1 0.9545).
+        #expect(cased.accuracy >= 0.93 && lower.accuracy >= 0.93)
+        #expect(cased.nounF1 >= 0.956 && lower.nounF1 >= 0.9545)
     }
 }

@@ -18,7 +18,8 @@ struct POSCommand: ParsableCommand {
     @Option(help: "Derive a tagger from this CoNLL-U training file and write it to --output.") var train: String?
     @Option(help: "Where --train writes the tagger file.") var output: String?
     @Option(help: "Tagger file (default: the built-in one).") var tagger: String?
-    @Option(help: "Rules to learn with --train.") var maxRules = 400
+    @Option(help: "Rules to learn per rule set (cased, caseless) with --train.") var maxRules = 400
+    @Option(help: "With --train, stop when the best rule fixes fewer net errors than this.") var minGain = 3
     @Option(help: "WordNet database folder whose index files guess unknown words with --train (empty: none).")
     var wordnet = "/usr/share/wordnet"
 
@@ -26,8 +27,9 @@ struct POSCommand: ParsableCommand {
         if let train {
             guard let output else { throw ValidationError("--train needs --output") }
             let sentences = POSTagger.readCoNLLU(try String(contentsOfFile: train, encoding: .utf8))
-            let guesses = wordnet.isEmpty ? [:] : try POSTagger.wordNetTags(directory: wordnet)
-            let learned = POSTagger.train(sentences: sentences, maxRules: maxRules, wordnet: guesses) { print($0) }
+            let guesses = wordnet.isEmpty ? [:] : try POSTagger.wordNet(directory: wordnet)
+            let learned = POSTagger.train(sentences: sentences, maxRules: maxRules, minGain: minGain, wordnet: guesses.mapValues(\.best),
+                                          wordnetParts: guesses.mapValues(\.all)) { print($0) }
             try learned.serialized().write(toFile: output, atomically: true, encoding: .utf8)
             print("wrote \(output)")
             return
