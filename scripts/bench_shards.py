@@ -57,6 +57,8 @@ def main():
         with tarfile.open(tar_path, "w") as tar:
             for r, sid in enumerate(names):
                 for key, value in tensors.items():
+                    if value.shape[0] != len(names):
+                        continue  # shard-level tensors (zero_image_embeds [1, D]) are not per sample
                     buf = io.BytesIO(); np.save(buf, value[r]); data = buf.getvalue()
                     info = tarfile.TarInfo(f"{sid}.{key}.npy"); info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
