@@ -179,7 +179,7 @@ extension POSTagger {
         let free = [UInt64](repeating: ~0, count: pad)
         for s in corpus.words.indices {
             allowed += free
-            allowed += corpus.allowed[s].map { set in set.map { $0.reduce(0) { $0 | 1 << UInt64(tid($1)) } } ?? ~0 }
+            allowed += corpus.allowed[s].map { set in set.map { $0.sorted().reduce(0) { $0 | 1 << UInt64(tid($1)) } } ?? ~0 }
             allowed += free
             words += before; gold += before; tags += before; suffixes += before
             words += corpus.words[s].map(wid); gold += corpus.gold[s].map(tid); tags += corpus.initial[s].map(tid)
