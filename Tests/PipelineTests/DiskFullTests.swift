@@ -95,6 +95,10 @@ import Testing
         #expect(full.status != 0 && !full.signalled, "prior train on a full disk: \(full.status) \(full.stderr)")
         #expect(full.stderr.contains("No space left on device") || full.stderr.contains("disk is full"), "\(full.stderr)")
         try FileManager.default.removeItem(atPath: dir.appending("mnt/filler"))
+        // Room again, with margin: what the failed run wrote stays on the mount, and freeing the
+        // filler alone once left the 64 MB mount short of the rest of the run (CI saw the resumed
+        // run refuse cleanly with "database or disk is full").
+        #expect(Shell.sh("mount -o remount,size=256m \(dir.appending("mnt"))").status == 0)
         let resumed = try ExecutableRunner.run("prior", ["train", "--pipeline", onMount, "--quiet"])
         #expect(resumed.status == 0, "prior train after the disk was freed: \(resumed.status) \(resumed.stderr)")
         #expect(try ExecutableRunner.run("prior", ["train", "--pipeline", reference, "--quiet"]).status == 0)
