@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "Pipeline",
                 dependencies: ["Catalog", "Imaging", "Text", "Models", "Tensor", "CCrypto", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
-        .target(name: "SampleScenes", dependencies: ["Imaging", "Pipeline"], swiftSettings: swiftSettings),
+        .target(name: "SampleScenes", dependencies: ["Imaging", "Pipeline", "Tensor"], swiftSettings: swiftSettings),
         // The options and error mapping shared by the stage executables.
         .target(name: "StageCommand",
                 dependencies: ["Pipeline", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -1,21 +1,17 @@
-/// SplitMix64: a small, fast, seedable generator. Every random choice of the sample goes
-/// through one, so a seed fixes the whole dataset.
+import Tensor
+
+/// Every random choice of the sample goes through one (Tensor's SplitMix64 with independent
+/// streams), so a seed fixes the whole dataset.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var generator: SplitMix64
 
     /// A generator for `seed`, optionally split into an independent `stream`.
     public init(seed: UInt64, stream: UInt64 = 0) {
-        state = seed &+ stream &* 0x9E37_79B9_7F4A_7C15
-        _ = next()
+        generator = SplitMix64(seed: seed &+ stream &* 0x9E37_79B9_7F4A_7C15)
+        _ = generator.next()
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { generator.next() }
 
     /// A uniform double in [0, 1).
     public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }

@@ -151,14 +151,12 @@ public struct POSTagger: Sendable {
             let w = words[i], l = w.lowercased()
             if wordIDs[i + pad] < 0, !engine.suffixIndex.isEmpty { suffixIDs[i + pad] = engine.suffixIndex[Template.suffix(l)] ?? -1 }
             ids[i + pad] = engine.tagIndex[initialTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless)] ?? 63
-            if constrained, lowerEntryMissing(l), let parts = self.allowed(l) { allowed[i + pad] = engine.bits(parts) }
+            // A word only WordNet knows: rules may give it what WordNet gives it.
+            if let parts = self.allowed(l) { allowed[i + pad] = engine.bits(parts) }
         }
         engine.run(set: caseless ? 1 : 0, tags: &ids, words: wordIDs, suffixes: suffixIDs, allowed: allowed)
         return (0..<n).map { engine.tagNames[Int(ids[$0 + pad])] }
     }
-
-    /// Whether the lexicon lacks a lower-case form (so WordNet decides what rules may give it).
-    private func lowerEntryMissing(_ lowered: String) -> Bool { lower[lowered] == nil }
 
     /// ``tag(_:)`` applying the rules one by one (before ``compile()``; the reference for the
     /// compiled engine).
