@@ -31,7 +31,7 @@ public final class CLIPModel: Sendable {
         /// - Returns: `lastHiddenState` [batch, tokens, hidden] after the final norm and
         ///   `textEmbeds` [batch, projection] (the end token's state, projected; not normalised).
         public func encode(ids: [[Int]], attentionMask: [[Int]]?) throws -> (lastHiddenState: [Float], textEmbeds: [Float]) {
-            let batch = ids.count, t = ids.first?.count ?? 0, d = config.hiddenSize
+            let batch = ids.count, t = ids.first?.count ?? 0
             guard batch > 0, t > 0, t <= config.maxPositions, ids.allSatisfy({ $0.count == t }) else {
                 throw ModelError(.badInput, "input ids must be \(batch) rows of equal length 1...\(config.maxPositions)")
             }
@@ -41,6 +41,18 @@ public final class CLIPModel: Sendable {
             if let attentionMask, attentionMask.count != batch || !attentionMask.allSatisfy({ $0.count == t }) {
                 throw ModelError(.badInput, "attention mask shape differs from the input ids'")
             }
+            if let groups = LayerOps.batchGroups(batch) {
+                let parts = try LayerOps.eachGroup(groups) { r in
+                    encodeChecked(ids: Array(ids[r]), attentionMask: attentionMask.map { Array($0[r]) })
+                }
+                return (parts.flatMap(\.lastHiddenState), parts.flatMap(\.textEmbeds))
+            }
+            return encodeChecked(ids: ids, attentionMask: attentionMask)
+        }
+
+        /// ``encode(ids:attentionMask:)`` on checked inputs, in one pass.
+        private func encodeChecked(ids: [[Int]], attentionMask: [[Int]]?) -> (lastHiddenState: [Float], textEmbeds: [Float]) {
+            let batch = ids.count, t = ids[0].count, d = config.hiddenSize
             var x = [Float](repeating: 0, count: batch * t * d)
             for b in 0..<batch {
                 for p in 0..<t {
@@ -90,6 +102,11 @@ public final class CLIPModel: Sendable {
         ///   `imageEmbeds` [batch, projection] (the class token after the post norm, projected).
         public func encode(pixelValues: [Float], batch: Int) throws -> (lastHiddenState: [Float], imageEmbeds: [Float]) {
             try PatchEmbedding.check(pixelValues, batch: batch, config: config)
+            return try PatchEmbedding.grouped(pixelValues, batch: batch) { encodeChecked(pixelValues: $0, batch: $1) }
+        }
+
+        /// ``encode(pixelValues:batch:)`` on checked inputs, in one pass.
+        private func encodeChecked(pixelValues: [Float], batch: Int) -> (lastHiddenState: [Float], imageEmbeds: [Float]) {
             let d = config.hiddenSize, t = config.patchesPerSide * config.patchesPerSide + 1
             var x = PatchEmbedding.embed(pixelValues, batch: batch, config: config, kernel: kernel, bias: nil,
                                          classToken: classToken, positions: positions)

@@ -47,6 +47,15 @@ enum PatchEmbedding {
         return out
     }
 
+    /// `encode` over the images split into one group per core (``LayerOps/batchGroups(_:threads:)``),
+    /// each group's outputs concatenated in order, or over all of them in one pass.
+    static func grouped(_ pixels: [Float], batch: Int, _ encode: ([Float], Int) -> ([Float], [Float])) throws -> ([Float], [Float]) {
+        guard let groups = LayerOps.batchGroups(batch) else { return encode(pixels, batch) }
+        let plane = pixels.count / batch
+        let parts = try LayerOps.eachGroup(groups) { r in encode(Array(pixels[(r.lowerBound * plane)..<(r.upperBound * plane)]), r.count) }
+        return (parts.flatMap(\.0), parts.flatMap(\.1))
+    }
+
     /// Checks pixel values' size against the config.
     static func check(_ pixels: [Float], batch: Int, config: TowerConfig) throws {
         let expected = batch * config.channels * config.imageSize * config.imageSize

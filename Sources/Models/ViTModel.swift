@@ -28,6 +28,11 @@ public final class ViTModel: Sendable {
     ///   `cls` [batch, hidden] (its first token).
     public func encode(pixelValues: [Float], batch: Int) throws -> (lastHiddenState: [Float], cls: [Float]) {
         try PatchEmbedding.check(pixelValues, batch: batch, config: config)
+        return try PatchEmbedding.grouped(pixelValues, batch: batch) { encodeChecked(pixelValues: $0, batch: $1) }
+    }
+
+    /// ``encode(pixelValues:batch:)`` on checked inputs, in one pass.
+    private func encodeChecked(pixelValues: [Float], batch: Int) -> (lastHiddenState: [Float], cls: [Float]) {
         let d = config.hiddenSize, t = config.patchesPerSide * config.patchesPerSide + 1
         let x = PatchEmbedding.embed(pixelValues, batch: batch, config: config, kernel: kernel, bias: kernelBias,
                                      classToken: classToken, positions: positions)

@@ -50,6 +50,35 @@ public enum LayerOps {
         }
     }
 
+    /// For a batch of independent rows (sequences, images) and several BLAS threads: one
+    /// contiguous group of the batch per core when the batch divides evenly enough (at least two
+    /// rows per group, or an equal number); nil when one threaded pass is the better choice.
+    public static func batchGroups(_ batch: Int, threads: Int = BLAS.threadCount) -> [Range<Int>]? {
+        let workers = min(threads, ProcessInfo.processInfo.activeProcessorCount, batch)
+        guard workers > 1, batch % workers == 0 || batch >= 2 * workers else { return nil }
+        return (0..<workers).map { k in (batch * k / workers)..<(batch * (k + 1) / workers) }
+    }
+
+    /// Runs `body` for every group at once, one thread each with single-threaded BLAS, and
+    /// returns the results in group order (the first error thrown, if any). Each group does its
+    /// whole forward pass on its own core: no hand-off between threads per matrix product or per
+    /// elementwise pass, and each core keeps its group's activations in its own cache.
+    public static func eachGroup<R>(_ groups: [Range<Int>], _ body: (Range<Int>) throws -> R) throws -> [R] {
+        let saved = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(saved) }
+        let results = UnsafeMutableBufferPointer<Result<R, any Error>?>.allocate(capacity: groups.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let (body, results) = (body, results)
+            DispatchQueue.concurrentPerform(iterations: groups.count) { k in
+                results[k] = Result { try body(groups[k]) }
+            }
+        }
+        return try results.map { try $0!.get() }
+    }
+
     /// Layer normalisation of each row (biased variance, as PyTorch), in place.
     public static func layerNorm(_ x: inout [Float], width: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                  eps: Float) {

@@ -7,7 +7,12 @@ package enum VectorMath {
     /// [−87, 88]; inputs are clamped to it).
     @inline(__always)
     package static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let x = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
+        // Compare-and-blend (SIMD's clamped(lowerBound:upperBound:) goes through pointwiseMin/Max,
+        // which are not inlined and run lane by lane).
+        var x = x
+        let low = SIMD8<Float>(repeating: -87.3), high = SIMD8<Float>(repeating: 88.3)
+        x.replace(with: low, where: x .< low)
+        x.replace(with: high, where: x .> high)
         // Round x·log2(e) to an integer by adding 1.5·2^23 (no generic SIMD conversions: they are slow).
         let magic = SIMD8<Float>(repeating: 12_582_912)
         let shifted = x * 1.442_695_04 + magic

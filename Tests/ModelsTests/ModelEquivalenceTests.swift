@@ -82,4 +82,30 @@ import Tensor
         print("dino-vits16: last hidden \(errors.0), cls \(errors.1)")
         #expect(errors.0 <= 1e-4 && errors.1 <= 1e-4)
     }
+
+    /// A batch that is split into one group per core gives each row what encoding that row alone
+    /// gives (the groups are stitched back in order).
+    @Test func splitBatchesEqualRowByRow() throws {
+        guard case .clip(let model) = try LoadedModel.load(directory: "\(Self.fixtures)/clip-vit-b32") else {
+            Issue.record("not a CLIP model"); return
+        }
+        let ref = try Self.reference("clip-vit-b32")
+        let vision = try #require(model.vision), text = try #require(model.text)
+        let pixels = ref["pixel_values"]!.values.map(Float.init), plane = pixels.count / ref["pixel_values"]!.shape[0]
+        // Four different images: the fixture's, then each reversed.
+        let images = (0..<4).map { i -> [Float] in
+            let one = Array(pixels[((i % 2) * plane)..<((i % 2 + 1) * plane)])
+            return i < 2 ? one : one.reversed()
+        }
+        let whole = try vision.encode(pixelValues: images.flatMap { $0 }, batch: 4)
+        let single = try images.map { try vision.encode(pixelValues: $0, batch: 1) }
+        #expect(Self.error(whole.imageEmbeds, single.flatMap(\.imageEmbeds).map(Double.init)) <= 1e-5)
+        #expect(Self.error(whole.lastHiddenState, single.flatMap(\.lastHiddenState).map(Double.init)) <= 1e-5)
+        let ids = Self.rows(ref["input_ids"]!), mask = Self.rows(ref["attention_mask"]!)
+        let rows = (0..<4).map { ids[$0 % ids.count] }, masks = (0..<4).map { mask[$0 % mask.count] }
+        let texts = try text.encode(ids: rows, attentionMask: masks)
+        let singleTexts = try (0..<4).map { try text.encode(ids: [rows[$0]], attentionMask: [masks[$0]]) }
+        #expect(Self.error(texts.textEmbeds, singleTexts.flatMap(\.textEmbeds).map(Double.init)) <= 1e-5)
+        #expect(Self.error(texts.lastHiddenState, singleTexts.flatMap(\.lastHiddenState).map(Double.init)) <= 1e-5)
+    }
 }

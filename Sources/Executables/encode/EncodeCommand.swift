@@ -44,7 +44,7 @@ struct EncodeCommand: ParsableCommand {
     func run() throws {
         BLAS.setThreadCount(threads)
         if sgemmPeak {
-            print(String(format: "sgemm: %.1f GFLOP/s with %d thread(s)", Self.sgemmRate(), threads))
+            print(String(format: "sgemm: %.1f GFLOP/s with %d thread(s); ", Self.sgemmRate(), threads) + "OpenBLAS kernels " + BLAS.core)
             return
         }
         let loaded = try LoadedModel.load(directory: model)
