@@ -47,9 +47,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         // libjpeg reports errors with longjmp; Swift cannot call setjmp, so a small C shim does.
         .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"]),
+        // Elementwise activations compiled per x86-64 level and chosen by the CPU at load time.
+        .target(name: "CKernels"),
 
         // Core libraries: no command-line concerns.
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
         .target(name: "Catalog", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Tensor"], swiftSettings: swiftSettings),

@@ -1,4 +1,5 @@
 import Foundation
+internal import CKernels
 
 /// The transformer building blocks over row-major float32 matrices (`rows x width`), each a
 /// straight loop or one sgemm. Weights are raw pointers so memory-mapped checkpoints need no copy.
@@ -191,16 +192,9 @@ public enum LayerOps {
                 let b = UnsafeMutableBufferPointer(rebasing: UnsafeMutableBufferPointer(start: base, count: whole.count)[range])
                 let p = b.baseAddress!, n = b.count
                 switch kind {
-                case .gelu:
-                    VectorMath.map8(p, count: n, { $0 * VectorMath.normal8($0).cdf }) { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
-                case .quickGELU:
-                    VectorMath.map8(p, count: n, { $0 / (1 + VectorMath.exp8($0 * -1.702)) }) { $0 / (1 + expf(-1.702 * $0)) }
-                case .geluNew:
-                    // tanh(z) = 1 − 2 / (e^{2z} + 1).
-                    VectorMath.map8(p, count: n, { v in
-                        let z = 0.79788456080286536 * (v + 0.044715 * v * v * v)
-                        return 0.5 * v * (2 - 2 / (VectorMath.exp8(z + z) + 1))
-                    }) { v in 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v))) }
+                case .gelu: ck_gelu(p, n)
+                case .quickGELU: ck_quick_gelu(p, n)
+                case .geluNew: ck_gelu_new(p, n)
                 case .relu:
                     for i in b.indices { b[i] = max(0, b[i]) }
                 }

@@ -45,3 +45,33 @@ import Testing
         #expect(throws: Refused.self) { try LayerOps.eachGroup(groups) { r -> Int in if r.lowerBound == 3 { throw Refused() }; return 0 } }
     }
 }
+
+/// The activations (compiled per x86-64 level, chosen at load) against double-precision formulas.
+@Suite struct ActivationTests {
+    static func inputs() -> [Float] {
+        // A spread over [-12, 12], the clamped extremes, and enough values (odd count) that the
+        // work is split between cores.
+        var values: [Float] = [-100, -88, -30, -12, -1e-8, 0, 1e-8, 12, 30, 88, 100]
+        for i in 0..<70_001 { values.append(Float(i) / 70_000 * 24 - 12) }
+        return values
+    }
+
+    static func check(_ activation: LayerOps.Activation, _ exact: (Double) -> Double) {
+        let x = inputs()
+        var y = x
+        activation.apply(&y)
+        var worst = 0.0
+        for (v, got) in zip(x, y) {
+            let want = exact(Double(v))
+            worst = max(worst, abs(Double(got) - want) / max(1, abs(want)))
+        }
+        #expect(worst <= 2e-6, "\(activation): worst error \(worst)")
+    }
+
+    @Test func quickGELU() { Self.check(.quickGELU) { $0 / (1 + Foundation.exp(-1.702 * $0)) } }
+    @Test func gelu() { Self.check(.gelu) { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot())) } }
+    @Test func geluNew() {
+        Self.check(.geluNew) { 0.5 * $0 * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) }
+    }
+    @Test func relu() { Self.check(.relu) { max(0, $0) } }
+}

@@ -1,0 +1,66 @@
+#include "CKernels.h"
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
+#define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CK_CLONES
+#endif
+
+static inline float ck_exp(float x) {
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
+    /* Round x log2(e) to an integer by adding 1.5 * 2^23. */
+    const float magic = 12582912.0f;
+    float shifted = x * 1.44269504f + magic;
+    float n = shifted - magic;
+    float r = x - n * 0.693145751953125f - n * 1.428606765330187e-6f;
+    float p = 1.98756915e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float e = p * (r * r) + r + 1.0f;
+    int32_t si, mi;
+    memcpy(&si, &shifted, 4);
+    memcpy(&mi, &magic, 4);
+    int32_t bits = (int32_t)((uint32_t)(si - mi + 127) << 23);
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return e * scale;
+}
+
+CK_CLONES void ck_quick_gelu(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        float v = x[i];
+        x[i] = v / (1.0f + ck_exp(v * -1.702f));
+    }
+}
+
+CK_CLONES void ck_gelu(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        float v = x[i];
+        float a = (v < 0 ? -v : v) * 0.70710678118654752f;
+        float t = 1.0f / (1.0f + 0.3275911f * a);
+        float poly = 1.061405429f;
+        poly = poly * t - 1.453152027f;
+        poly = poly * t + 1.421413741f;
+        poly = poly * t - 0.284496736f;
+        poly = poly * t + 0.254829592f;
+        poly = poly * t;
+        float erf_abs = 1.0f - poly * ck_exp(-(a * a));
+        float erf = v < 0 ? -erf_abs : erf_abs;
+        x[i] = v * 0.5f * (1.0f + erf);
+    }
+}
+
+CK_CLONES void ck_gelu_new(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        float v = x[i];
+        float z = 0.79788456080286536f * (v + 0.044715f * v * v * v);
+        /* tanh(z) = 1 - 2 / (e^{2z} + 1). */
+        x[i] = 0.5f * v * (2.0f - 2.0f / (ck_exp(z + z) + 1.0f));
+    }
+}
