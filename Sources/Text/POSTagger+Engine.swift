@@ -47,8 +47,28 @@ final class RuleEngine: Sendable {
         var need: UInt64 = 0
     }
 
+    /// A rule in the branch-free form the bit-parallel loop evaluates: its matches are
+    /// `(A<<la1>>ra1 | A<<la2>>ra2 | A<<la3>>ra3) & (B<<lb>>rb)` over the position masks `A` and `B`
+    /// at `slotA` and `slotB` of the sentence's mask table (tags, then the all-ones mask, then
+    /// words, then suffixes). Every template is one instance of this form (a single shift is
+    /// repeated; a rule with one operand takes the all-ones mask as `B`).
+    struct Masked: Sendable {
+        var from: UInt8
+        var to: UInt8
+        var la1: UInt8 = 0, ra1: UInt8 = 0, la2: UInt8 = 0, ra2: UInt8 = 0, la3: UInt8 = 0, ra3: UInt8 = 0, lb: UInt8 = 0, rb: UInt8 = 0
+        var slotA: Int32
+        /// The slot of `B`, or for a rule naming a second word (which the sentence may lack, so
+        /// its mask may be unset) `-1 - wordID`: that word's positions are scanned for.
+        var slotB: Int32
+    }
+
+    /// Mask-table slots: 64 tags, then 64 allowed-tag masks, the all-ones mask, words, suffixes.
+    static let onesSlot = 128
+    static let wordBase = 129
+
     struct RuleSet: Sendable {
         var rules: [Compiled]
+        var masked: [Masked]
         /// Rules that name no word or suffix, as a bit set over rule indices.
         var tagRules: [UInt64]
         /// Rule indices by the word id (or suffix id) their `a` names.
@@ -108,7 +128,7 @@ final class RuleEngine: Sendable {
         self.wordIndex = wordIndex
         self.suffixIndex = suffixIndex
         sets = compiledSets.map { compiled in
-            var set = RuleSet(rules: compiled, tagRules: .init(repeating: 0, count: (compiled.count + 63) / 64), rulesByWord: .init(repeating: [], count: wordIndex.count),
+            var set = RuleSet(rules: compiled, masked: compiled.map { Self.masked($0, words: wordIndex.count) }, tagRules: .init(repeating: 0, count: (compiled.count + 63) / 64), rulesByWord: .init(repeating: [], count: wordIndex.count),
                               rulesBySuffix: .init(repeating: [], count: suffixIndex.count),
                               byFrom: .init(repeating: 0, count: (compiled.count + 63) / 64 * 64))
             for (k, r) in compiled.enumerated() {
@@ -128,6 +148,50 @@ final class RuleEngine: Sendable {
                                word: wordIndex[l] ?? -1, suffix: suffixIndex[POSTagger.Template.suffix(l)] ?? -1,
                                allowed: allowed(l).map { $0.reduce(0) { $0 | 1 << UInt64(tagIndex[$1]!) } } ?? ~0))
         })
+    }
+
+    /// The branch-free form of a compiled rule (``Masked``), with `words` word ids before the
+    /// suffix slots.
+    static func masked(_ r: Compiled, words: Int) -> Masked {
+        let (ka, kb) = r.template.operands
+        func slot(_ kind: POSTagger.Operand, _ id: Int32) -> Int32 {
+            switch kind {
+            case .none: return Int32(onesSlot)
+            case .tag: return id
+            case .word: return Int32(wordBase) + id
+            case .suffix: return Int32(wordBase + words) + id
+            }
+        }
+        var m = Masked(from: r.from, to: r.to, slotA: slot(ka, r.a), slotB: slot(kb, r.b))
+        // Shifts of A (previous positions shift left, following ones right) and of B.
+        func a(_ shifts: [Int]) {
+            let s = shifts + Array(repeating: shifts.last!, count: 3 - shifts.count)
+            func split(_ k: Int) -> (UInt8, UInt8) { k >= 0 ? (UInt8(k), 0) : (0, UInt8(-k)) }
+            (m.la1, m.ra1) = split(s[0]); (m.la2, m.ra2) = split(s[1]); (m.la3, m.ra3) = split(s[2])
+        }
+        func b(_ k: Int) { (m.lb, m.rb) = k >= 0 ? (UInt8(k), 0) : (0, UInt8(-k)) }
+        switch r.template {
+        case .prevTag, .prevWord: a([1])
+        case .nextTag, .nextWord: a([-1])
+        case .prev2Tag, .prev2Word: a([2])
+        case .next2Tag, .next2Word: a([-2])
+        case .prevNextTag: a([1]); b(-1)
+        case .prevTwoTags: a([1]); b(2)
+        case .nextTwoTags: a([-1]); b(-2)
+        case .prevOrPrev2Tag: a([1, 2])
+        case .nextOrNext2Tag: a([-1, -2])
+        case .prev3Tag: a([1, 2, 3])
+        case .next3Tag: a([-1, -2, -3])
+        case .wordPrevTag, .suffixPrevTag: a([0]); b(1)
+        case .wordNextTag, .suffixNextTag: a([0]); b(-1)
+        case .word: a([0])
+        case .prevWordTag: a([1]); b(1)
+        case .nextWordTag: a([-1]); b(-1)
+        case .prevTagNextWord: a([-1]); b(1) // A is the next word, B the previous tag
+        case .wordPrevWord: a([0]); b(1); m.slotB = -1 - r.b
+        case .wordNextWord: a([0]); b(-1); m.slotB = -1 - r.b
+        }
+        return m
     }
 
     /// A tag set as bits of tag ids (tags the engine lacks are left out).
@@ -200,13 +264,12 @@ final class RuleEngine: Sendable {
         // Position masks of each tag, and of each word and suffix of the sentence that rules
         // name (the only ones a candidate rule's `a` can name); a rule's second word may be
         // absent, so it is scanned for.
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128 + wordIndex.count + suffixIndex.count) { scratch in
-            let m = UnsafeMutableBufferPointer(rebasing: scratch[0..<64])
-            let am = UnsafeMutableBufferPointer(rebasing: scratch[64..<128])
-            let wm = UnsafeMutableBufferPointer(rebasing: scratch[128..<(128 + wordIndex.count)])
-            let sm = UnsafeMutableBufferPointer(rebasing: scratch[(128 + wordIndex.count)...])
-            m.initialize(repeating: 0)
-            am.initialize(repeating: 0)
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: Self.wordBase + wordIndex.count + suffixIndex.count) { scratch in
+            let table = scratch.baseAddress!
+            let m = table, am = table + 64
+            let wm = table + Self.wordBase, sm = table + Self.wordBase + wordIndex.count
+            m.initialize(repeating: 0, count: 128)
+            table[Self.onesSlot] = ~0
             // Positions each tag may be given (am), and positions any tag may be given (free).
             var free: UInt64 = 0
             for i in pad..<end {
@@ -214,23 +277,19 @@ final class RuleEngine: Sendable {
                 if bits == ~0 { free |= 1 << UInt64(i); continue }
                 while bits != 0 { am[bits.trailingZeroBitCount] |= 1 << UInt64(i); bits &= bits - 1 }
             }
+            // Position masks of each tag, and of each word and suffix of the sentence that rules
+            // name (the only ones a candidate rule's A can name).
             for i in 0..<t.count { m[Int(t[i])] |= 1 << UInt64(i) }
             for i in 0..<t.count where w[i] >= 0 { wm[Int(w[i])] = 0 }
             for i in 0..<t.count where w[i] >= 0 { wm[Int(w[i])] |= 1 << UInt64(i) }
             for i in pad..<end where s[i] >= 0 { sm[Int(s[i])] = 0 }
             for i in pad..<end where s[i] >= 0 { sm[Int(s[i])] |= 1 << UInt64(i) }
-            @inline(__always) func wordMask(_ id: Int32) -> UInt64 { wm[Int(id)] }
-            @inline(__always) func suffixMask(_ id: Int32) -> UInt64 { sm[Int(id)] }
-            @inline(__always) func scannedWordMask(_ id: Int32) -> UInt64 {
-                var mask: UInt64 = 0
-                for i in 0..<t.count where w[i] == id { mask |= 1 << UInt64(i) }
-                return mask
-            }
             // The tags present; a block's rules are tried only where their `from` tag is.
             var present: UInt64 = 0b11 // <s> and </s> pad every sentence
             for tag in 2..<64 where m[tag] & valid != 0 { present |= 1 << UInt64(tag) }
             let blocks = rs.rules.count / 64 + (rs.rules.count % 64 == 0 ? 0 : 1)
             rs.byFrom.withUnsafeBufferPointer { byFrom in
+            rs.masked.withUnsafeBufferPointer { rules in
             for block in 0..<blocks {
                 @inline(__always) func live() -> UInt64 {
                     var tags = present, rules: UInt64 = 0
@@ -240,40 +299,21 @@ final class RuleEngine: Sendable {
                 var bits = candidates[block] & live()
                 while bits != 0 {
                     let index = bits.trailingZeroBitCount
-                    let r = rs.rules[block << 6 + index]
+                    let r = rules[block << 6 + index]
                     bits &= bits - 1
-                    guard r.need & present == r.need else { continue }
-                    let from = m[Int(r.from)] & valid
-                    let a = Int(r.a), b = Int(r.b)
-                    let hit: UInt64
-                    switch r.template {
-                    case .prevTag: hit = m[a] << 1
-                    case .nextTag: hit = m[a] >> 1
-                    case .prev2Tag: hit = m[a] << 2
-                    case .next2Tag: hit = m[a] >> 2
-                    case .prevNextTag: hit = (m[a] << 1) & (m[b] >> 1)
-                    case .prevTwoTags: hit = (m[a] << 1) & (m[b] << 2)
-                    case .nextTwoTags: hit = (m[a] >> 1) & (m[b] >> 2)
-                    case .prevOrPrev2Tag: hit = (m[a] << 1) | (m[a] << 2)
-                    case .nextOrNext2Tag: hit = (m[a] >> 1) | (m[a] >> 2)
-                    case .prev3Tag: hit = (m[a] << 1) | (m[a] << 2) | (m[a] << 3)
-                    case .next3Tag: hit = (m[a] >> 1) | (m[a] >> 2) | (m[a] >> 3)
-                    case .prevWord: hit = wordMask(r.a) << 1
-                    case .nextWord: hit = wordMask(r.a) >> 1
-                    case .prev2Word: hit = wordMask(r.a) << 2
-                    case .next2Word: hit = wordMask(r.a) >> 2
-                    case .wordPrevTag: hit = wordMask(r.a) & (m[b] << 1)
-                    case .wordNextTag: hit = wordMask(r.a) & (m[b] >> 1)
-                    case .word: hit = wordMask(r.a)
-                    case .prevWordTag: hit = (wordMask(r.a) & m[b]) << 1
-                    case .nextWordTag: hit = (wordMask(r.a) & m[b]) >> 1
-                    case .suffixPrevTag: hit = suffixMask(r.a) & (m[b] << 1)
-                    case .suffixNextTag: hit = suffixMask(r.a) & (m[b] >> 1)
-                    case .prevTagNextWord: hit = (wordMask(r.a) >> 1) & (m[b] << 1)
-                    case .wordPrevWord: hit = wordMask(r.a) & (scannedWordMask(r.b) << 1)
-                    case .wordNextWord: hit = wordMask(r.a) & (scannedWordMask(r.b) >> 1)
+                    let av = table[Int(r.slotA)]
+                    let a = (av << UInt64(r.la1)) >> UInt64(r.ra1) | (av << UInt64(r.la2)) >> UInt64(r.ra2)
+                        | (av << UInt64(r.la3)) >> UInt64(r.ra3)
+                    var bv: UInt64
+                    if r.slotB >= 0 {
+                        bv = table[Int(r.slotB)]
+                    } else {
+                        // A second word, which the sentence may lack.
+                        bv = 0
+                        let id = -1 - r.slotB
+                        for i in 0..<t.count where w[i] == id { bv |= 1 << UInt64(i) }
                     }
-                    let changed = from & hit & (am[Int(r.to)] | free)
+                    let changed = m[Int(r.from)] & valid & a & (bv << UInt64(r.lb)) >> UInt64(r.rb) & (am[Int(r.to)] | free)
                     guard changed != 0 else { continue }
                     m[Int(r.from)] &= ~changed
                     m[Int(r.to)] |= changed
@@ -282,6 +322,7 @@ final class RuleEngine: Sendable {
                     // The rules after this one in the block, for the tags present now.
                     bits = candidates[block] & live() & (index == 63 ? 0 : ~0 << UInt64(index + 1))
                 }
+            }
             }
             }
             for tag in 2..<64 {

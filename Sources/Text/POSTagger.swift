@@ -214,7 +214,7 @@ public struct POSTagger: Sendable {
         if let t = lower[lowered] { return t }
         let shape = Shape(word)
         if shape.numeric { return "NUM" }
-        if lowered.hasPrefix("http") || lowered.hasPrefix("www.") || lowered.contains("@") && lowered.contains(".") { return "X" }
+        if Self.looksLikeAddress(lowered) { return "X" }
         if shape.noLetterOrDigit { return shape.symbols ? "SYM" : "PUNCT" }
         if shape.hasUpper && !sentenceStart { return "PROPN" }
         if shape.hasDigit { return "NUM" }
@@ -227,6 +227,13 @@ public struct POSTagger: Sendable {
             return "PROPN"
         }
         return suffixGuess(lowered) ?? (shape.hasUpper ? "PROPN" : "NOUN")
+    }
+
+    /// A URL or an e-mail address (http…, www.…, or an @ and a dot), from the UTF-8 bytes.
+    static func looksLikeAddress(_ lowered: String) -> Bool {
+        let u = lowered.utf8
+        if u.starts(with: "http".utf8) || u.starts(with: "www.".utf8) { return true }
+        return u.contains(0x40) && u.contains(0x2E)
     }
 
     /// What a word's characters say, from its bytes when it is ASCII.
@@ -243,8 +250,18 @@ public struct POSTagger: Sendable {
 
         init(_ word: String) {
             var allNumericish = true
-            func symbol(_ c: UInt32) -> Bool { "$%+=<>|^~#*&@".unicodeScalars.contains { $0.value == c } }
-            func numericish(_ c: UInt32) -> Bool { ".,:/-%".unicodeScalars.contains { $0.value == c } }
+            func symbol(_ c: UInt32) -> Bool {
+                switch c {
+                case 0x24, 0x25, 0x2B, 0x3D, 0x3C, 0x3E, 0x7C, 0x5E, 0x7E, 0x23, 0x2A, 0x26, 0x40: return true // $%+=<>|^~#*&@
+                default: return false
+                }
+            }
+            func numericish(_ c: UInt32) -> Bool {
+                switch c {
+                case 0x2E, 0x2C, 0x3A, 0x2F, 0x2D, 0x25: return true // .,:/-%
+                default: return false
+                }
+            }
             if word.utf8.allSatisfy({ $0 < 0x80 }) {
                 for b in word.utf8 {
                     let upper = b &- 0x41 < 26, lowerCase = b &- 0x61 < 26, digit = b &- 0x30 < 10

@@ -39,6 +39,62 @@ import Testing
         for words in sentences { #expect(tagger.tag(words) == tagger.tagUncompiled(words), "\(words)") }
     }
 
+    /// Every template, compiled to the bit-parallel form (and the position scan for long
+    /// sentences), tags as the rules applied one by one do: random rules of each template over
+    /// random sentences of a small vocabulary (with an unknown word and a capitalised one).
+    @Test func everyTemplateCompilesToTheSameTags() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let vocabulary = ["the", "dog", "runs", "to", "a", "red", "table", "works", "fast", "paris", "walking"]
+        let lexicon = ["DET", "NOUN", "VERB", "PART", "DET", "ADJ", "NOUN", "VERB", "ADV", "PROPN", "VERB"]
+        let tags = ["DET", "NOUN", "VERB", "PART", "ADJ", "ADV", "PROPN", "ADP"]
+        var tagger = POSTagger()
+        for (w, t) in zip(vocabulary, lexicon) { tagger.cased[w] = t; tagger.lower[w] = t }
+        tagger.ambiguous = ["dog": ["NOUN", "VERB"], "works": ["NOUN", "VERB"], "red": ["ADJ", "NOUN", "PROPN"]]
+        tagger.constrained = true
+        var rules: [POSTagger.Rule] = []
+        for template in POSTagger.Template.allCases {
+            for _ in 0..<6 {
+                func operand(_ kind: POSTagger.Operand) -> String {
+                    switch kind {
+                    case .none: return ""
+                    case .tag: return tags[next(tags.count)]
+                    case .word: return vocabulary[next(vocabulary.count)]
+                    case .suffix: return POSTagger.Template.suffix(vocabulary[next(vocabulary.count)])
+                    }
+                }
+                let (ka, kb) = template.operands
+                rules.append(POSTagger.Rule(from: tags[next(tags.count)], to: tags[next(tags.count)], template: template,
+                                            a: operand(ka), b: operand(kb)))
+            }
+        }
+        tagger.rules = rules
+        tagger.caselessRules = rules.reversed()
+        tagger.compile()
+        var changed = 0
+        for length in [1, 2, 4, 9, 25, 58, 59, 80] {
+            for _ in 0..<40 {
+                let words = (0..<length).map { _ -> String in
+                    switch next(14) {
+                    case 12: return "zorb"
+                    case 13: return "Paris"
+                    default: return vocabulary[next(vocabulary.count)]
+                    }
+                }
+                let compiled = tagger.tag(words)
+                #expect(compiled == tagger.tagUncompiled(words), "\(words)")
+                var plain = tagger
+                plain.rules = []
+                plain.caselessRules = []
+                if compiled != plain.tagUncompiled(words) { changed += 1 }
+            }
+        }
+        #expect(changed > 100) // the rules do fire
+    }
+
     @Test func learnsRulesThatFixErrors() {
         // "fly" is mostly a NOUN in the lexicon; a rule must learn that it is a VERB after "to".
         var sentences: [POSTagger.TaggedSentence] = []
