@@ -66,17 +66,50 @@ final class RuleEngine: Sendable {
     static let onesSlot = 128
     static let wordBase = 129
 
-    struct RuleSet: Sendable {
-        var rules: [Compiled]
-        var masked: [Masked]
+    /// One compiled rule list with its indexes (a class: tagging a sentence takes one reference).
+    final class RuleSet: Sendable {
+        let rules: [Compiled]
+        let masked: [Masked]
         /// Rules that name no word or suffix, as a bit set over rule indices.
-        var tagRules: [UInt64]
-        /// Rule indices by the word id (or suffix id) their `a` names.
-        var rulesByWord: [[Int32]]
-        var rulesBySuffix: [[Int32]]
-        /// Per block of 64 rules and per tag, the rules of the block changing that tag
-        /// (`[block · 64 + tag]`).
-        var byFrom: [UInt64]
+        let tagRules: [UInt64]
+        /// Rule indices by the word id (or suffix id) their `a` names, flattened: the rules of
+        /// word `w` are `wordRules[wordStart[w]..<wordStart[w + 1]]`.
+        let wordStart: [Int32], wordRules: [Int32]
+        let suffixStart: [Int32], suffixRules: [Int32]
+        /// Per block of 64 rules and per tag, the rules of the block that need that tag present
+        /// (their `from` tag and every tag they name) (`[block · 64 + tag]`).
+        let byNeed: [UInt64]
+        /// The tags some rule needs.
+        let needed: UInt64
+
+        init(rules: [Compiled], words: Int, suffixes: Int) {
+            self.rules = rules
+            masked = rules.map { RuleEngine.masked($0, words: words) }
+            var tagRules = [UInt64](repeating: 0, count: (rules.count + 63) / 64)
+            var byWord = [[Int32]](repeating: [], count: words), bySuffix = [[Int32]](repeating: [], count: suffixes)
+            var byNeed = [UInt64](repeating: 0, count: (rules.count + 63) / 64 * 64)
+            var needed: UInt64 = 0
+            for (k, r) in rules.enumerated() {
+                var need = r.need
+                needed |= need
+                while need != 0 { byNeed[(k >> 6) << 6 + need.trailingZeroBitCount] |= 1 << UInt64(k & 63); need &= need - 1 }
+                switch r.template.operands.a {
+                case .suffix: bySuffix[Int(r.a)].append(Int32(k))
+                case .word: byWord[Int(r.a)].append(Int32(k))
+                default: tagRules[k >> 6] |= 1 << UInt64(k & 63)
+                }
+            }
+            func flatten(_ lists: [[Int32]]) -> ([Int32], [Int32]) {
+                var start: [Int32] = [0]
+                for l in lists { start.append(start.last! + Int32(l.count)) }
+                return (start, lists.flatMap { $0 })
+            }
+            self.tagRules = tagRules
+            (wordStart, wordRules) = flatten(byWord)
+            (suffixStart, suffixRules) = flatten(bySuffix)
+            self.byNeed = byNeed
+            self.needed = needed
+        }
     }
 
     init(ruleSets: [[POSTagger.Rule]], extraTags: Set<String>, cased: [String: String], lower: [String: String],
@@ -128,18 +161,7 @@ final class RuleEngine: Sendable {
         self.wordIndex = wordIndex
         self.suffixIndex = suffixIndex
         sets = compiledSets.map { compiled in
-            var set = RuleSet(rules: compiled, masked: compiled.map { Self.masked($0, words: wordIndex.count) }, tagRules: .init(repeating: 0, count: (compiled.count + 63) / 64), rulesByWord: .init(repeating: [], count: wordIndex.count),
-                              rulesBySuffix: .init(repeating: [], count: suffixIndex.count),
-                              byFrom: .init(repeating: 0, count: (compiled.count + 63) / 64 * 64))
-            for (k, r) in compiled.enumerated() {
-                set.byFrom[(k >> 6) << 6 + Int(r.from)] |= 1 << UInt64(k & 63)
-                switch r.template.operands.a {
-                case .suffix: set.rulesBySuffix[Int(r.a)].append(Int32(k))
-                case .word: set.rulesByWord[Int(r.a)].append(Int32(k))
-                default: set.tagRules[k >> 6] |= 1 << UInt64(k & 63)
-                }
-            }
-            return set
+            RuleSet(rules: compiled, words: wordIndex.count, suffixes: suffixIndex.count)
         }
         lexicon = ByteTable(Set(cased.keys).union(lower.keys).sorted().map { key in
             let l = key.lowercased()
@@ -225,7 +247,8 @@ final class RuleEngine: Sendable {
     /// sentinels on each side (tags `<s>` = 0 before and `</s>` = 1 after; word ids likewise);
     /// `suffixes` align with them (-1 where no rule names the suffix); `allowed`, the tags a rule
     /// may give each position (bit per tag id).
-    func run(set: Int, tags: inout [UInt8], words: [Int32], suffixes: [Int32], allowed: [UInt64]) {
+    func run(set: Int, tags: UnsafeMutableBufferPointer<UInt8>, words: UnsafeBufferPointer<Int32>, suffixes: UnsafeBufferPointer<Int32>,
+             allowed: UnsafeBufferPointer<UInt64>) {
         let pad = Self.pad, end = tags.count - pad
         guard end > pad else { return }
         let rs = sets[set]
@@ -235,22 +258,33 @@ final class RuleEngine: Sendable {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(1, blocks)) { candidates in
             candidates.initialize(repeating: 0)
             for b in 0..<blocks { candidates[b] = rs.tagRules[b] }
-            func add(_ list: [Int32]) { for k in list { candidates[Int(k) >> 6] |= 1 << UInt64(k & 63) } }
-            add(rs.rulesByWord[0]); add(rs.rulesByWord[1])
-            for i in pad..<end where words[i] >= 0 { add(rs.rulesByWord[Int(words[i])]) }
-            if !rs.rulesBySuffix.isEmpty { for i in pad..<end where suffixes[i] >= 0 { add(rs.rulesBySuffix[Int(suffixes[i])]) } }
-            tags.withUnsafeMutableBufferPointer { t in
-                words.withUnsafeBufferPointer { w in
-                    suffixes.withUnsafeBufferPointer { s in
-                        allowed.withUnsafeBufferPointer { allowed in
-                            if t.count <= 64 {
-                                runMasks(rs, candidates: candidates, tags: t, words: w, suffixes: s, allowed: allowed)
-                            } else {
-                                runScan(rs, candidates: candidates, tags: t, words: w, suffixes: s, allowed: allowed)
-                            }
+            rs.wordStart.withUnsafeBufferPointer { wordStart in
+                rs.wordRules.withUnsafeBufferPointer { wordRules in
+                    func add(_ w: Int) {
+                        for j in Int(wordStart[w])..<Int(wordStart[w + 1]) {
+                            let k = wordRules[j]
+                            candidates[Int(k) >> 6] |= 1 << UInt64(k & 63)
+                        }
+                    }
+                    add(0); add(1)
+                    for i in pad..<end where words[i] >= 0 { add(Int(words[i])) }
+                }
+            }
+            rs.suffixStart.withUnsafeBufferPointer { suffixStart in
+                rs.suffixRules.withUnsafeBufferPointer { suffixRules in
+                    for i in pad..<end where suffixes[i] >= 0 {
+                        let id = Int(suffixes[i])
+                        for j in Int(suffixStart[id])..<Int(suffixStart[id + 1]) {
+                            let k = suffixRules[j]
+                            candidates[Int(k) >> 6] |= 1 << UInt64(k & 63)
                         }
                     }
                 }
+            }
+            if tags.count <= 64 {
+                runMasks(rs, candidates: candidates, tags: tags, words: words, suffixes: suffixes, allowed: allowed)
+            } else {
+                runScan(rs, candidates: candidates, tags: tags, words: words, suffixes: suffixes, allowed: allowed)
             }
         }
     }
@@ -284,17 +318,18 @@ final class RuleEngine: Sendable {
             for i in 0..<t.count where w[i] >= 0 { wm[Int(w[i])] |= 1 << UInt64(i) }
             for i in pad..<end where s[i] >= 0 { sm[Int(s[i])] = 0 }
             for i in pad..<end where s[i] >= 0 { sm[Int(s[i])] |= 1 << UInt64(i) }
-            // The tags present; a block's rules are tried only where their `from` tag is.
+            // The tags present; a block's rules are tried only where every tag they need is.
             var present: UInt64 = 0b11 // <s> and </s> pad every sentence
             for tag in 2..<64 where m[tag] & valid != 0 { present |= 1 << UInt64(tag) }
             let blocks = rs.rules.count / 64 + (rs.rules.count % 64 == 0 ? 0 : 1)
-            rs.byFrom.withUnsafeBufferPointer { byFrom in
+            rs.byNeed.withUnsafeBufferPointer { byNeed in
             rs.masked.withUnsafeBufferPointer { rules in
             for block in 0..<blocks {
+                // The block's rules whose needed tags are all present.
                 @inline(__always) func live() -> UInt64 {
-                    var tags = present, rules: UInt64 = 0
-                    while tags != 0 { rules |= byFrom[block << 6 + tags.trailingZeroBitCount]; tags &= tags - 1 }
-                    return rules
+                    var absent = rs.needed & ~present, dead: UInt64 = 0
+                    while absent != 0 { dead |= byNeed[block << 6 + absent.trailingZeroBitCount]; absent &= absent - 1 }
+                    return ~dead
                 }
                 var bits = candidates[block] & live()
                 while bits != 0 {

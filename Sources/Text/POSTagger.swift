@@ -121,41 +121,52 @@ public struct POSTagger: Sendable {
     /// Tags one pre-tokenised sentence.
     public func tag(_ words: [String]) -> [String] {
         guard let engine else { return tagUncompiled(words) }
-        let n = words.count, pad = RuleEngine.pad
-        var ids = [UInt8](repeating: 0, count: n + 2 * pad), wordIDs = [Int32](repeating: 0, count: n + 2 * pad)
-        var suffixIDs = [Int32](repeating: -1, count: n + 2 * pad), allowed = [UInt64](repeating: ~0, count: n + 2 * pad)
-        for k in 0..<pad { ids[n + pad + k] = 1; wordIDs[n + pad + k] = 1 }
-        var caseless = true
-        var unknown: [Int] = []
-        for i in 0..<n {
-            let (exact, lowerEntry, differs) = engine.lookup(words[i])
-            if differs { caseless = false }
-            if let e = lowerEntry {
-                wordIDs[i + pad] = e.word
-                suffixIDs[i + pad] = e.suffix
-                allowed[i + pad] = e.allowed
-            } else {
-                wordIDs[i + pad] = -1
+        let n = words.count, pad = RuleEngine.pad, size = n + 2 * pad
+        // One scratch allocation for the padded tag, word, suffix and allowed-tag rows.
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: size * 3) { scratch in
+            let allowed = UnsafeMutableBufferPointer(rebasing: scratch[0..<size])
+            let raw = UnsafeMutableRawBufferPointer(scratch)
+            let wordIDs = UnsafeMutableRawBufferPointer(rebasing: raw[(size * 8)..<(size * 12)]).bindMemory(to: Int32.self)
+            let suffixIDs = UnsafeMutableRawBufferPointer(rebasing: raw[(size * 12)..<(size * 16)]).bindMemory(to: Int32.self)
+            let tags = UnsafeMutableRawBufferPointer(rebasing: raw[(size * 16)..<(size * 17)]).bindMemory(to: UInt8.self)
+            allowed.initialize(repeating: ~0)
+            wordIDs.initialize(repeating: 0)
+            suffixIDs.initialize(repeating: -1)
+            tags.initialize(repeating: 0)
+            for k in 0..<pad { tags[n + pad + k] = 1; wordIDs[n + pad + k] = 1 }
+            var caseless = true
+            var unknown: [Int] = []
+            for i in 0..<n {
+                let (exact, lowerEntry, differs) = engine.lookup(words[i])
+                if differs { caseless = false }
+                if let e = lowerEntry {
+                    wordIDs[i + pad] = e.word
+                    suffixIDs[i + pad] = e.suffix
+                    allowed[i + pad] = e.allowed
+                } else {
+                    wordIDs[i + pad] = -1
+                }
+                if let e = exact, e.cased != RuleEngine.none {
+                    tags[i + pad] = e.cased
+                } else if let e = lowerEntry, e.lower != RuleEngine.none {
+                    tags[i + pad] = e.lower
+                } else {
+                    unknown.append(i)
+                }
             }
-            if let e = exact, e.cased != RuleEngine.none {
-                ids[i + pad] = e.cased
-            } else if let e = lowerEntry, e.lower != RuleEngine.none {
-                ids[i + pad] = e.lower
-            } else {
-                unknown.append(i)
+            // Words the lexicon lacks: shape, WordNet and suffix guesses (they need to know whether
+            // the sentence is caseless).
+            for i in unknown {
+                let w = words[i], l = w.lowercased()
+                if wordIDs[i + pad] < 0, !engine.suffixIndex.isEmpty { suffixIDs[i + pad] = engine.suffixIndex[Template.suffix(l)] ?? -1 }
+                tags[i + pad] = engine.tagIndex[initialTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless)] ?? 63
+                // A word only WordNet knows: rules may give it what WordNet gives it.
+                if let parts = self.allowed(l) { allowed[i + pad] = engine.bits(parts) }
             }
+            engine.run(set: caseless ? 1 : 0, tags: tags, words: UnsafeBufferPointer(wordIDs), suffixes: UnsafeBufferPointer(suffixIDs),
+                       allowed: UnsafeBufferPointer(allowed))
+            return (0..<n).map { engine.tagNames[Int(tags[$0 + pad])] }
         }
-        // Words the lexicon lacks: shape, WordNet and suffix guesses (they need to know whether
-        // the sentence is caseless).
-        for i in unknown {
-            let w = words[i], l = w.lowercased()
-            if wordIDs[i + pad] < 0, !engine.suffixIndex.isEmpty { suffixIDs[i + pad] = engine.suffixIndex[Template.suffix(l)] ?? -1 }
-            ids[i + pad] = engine.tagIndex[initialTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless)] ?? 63
-            // A word only WordNet knows: rules may give it what WordNet gives it.
-            if let parts = self.allowed(l) { allowed[i + pad] = engine.bits(parts) }
-        }
-        engine.run(set: caseless ? 1 : 0, tags: &ids, words: wordIDs, suffixes: suffixIDs, allowed: allowed)
-        return (0..<n).map { engine.tagNames[Int(ids[$0 + pad])] }
     }
 
     /// ``tag(_:)`` applying the rules one by one (before ``compile()``; the reference for the
