@@ -60,7 +60,10 @@ def main():
     def nltk_rows(name, tagger, train_s):
         for lower in (False, True):
             sents = [[w.lower() for w in s] for s in dev_words] if lower else dev_words
-            t0 = time.perf_counter(); tagged = tagger.tag_sents(sents); dt = time.perf_counter() - t0
+            # Best of 3 passes (ours loops for 2 s per figure).
+            dt = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter(); tagged = tagger.tag_sents(sents); dt = min(dt, time.perf_counter() - t0)
             acc, f1 = score([t for s in tagged for _, t in s], gold)
             rows.append((name, lower, acc, f1, tokens / dt, f"trained in {train_s:.0f} s"))
 

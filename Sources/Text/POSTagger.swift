@@ -159,9 +159,11 @@ public struct POSTagger: Sendable {
             for i in unknown {
                 let w = words[i], l = w.lowercased()
                 if wordIDs[i + pad] < 0, !engine.suffixIndex.isEmpty { suffixIDs[i + pad] = engine.suffixIndex[Template.suffix(l)] ?? -1 }
-                tags[i + pad] = engine.tagIndex[initialTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless)] ?? 63
+                // The lexicon lacks the word as written and lower-cased (initialTag's first two steps).
+                let wordNet = wordNetEntry(l)
+                tags[i + pad] = engine.tagIndex[guessTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless, wordNet: wordNet)] ?? 63
                 // A word only WordNet knows: rules may give it what WordNet gives it.
-                if let parts = self.allowed(l) { allowed[i + pad] = engine.bits(parts) }
+                if let parts = allowedUnknown(l, wordNet: wordNet) { allowed[i + pad] = engine.bits(parts) }
             }
             engine.run(set: caseless ? 1 : 0, tags: tags, words: UnsafeBufferPointer(wordIDs), suffixes: UnsafeBufferPointer(suffixIDs),
                        allowed: UnsafeBufferPointer(allowed))
@@ -187,16 +189,20 @@ public struct POSTagger: Sendable {
     /// see only as a noun or adjective).
     func allowed(_ lowered: String) -> Set<String>? {
         guard constrained else { return nil }
-        var tags: Set<String>
-        if let t = lower[lowered] {
-            tags = ambiguous[lowered] ?? [t]
-        } else if let (word, tag) = wordNetEntry(lowered) {
-            tags = wordnetParts[word] ?? [tag]
-        } else {
-            return nil
-        }
-        if (lowered.hasSuffix("ing") && lowered.count > 4) || (lowered.hasSuffix("ed") && lowered.count > 3) { tags.insert("VERB") }
-        return tags
+        guard let t = lower[lowered] else { return allowedUnknown(lowered, wordNet: wordNetEntry(lowered)) }
+        return withVerbForms(lowered, ambiguous[lowered] ?? [t])
+    }
+
+    /// ``allowed(_:)`` for a word the treebank lacks, given its ``wordNetEntry(_:)``.
+    func allowedUnknown(_ lowered: String, wordNet: (word: String, tag: String)?) -> Set<String>? {
+        guard constrained, let (word, tag) = wordNet else { return nil }
+        return withVerbForms(lowered, wordnetParts[word] ?? [tag])
+    }
+
+    /// `tags`, plus VERB for an -ing or -ed form.
+    private func withVerbForms(_ lowered: String, _ tags: Set<String>) -> Set<String> {
+        guard (lowered.hasSuffix("ing") && lowered.count > 4) || (lowered.hasSuffix("ed") && lowered.count > 3) else { return tags }
+        return tags.union(["VERB"])
     }
 
     /// Compiles the rules for ``tag(_:)``.
@@ -223,13 +229,19 @@ public struct POSTagger: Sendable {
         if let t = cased[word] { return t }
         // A capitalised form not seen as such takes its lower-case form's tag (headings, titles).
         if let t = lower[lowered] { return t }
+        return guessTag(word, lowered: lowered, sentenceStart: sentenceStart, caseless: caseless, wordNet: wordNetEntry(lowered))
+    }
+
+    /// ``initialTag(_:lowered:sentenceStart:caseless:)`` for a word the lexicon lacks, given its
+    /// ``wordNetEntry(_:)``: shape, then WordNet, then suffix guesses.
+    func guessTag(_ word: String, lowered: String, sentenceStart: Bool, caseless: Bool, wordNet: (word: String, tag: String)?) -> String {
         let shape = Shape(word)
         if shape.numeric { return "NUM" }
         if Self.looksLikeAddress(lowered) { return "X" }
         if shape.noLetterOrDigit { return shape.symbols ? "SYM" : "PUNCT" }
         if shape.hasUpper && !sentenceStart { return "PROPN" }
         if shape.hasDigit { return "NUM" }
-        if let t = wordNetTag(lowered) { return t }
+        if let t = wordNet?.tag { return t }
         if let t = stemTag(lowered) { return t }
         // In caseless text, a plain word that neither the treebank nor WordNet knows (and that is
         // not a verb form) is most often a lower-cased name.
@@ -324,10 +336,6 @@ public struct POSTagger: Sendable {
         if lowered.hasSuffix("ies") { stems.append(String(lowered.dropLast(3)) + "y") }
         return stems
     }
-
-    /// WordNet's tag for a word or, for a word ending in -s, for its stem (a plural noun or a
-    /// third-person verb).
-    func wordNetTag(_ lowered: String) -> String? { wordNetEntry(lowered)?.tag }
 
     /// The WordNet lemma a word is (or, for a word ending in -s, its stem when a noun or verb) and
     /// its tag.

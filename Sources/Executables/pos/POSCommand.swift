@@ -13,7 +13,7 @@ struct POSCommand: ParsableCommand {
 
     @Argument(help: "Input file (default: standard input).") var file: String?
     @Option(help: "Score the tagger on a CoNLL-U file (cased and lower-cased).") var score: String?
-    @Option(help: "Time tagging the words of a CoNLL-U file in this process (one thread), cased and lower-cased.")
+    @Option(help: "Time tagging the words of a CoNLL-U file in this process on 1 and 2 threads (best of three windows), cased and lower-cased.")
     var bench: String?
     @Option(help: "Derive a tagger from this CoNLL-U training file and write it to --output.") var train: String?
     @Option(help: "Where --train writes the tagger file.") var output: String?
@@ -41,21 +41,26 @@ struct POSCommand: ParsableCommand {
                 let words = sentences.map { s in s.map { lowered ? $0.word.lowercased() : $0.word } }
                 let tokens = words.reduce(0) { $0 + $1.count }
                 for threads in [1, 2] {
-                    let clock = ContinuousClock(), start = clock.now
-                    var passes = 0
-                    repeat {
-                        // Each thread tags an interleaved share of the sentences.
-                        DispatchQueue.concurrentPerform(iterations: threads) { k in
-                            var count = 0
-                            for i in stride(from: k, to: words.count, by: threads) { count += model.tag(words[i]).count }
-                            precondition(count > 0)
-                        }
-                        passes += 1
-                    } while clock.now - start < .seconds(2)
-                    let elapsed = (clock.now - start) / .seconds(1)
+                    // The best of three windows of at least 0.7 s (the benchmark takes NLTK's best of three).
+                    var best: (passes: Int, elapsed: Double) = (0, .infinity)
+                    for _ in 0..<3 {
+                        let clock = ContinuousClock(), start = clock.now
+                        var passes = 0
+                        repeat {
+                            // Each thread tags an interleaved share of the sentences.
+                            DispatchQueue.concurrentPerform(iterations: threads) { k in
+                                var count = 0
+                                for i in stride(from: k, to: words.count, by: threads) { count += model.tag(words[i]).count }
+                                precondition(count > 0)
+                            }
+                            passes += 1
+                        } while clock.now - start < .milliseconds(700)
+                        let elapsed = (clock.now - start) / .seconds(1)
+                        if Double(passes) / elapsed > Double(best.passes) / best.elapsed { best = (passes, elapsed) }
+                    }
                     print(String(format: "%@, %d thread%@: %d tokens x %d passes in %.2f s: %.0f tokens/s",
-                                 lowered ? "lower-cased" : "cased", threads, threads == 1 ? "" : "s", tokens, passes, elapsed,
-                                 Double(tokens * passes) / elapsed))
+                                 lowered ? "lower-cased" : "cased", threads, threads == 1 ? "" : "s", tokens, best.passes, best.elapsed,
+                                 Double(tokens * best.passes) / best.elapsed))
                 }
             }
             return
