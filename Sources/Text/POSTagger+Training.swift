@@ -94,7 +94,9 @@ extension POSTagger {
     ///   - wordnetParts: every part of speech WordNet gives a word (``wordNet(directory:)``):
     ///     what a constrained tagger's rules may give a word only WordNet knows.
     ///   - constrained: rules change a known word only to a tag the treebank gives it.
-    public static func train(sentences: [TaggedSentence], maxRules: Int = 400, minGain: Int = 3,
+    ///   - widen: with `constrained`, a known word may also take the parts of speech WordNet gives
+    ///     it (a word the treebank saw only as a noun may still be a verb), kept as its tag set.
+    public static func train(sentences: [TaggedSentence], maxRules: Int = 400, minGain: Int = 3, widen: Bool = true,
                              wordnet: [String: String] = [:], wordnetParts: [String: Set<String>] = [:],
                              constrained: Bool = true,
                              log: @Sendable (String) -> Void = { _ in }) -> POSTagger {
@@ -105,6 +107,20 @@ extension POSTagger {
         let halves = [stride(from: 0, to: sentences.count, by: 2).map { sentences[$0] },
                       stride(from: 1, to: sentences.count, by: 2).map { sentences[$0] }]
         var partial = [lexicon(from: halves[1]), lexicon(from: halves[0])]
+        if widen {
+            // Known words may also take the parts of speech WordNet gives them.
+            func widened(_ t: POSTagger) -> [String: Set<String>] {
+                var out = t.ambiguous
+                for (w, tag) in t.lower {
+                    guard let parts = wordnetParts[w] else { continue }
+                    let tags = (t.ambiguous[w] ?? [tag]).union(parts)
+                    if tags.count > 1 { out[w] = tags }
+                }
+                return out
+            }
+            tagger.ambiguous = widened(tagger)
+            for h in 0..<2 { partial[h].ambiguous = widened(partial[h]) }
+        }
         for h in 0..<2 {
             partial[h].wordnet = wordnet
             partial[h].wordnetParts = wordnetParts.filter { $0.value.count > 1 }

@@ -139,8 +139,8 @@ import Testing
     }
 
     /// The targets on EWT dev, cased and lower-cased: UPOS accuracy at least 0.93 (met) and
-    /// NOUN+PROPN F1 at least 0.96 (not met yet: 0.956 and 0.955; see the closing note), so the
-    /// F1 floor here is the shipped file's.
+    /// NOUN+PROPN F1 at least 0.96 (met cased; lower-cased 0.957 so far, see the closing note, so
+    /// its F1 floor here is the shipped file's).
     @Test func accuracyOnEWTDevWhenPresent() throws {
         guard FileManager.default.fileExists(atPath: Self.dev) else {
             print("skipped: ../shared/data/ud-ewt is absent")
@@ -153,8 +153,8 @@ import Testing
         print(String(format: "EWT dev: cased %.4f (noun F1 %.4f), lower-cased %.4f (noun F1 %.4f)",
                      cased.accuracy, cased.nounF1, lower.accuracy, lower.nounF1))
         #expect(cased.tokens == 25147)
-        // Measured with the shipped file: cased 0.9372 (F1 0.9561), lower-cased 0.9306 (F1 0.9545).
+        // Measured with the shipped file: cased 0.9400 (F1 0.9607), lower-cased 0.9312 (F1 0.9571).
         #expect(cased.accuracy >= 0.93 && lower.accuracy >= 0.93)
-        #expect(cased.nounF1 >= 0.956 && lower.nounF1 >= 0.9545)
+        #expect(cased.nounF1 >= 0.96 && lower.nounF1 >= 0.957)
     }
 }

@@ -20,6 +20,8 @@ struct POSCommand: ParsableCommand {
     @Option(help: "Tagger file (default: the built-in one).") var tagger: String?
     @Option(help: "Rules to learn per rule set (cased, caseless) with --train.") var maxRules = 400
     @Option(help: "With --train, stop when the best rule fixes fewer net errors than this.") var minGain = 3
+    @Flag(inversion: .prefixedNo, help: "With --train, let rules give a known word the parts of speech WordNet gives it too.")
+    var widen = true
     @Option(help: "WordNet database folder whose index files guess unknown words with --train (empty: none).")
     var wordnet = "/usr/share/wordnet"
 
@@ -28,7 +30,7 @@ struct POSCommand: ParsableCommand {
             guard let output else { throw ValidationError("--train needs --output") }
             let sentences = POSTagger.readCoNLLU(try String(contentsOfFile: train, encoding: .utf8))
             let guesses = wordnet.isEmpty ? [:] : try POSTagger.wordNet(directory: wordnet)
-            let learned = POSTagger.train(sentences: sentences, maxRules: maxRules, minGain: minGain, wordnet: guesses.mapValues(\.best),
+            let learned = POSTagger.train(sentences: sentences, maxRules: maxRules, minGain: minGain, widen: widen, wordnet: guesses.mapValues(\.best),
                                           wordnetParts: guesses.mapValues(\.all)) { print($0) }
             try learned.serialized().write(toFile: output, atomically: true, encoding: .utf8)
             print("wrote \(output)")
