@@ -1,7 +1,8 @@
 import Foundation
 
 /// Eight-lane float kernels for the elementwise parts of the transformers (exponential, normal
-/// CDF) and the activations and softmax built on them.
+/// CDF) and the softmax and prior kernels built on them (the encoders' activations are in the
+/// CKernels C target).
 package enum VectorMath {
     /// `e^x` for eight lanes: Cody–Waite reduction and Cephes' degree-6 polynomial (about 1 ulp on
     /// [−87, 88]; inputs are clamped to it).
@@ -49,18 +50,6 @@ package enum VectorMath {
         // erf is odd: give erf(|x|) the sign of u.
         let erf = unsafeBitCast(unsafeBitCast(erfAbs, to: SIMD8<UInt32>.self) | (bits & 0x8000_0000), to: SIMD8<Float>.self)
         return (SIMD8<Float>(repeating: 0.5) * (one + erf), gauss)
-    }
-
-    /// `body` over `count` floats eight lanes at a time, with a scalar tail.
-    @inline(__always)
-    static func map8(_ x: UnsafeMutablePointer<Float>, count: Int, _ lanes: (SIMD8<Float>) -> SIMD8<Float>, _ scalar: (Float) -> Float) {
-        var i = 0
-        while i + 8 <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(x + i).storeBytes(of: lanes(v), as: SIMD8<Float>.self)
-            i += 8
-        }
-        for j in i..<count { x[j] = scalar(x[j]) }
     }
 
     /// `x[j] = e^(x[j] - shift)` in place; returns the sum.
