@@ -19,6 +19,9 @@ public struct POSTagger: Sendable {
     var wordnetParts: [String: Set<String>] = [:]
     /// Lower-case word -> every tag the treebank gives it, for words seen with more than one.
     var ambiguous: [String: Set<String>] = [:]
+    /// The lower-case lexicon's words by spelling, for misspelt unknown words (built by
+    /// ``compile()`` and ``lexicon(from:)``).
+    var spelling = SpellingIndex([:])
     /// Whether rules change a known word only to a tag the treebank gives it (``allowed(_:)``).
     var constrained = false
     /// Contextual rules for sentences with capitals, applied in order.
@@ -194,8 +197,14 @@ public struct POSTagger: Sendable {
     }
 
     /// ``allowed(_:)`` for a word the treebank lacks, given its ``wordNetEntry(_:)``.
+    /// A word neither knows that is an -ed or -ing form of a known verb (``isVerbForm(_:)``) may be
+    /// what such rare forms are in the treebank: a verb or adjective, and for -ing a noun too.
     func allowedUnknown(_ lowered: String, wordNet: (word: String, tag: String)?) -> Set<String>? {
-        guard constrained, let (word, tag) = wordNet else { return nil }
+        guard constrained else { return nil }
+        guard let (word, tag) = wordNet else {
+            guard isVerbForm(lowered) else { return nil }
+            return lowered.hasSuffix("ing") ? ["VERB", "NOUN", "ADJ"] : ["VERB", "ADJ"]
+        }
         return withVerbForms(lowered, wordnetParts[word] ?? [tag])
     }
 
@@ -207,6 +216,7 @@ public struct POSTagger: Sendable {
 
     /// Compiles the rules for ``tag(_:)``.
     mutating func compile() {
+        spelling = SpellingIndex(lower)
         let tags = Set(cased.values).union(lower.values).union(suffixes.values).union(wordnet.values).union(wordnetParts.values.flatMap { $0 })
             .union(["NOUN", "PROPN", "NUM", "X", "SYM", "PUNCT", "VERB", "ADJ", "ADV"])
         engine = RuleEngine(ruleSets: [rules, caselessRules.isEmpty ? rules : caselessRules], extraTags: tags,
@@ -240,9 +250,14 @@ public struct POSTagger: Sendable {
         if Self.looksLikeAddress(lowered) { return "X" }
         if shape.noLetterOrDigit { return shape.symbols ? "SYM" : "PUNCT" }
         if shape.hasUpper && !sentenceStart { return "PROPN" }
-        if shape.hasDigit { return "NUM" }
+        // Letters with digits (sx40, r2d2, 3g, 29th) name things: the treebank tags them NOUN,
+        // PROPN or ADJ, never NUM.
+        if shape.hasDigit { return "NOUN" }
+        if let t = elongatedTag(lowered) { return t }
         if let t = wordNet?.tag { return t }
         if let t = stemTag(lowered) { return t }
+        if isVerbForm(lowered) { return "VERB" }
+        if let t = misspeltTag(lowered) { return t }
         // In caseless text, a plain word that neither the treebank nor WordNet knows (and that is
         // not a verb form) is most often a lower-cased name.
         if caseless && !wordnet.isEmpty && lowered.count >= 3 && shape.letters
@@ -251,6 +266,64 @@ public struct POSTagger: Sendable {
         }
         return suffixGuess(lowered) ?? (shape.hasUpper ? "PROPN" : "NOUN")
     }
+
+    /// The tag of a known word written with a letter held (sooooo, veryyyy, yesss): runs of three
+    /// or more of one letter cut to two, then to one.
+    func elongatedTag(_ lowered: String) -> String? {
+        // Most words have no run of three: checked on the bytes first.
+        var held = false, a: UInt8 = 0, b: UInt8 = 0
+        for c in lowered.utf8 {
+            if c == a && c == b && c >= 0x41 { held = true; break }
+            a = b; b = c
+        }
+        guard held else { return nil }
+        let chars = Array(lowered)
+        guard chars.count >= 4 else { return nil }
+        // Runs of one character: (character, length).
+        var runs: [(Character, Int)] = []
+        for c in chars {
+            if let last = runs.last, last.0 == c { runs[runs.count - 1].1 += 1 } else { runs.append((c, 1)) }
+        }
+        guard runs.contains(where: { $0.1 >= 3 && $0.0.isLetter }) else { return nil }
+        for keep in [2, 1] {
+            let word = String(runs.flatMap { c, n in Array(repeating: c, count: n >= 3 && c.isLetter ? keep : n) })
+            if let t = lower[word] { return t }
+        }
+        return nil
+    }
+
+    /// Whether a word ending in -ed or -ing has a stem the treebank or WordNet knows as a verb
+    /// (crashed, resumed, mopping, evacuating, carried).
+    func isVerbForm(_ lowered: String) -> Bool {
+        guard lowered.hasSuffix("ed") || lowered.hasSuffix("ing") else { return false }
+        let u = Array(lowered.utf8)
+        var stems: [[UInt8]] = []
+        func addStems(_ base: [UInt8]) {
+            guard base.count >= 2 else { return }
+            stems.append(base)
+            stems.append(base + [0x65]) // + e: resumed -> resume, evacuating -> evacuate
+            if base.count >= 3, base[base.count - 1] == base[base.count - 2] { stems.append(Array(base.dropLast())) } // mopping -> mop
+        }
+        if u.count > 4, lowered.hasSuffix("ing") { addStems(Array(u.dropLast(3))) }
+        if u.count > 3, lowered.hasSuffix("ed") {
+            addStems(Array(u.dropLast(2)))
+            if lowered.hasSuffix("ied") { stems.append(Array(u.dropLast(3)) + [0x79]) } // carried -> carry
+        }
+        for stem in stems {
+            let w = String(decoding: stem, as: UTF8.self)
+            if let t = lower[w] {
+                if t == "VERB" || ambiguous[w]?.contains("VERB") == true { return true }
+            } else if wordnet[w] == "VERB" || wordnetParts[w]?.contains("VERB") == true {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// The tag of the known words one edit away (a letter dropped, added, changed, or two swapped:
+    /// peopel, awsome, islad), when the word has five or more letters a-z and all of them agree
+    /// (``SpellingIndex``).
+    func misspeltTag(_ lowered: String) -> String? { spelling.tag(lowered) }
 
     /// A URL or an e-mail address (http…, www.…, or an @ and a dot), from the UTF-8 bytes.
     static func looksLikeAddress(_ lowered: String) -> Bool {
@@ -312,6 +385,13 @@ public struct POSTagger: Sendable {
 
     /// The tag of the longest known suffix (1-5 characters, the word itself excluded).
     func suffixGuess(_ lowered: String) -> String? {
+        let u = lowered.utf8
+        if u.allSatisfy({ $0 < 0x80 }) { // one byte per character: suffixes cut from the bytes
+            for k in stride(from: min(5, u.count - 1), through: 1, by: -1) {
+                if let t = suffixes[String(decoding: u.suffix(k), as: UTF8.self)] { return t }
+            }
+            return nil
+        }
         let chars = Array(lowered)
         for k in stride(from: min(5, chars.count - 1), through: 1, by: -1) {
             if let t = suffixes[String(chars[(chars.count - k)...])] { return t }

@@ -131,6 +131,70 @@ import Testing
         #expect(free.tag(["walk", "to", "table"]) == ["VERB", "PART", "NOUN"])
     }
 
+    /// The spelling index finds exactly the lexicon words one edit away (a brute-force search over
+    /// every deletion, insertion, substitution and swap here), and gives a tag only when they agree.
+    @Test func spellingIndexFindsWordsOneEditAway() {
+        let lexicon = ["people": "NOUN", "awesome": "ADJ", "island": "NOUN", "given": "VERB", "house": "NOUN",
+                       "horse": "NOUN", "hoarse": "ADJ", "quickly": "ADV", "amidst": "ADP", "forward": "ADV", "cat": "NOUN",
+                       "seller": "NOUN", "teller": "NOUN", "sell": "VERB"]
+        let index = SpellingIndex(lexicon)
+        func bruteForce(_ q: String) -> String? {
+            let chars = Array(q), letters = Array("abcdefghijklmnopqrstuvwxyz")
+            guard chars.count >= 5, q.utf8.allSatisfy({ $0 &- 0x61 < 26 }) else { return nil }
+            var near = Set<String>()
+            for i in chars.indices {
+                var c = chars; c.remove(at: i); near.insert(String(c))
+                if i + 1 < chars.count { c = chars; c.swapAt(i, i + 1); near.insert(String(c)) }
+                for l in letters { c = chars; c[i] = l; near.insert(String(c)) }
+            }
+            for i in 0...chars.count { for l in letters { var c = chars; c.insert(l, at: i); near.insert(String(c)) } }
+            near.remove(q)
+            let found = Set(near.compactMap { w in w.count >= 4 ? lexicon[w] : nil })
+            return found.count == 1 ? found.first : nil
+        }
+        #expect(index.tag("peopel") == "NOUN" && index.tag("awsome") == "ADJ" && index.tag("islad") == "NOUN")
+        #expect(index.tag("admidst") == "ADP" && index.tag("foward") == "ADV")
+        #expect(index.tag("hourse") == nil) // house and horse (NOUN) but hoarse (ADJ) too
+        #expect(index.tag("peepul") == nil && index.tag("cats") == nil && index.tag("people") == nil)
+        var state: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        var hits = 0
+        for _ in 0..<3000 {
+            var c = Array(lexicon.keys.sorted()[next(lexicon.count)])
+            for _ in 0..<(1 + next(2)) {
+                switch next(4) {
+                case 0 where c.count > 1: c.remove(at: next(c.count))
+                case 1: c.insert(letters[next(26)], at: next(c.count + 1))
+                case 2 where c.count > 1: let i = next(c.count - 1); c.swapAt(i, i + 1)
+                default: c[next(c.count)] = letters[next(26)]
+                }
+            }
+            let q = String(c)
+            guard lexicon[q] == nil else { continue }
+            #expect(index.tag(q) == bruteForce(q), "\(q)")
+            if index.tag(q) != nil { hits += 1 }
+        }
+        #expect(hits > 300)
+    }
+
+    /// Unknown words: letters with digits are nouns, a held letter is cut back to a known word, an
+    /// -ed / -ing form of a known verb is a verb, and a misspelt word takes its neighbours' tag.
+    @Test func guessesUnknownWords() throws {
+        let tagger = try POSTagger.bundled()
+        func guess(_ w: String, caseless: Bool = true) -> String {
+            tagger.initialTag(w, lowered: w.lowercased(), sentenceStart: false, caseless: caseless)
+        }
+        #expect(guess("sx40") == "NOUN" && guess("r2d2") == "NOUN" && guess("29th") == "NOUN" && guess("SX40", caseless: false) == "PROPN")
+        #expect(guess("12,000") == "NUM" && guess("3:15") == "NUM")
+        #expect(guess("sooooo") == "ADV" && guess("veryyyy") == "ADV" && guess("goooood") == "ADJ")
+        #expect(tagger.isVerbForm("blorbed") == false && tagger.isVerbForm("unzipped") && tagger.isVerbForm("evacuating"))
+        #expect(guess("peopel") == "NOUN" && guess("awsome") == "ADJ")
+    }
+
     /// Cased and caseless sentences take their own rule sets.
     @Test func caselessSentencesTakeTheirOwnRules() throws {
         let tagger = try POSTagger.bundled()
@@ -139,7 +203,7 @@ import Testing
     }
 
     /// The targets on EWT dev, cased and lower-cased: UPOS accuracy at least 0.93 (met) and
-    /// NOUN+PROPN F1 at least 0.96 (met cased; lower-cased 0.957 so far, see the closing note, so
+    /// NOUN+PROPN F1 at least 0.96 (met cased; lower-cased 0.959 so far, see the closing notes, so
     /// its F1 floor here is the shipped file's).
     @Test func accuracyOnEWTDevWhenPresent() throws {
         guard FileManager.default.fileExists(atPath: Self.dev) else {
@@ -153,8 +217,8 @@ import Testing
         print(String(format: "EWT dev: cased %.4f (noun F1 %.4f), lower-cased %.4f (noun F1 %.4f)",
                      cased.accuracy, cased.nounF1, lower.accuracy, lower.nounF1))
         #expect(cased.tokens == 25147)
-        // Measured with the shipped file: cased 0.9400 (F1 0.9607), lower-cased 0.9312 (F1 0.9571).
+        // Measured with the shipped file: cased 0.9411 (F1 0.9622), lower-cased 0.9316 (F1 0.9591).
         #expect(cased.accuracy >= 0.93 && lower.accuracy >= 0.93)
-        #expect(cased.nounF1 >= 0.96 && lower.nounF1 >= 0.957)
+        #expect(cased.nounF1 >= 0.96 && lower.nounF1 >= 0.959)
     }
 }
