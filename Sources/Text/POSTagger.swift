@@ -295,29 +295,18 @@ public struct POSTagger: Sendable {
     /// Whether a word ending in -ed or -ing has a stem the treebank or WordNet knows as a verb
     /// (crashed, resumed, mopping, evacuating, carried).
     func isVerbForm(_ lowered: String) -> Bool {
-        guard lowered.hasSuffix("ed") || lowered.hasSuffix("ing") else { return false }
-        let u = Array(lowered.utf8)
-        var stems: [[UInt8]] = []
-        func addStems(_ base: [UInt8]) {
-            guard base.count >= 2 else { return }
-            stems.append(base)
-            stems.append(base + [0x65]) // + e: resumed -> resume, evacuating -> evacuate
-            if base.count >= 3, base[base.count - 1] == base[base.count - 2] { stems.append(Array(base.dropLast())) } // mopping -> mop
+        let u = lowered.utf8
+        let ing = u.count > 4 && lowered.hasSuffix("ing"), ed = u.count > 3 && lowered.hasSuffix("ed")
+        guard ing || ed else { return false }
+        func verb(_ w: String) -> Bool {
+            if let t = lower[w] { return t == "VERB" || ambiguous[w]?.contains("VERB") == true }
+            return wordnet[w] == "VERB" || wordnetParts[w]?.contains("VERB") == true
         }
-        if u.count > 4, lowered.hasSuffix("ing") { addStems(Array(u.dropLast(3))) }
-        if u.count > 3, lowered.hasSuffix("ed") {
-            addStems(Array(u.dropLast(2)))
-            if lowered.hasSuffix("ied") { stems.append(Array(u.dropLast(3)) + [0x79]) } // carried -> carry
-        }
-        for stem in stems {
-            let w = String(decoding: stem, as: UTF8.self)
-            if let t = lower[w] {
-                if t == "VERB" || ambiguous[w]?.contains("VERB") == true { return true }
-            } else if wordnet[w] == "VERB" || wordnetParts[w]?.contains("VERB") == true {
-                return true
-            }
-        }
-        return false
+        let base = String(lowered.dropLast(ing ? 3 : 2))
+        guard base.count >= 2 else { return false }
+        if verb(base) || verb(base + "e") { return true } // resumed -> resume, evacuating -> evacuate
+        if base.count >= 3, base.last == base.dropLast().last, verb(String(base.dropLast())) { return true } // mopping -> mop
+        return ed && lowered.hasSuffix("ied") && verb(String(lowered.dropLast(3)) + "y") // carried -> carry
     }
 
     /// The tag of the known words one edit away (a letter dropped, added, changed, or two swapped:

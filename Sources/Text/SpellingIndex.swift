@@ -30,7 +30,7 @@ struct SpellingIndex: Sendable {
             }
         }
         var size = 16
-        while size < entries.count * 2 { size *= 2 }
+        while size < entries.count + entries.count / 2 { size *= 2 } // at most two thirds full
         mask = size - 1
         slots = [UInt64](repeating: 0, count: size)
         for (h, w) in entries {
