@@ -76,7 +76,6 @@ extension POSTagger {
         var tagger = POSTagger()
         tagger.cased = cased.mapValues(best)
         tagger.lower = lower.mapValues(best)
-        tagger.spelling = SpellingIndex(tagger.lower)
         tagger.suffixes = suffix.filter { $0.value.values.reduce(0, +) >= 3 }.mapValues(best)
         tagger.ambiguous = lower.filter { $0.value.count > 1 }.mapValues { Set($0.keys) }
         return tagger
@@ -123,11 +122,10 @@ extension POSTagger {
             for h in 0..<2 { partial[h].ambiguous = widened(partial[h]) }
         }
         for h in 0..<2 {
-            // No spelling guesses in the jackknifed halves: there a word one half lacks is mostly a
-            // correctly spelt rare word next to a relative in the other (rated / rates), not a typo,
-            // and the guesses lower the halves' unknown-word noun F1 (0.884 -> 0.881 lower-cased)
-            // while raising dev's (0.894 -> 0.897).
-            partial[h].spelling = SpellingIndex([:])
+            // The halves are not compiled, so they make no spelling guesses: there a word one half
+            // lacks is mostly a correctly spelt rare word next to a relative in the other (rated /
+            // rates), not a typo, and the guesses lowered the halves' unknown-word noun F1 (0.884 ->
+            // 0.881 lower-cased) while raising dev's (0.894 -> 0.897).
             partial[h].wordnet = wordnet
             partial[h].wordnetParts = wordnetParts.filter { $0.value.count > 1 }
             partial[h].constrained = constrained

@@ -20,7 +20,7 @@ public struct POSTagger: Sendable {
     /// Lower-case word -> every tag the treebank gives it, for words seen with more than one.
     var ambiguous: [String: Set<String>] = [:]
     /// The lower-case lexicon's words by spelling, for misspelt unknown words (built by
-    /// ``compile()`` and ``lexicon(from:)``).
+    /// ``compile()``; empty before, so the jackknifed training halves make no spelling guesses).
     var spelling = SpellingIndex([:])
     /// Whether rules change a known word only to a tag the treebank gives it (``allowed(_:)``).
     var constrained = false
@@ -163,10 +163,11 @@ public struct POSTagger: Sendable {
                 let w = words[i], l = w.lowercased()
                 if wordIDs[i + pad] < 0, !engine.suffixIndex.isEmpty { suffixIDs[i + pad] = engine.suffixIndex[Template.suffix(l)] ?? -1 }
                 // The lexicon lacks the word as written and lower-cased (initialTag's first two steps).
-                let wordNet = wordNetEntry(l)
-                tags[i + pad] = engine.tagIndex[guessTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless, wordNet: wordNet)] ?? 63
+                let wordNet = wordNetEntry(l), verbForm = isVerbForm(l)
+                tags[i + pad] = engine.tagIndex[guessTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless, wordNet: wordNet,
+                                                         verbForm: verbForm)] ?? 63
                 // A word only WordNet knows: rules may give it what WordNet gives it.
-                if let parts = allowedUnknown(l, wordNet: wordNet) { allowed[i + pad] = engine.bits(parts) }
+                if let parts = allowedUnknown(l, wordNet: wordNet, verbForm: verbForm) { allowed[i + pad] = engine.bits(parts) }
             }
             engine.run(set: caseless ? 1 : 0, tags: tags, words: UnsafeBufferPointer(wordIDs), suffixes: UnsafeBufferPointer(suffixIDs),
                        allowed: UnsafeBufferPointer(allowed))
@@ -192,26 +193,34 @@ public struct POSTagger: Sendable {
     /// see only as a noun or adjective).
     func allowed(_ lowered: String) -> Set<String>? {
         guard constrained else { return nil }
-        guard let t = lower[lowered] else { return allowedUnknown(lowered, wordNet: wordNetEntry(lowered)) }
+        guard let t = lower[lowered] else { return allowedUnknown(lowered, wordNet: wordNetEntry(lowered), verbForm: isVerbForm(lowered)) }
         return withVerbForms(lowered, ambiguous[lowered] ?? [t])
     }
 
-    /// ``allowed(_:)`` for a word the treebank lacks, given its ``wordNetEntry(_:)``.
-    /// A word neither knows that is an -ed or -ing form of a known verb (``isVerbForm(_:)``) may be
+    /// ``allowed(_:)`` for a word the treebank lacks, given its ``wordNetEntry(_:)`` and
+    /// ``isVerbForm(_:)``. A word neither knows that is an -ed or -ing form of a known verb may be
     /// what such rare forms are in the treebank: a verb or adjective, and for -ing a noun too.
-    func allowedUnknown(_ lowered: String, wordNet: (word: String, tag: String)?) -> Set<String>? {
+    func allowedUnknown(_ lowered: String, wordNet: (word: String, tag: String)?, verbForm: Bool) -> Set<String>? {
         guard constrained else { return nil }
         guard let (word, tag) = wordNet else {
-            guard isVerbForm(lowered) else { return nil }
-            return lowered.hasSuffix("ing") ? ["VERB", "NOUN", "ADJ"] : ["VERB", "ADJ"]
+            guard verbForm else { return nil }
+            return Self.verbEnding(lowered) == 3 ? ["VERB", "NOUN", "ADJ"] : ["VERB", "ADJ"]
         }
         return withVerbForms(lowered, wordnetParts[word] ?? [tag])
     }
 
     /// `tags`, plus VERB for an -ing or -ed form.
     private func withVerbForms(_ lowered: String, _ tags: Set<String>) -> Set<String> {
-        guard (lowered.hasSuffix("ing") && lowered.count > 4) || (lowered.hasSuffix("ed") && lowered.count > 3) else { return tags }
-        return tags.union(["VERB"])
+        Self.verbEnding(lowered) == 0 ? tags : tags.union(["VERB"])
+    }
+
+    /// The length of a verb ending the word has: 3 for -ing (after two or more letters), 2 for -ed
+    /// (after two or more), 0 for neither.
+    static func verbEnding(_ lowered: String) -> Int {
+        let n = lowered.utf8.count
+        if n > 4 && lowered.hasSuffix("ing") { return 3 }
+        if n > 3 && lowered.hasSuffix("ed") { return 2 }
+        return 0
     }
 
     /// Compiles the rules for ``tag(_:)``.
@@ -239,12 +248,15 @@ public struct POSTagger: Sendable {
         if let t = cased[word] { return t }
         // A capitalised form not seen as such takes its lower-case form's tag (headings, titles).
         if let t = lower[lowered] { return t }
-        return guessTag(word, lowered: lowered, sentenceStart: sentenceStart, caseless: caseless, wordNet: wordNetEntry(lowered))
+        return guessTag(word, lowered: lowered, sentenceStart: sentenceStart, caseless: caseless, wordNet: wordNetEntry(lowered),
+                        verbForm: isVerbForm(lowered))
     }
 
     /// ``initialTag(_:lowered:sentenceStart:caseless:)`` for a word the lexicon lacks, given its
-    /// ``wordNetEntry(_:)``: shape, then WordNet, then suffix guesses.
-    func guessTag(_ word: String, lowered: String, sentenceStart: Bool, caseless: Bool, wordNet: (word: String, tag: String)?) -> String {
+    /// ``wordNetEntry(_:)`` and ``isVerbForm(_:)``: shape, then WordNet, stems, spelling, then
+    /// suffix guesses.
+    func guessTag(_ word: String, lowered: String, sentenceStart: Bool, caseless: Bool, wordNet: (word: String, tag: String)?,
+                  verbForm: Bool) -> String {
         let shape = Shape(word)
         if shape.numeric { return "NUM" }
         if Self.looksLikeAddress(lowered) { return "X" }
@@ -256,8 +268,9 @@ public struct POSTagger: Sendable {
         if let t = elongatedTag(lowered) { return t }
         if let t = wordNet?.tag { return t }
         if let t = stemTag(lowered) { return t }
-        if isVerbForm(lowered) { return "VERB" }
-        if let t = misspeltTag(lowered) { return t }
+        if verbForm { return "VERB" }
+        // A misspelt word (peopel, awsome, islad) takes the tag of the lexicon words one edit away.
+        if let t = spelling.tag(lowered) { return t }
         // In caseless text, a plain word that neither the treebank nor WordNet knows (and that is
         // not a verb form) is most often a lower-cased name.
         if caseless && !wordnet.isEmpty && lowered.count >= 3 && shape.letters
@@ -295,24 +308,19 @@ public struct POSTagger: Sendable {
     /// Whether a word ending in -ed or -ing has a stem the treebank or WordNet knows as a verb
     /// (crashed, resumed, mopping, evacuating, carried).
     func isVerbForm(_ lowered: String) -> Bool {
-        let u = lowered.utf8
-        let ing = u.count > 4 && lowered.hasSuffix("ing"), ed = u.count > 3 && lowered.hasSuffix("ed")
-        guard ing || ed else { return false }
+        let ending = Self.verbEnding(lowered)
+        guard ending > 0 else { return false }
+        let ed = ending == 2
         func verb(_ w: String) -> Bool {
             if let t = lower[w] { return t == "VERB" || ambiguous[w]?.contains("VERB") == true }
             return wordnet[w] == "VERB" || wordnetParts[w]?.contains("VERB") == true
         }
-        let base = String(lowered.dropLast(ing ? 3 : 2))
+        let base = String(lowered.dropLast(ending))
         guard base.count >= 2 else { return false }
         if verb(base) || verb(base + "e") { return true } // resumed -> resume, evacuating -> evacuate
         if base.count >= 3, base.last == base.dropLast().last, verb(String(base.dropLast())) { return true } // mopping -> mop
         return ed && lowered.hasSuffix("ied") && verb(String(lowered.dropLast(3)) + "y") // carried -> carry
     }
-
-    /// The tag of the known words one edit away (a letter dropped, added, changed, or two swapped:
-    /// peopel, awsome, islad), when the word has five or more letters a-z and all of them agree
-    /// (``SpellingIndex``).
-    func misspeltTag(_ lowered: String) -> String? { spelling.tag(lowered) }
 
     /// A URL or an e-mail address (http…, www.…, or an @ and a dot), from the UTF-8 bytes.
     static func looksLikeAddress(_ lowered: String) -> Bool {
