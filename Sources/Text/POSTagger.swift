@@ -31,6 +31,8 @@ public struct POSTagger: Sendable {
     var caselessRules: [Rule] = [] { didSet { engine = nil } }
     /// The rules compiled (``compile()``); nil until then, when ``tag(_:)`` applies them one by one.
     var engine: RuleEngine?
+    /// ``Form/allowed`` as the compiled engine's tag bits: names, then letters with digits.
+    var formBits: (names: UInt64, alphanumeric: UInt64) = (0, 0)
 
     /// The rules that apply to a sentence.
     func ruleSet(caseless: Bool) -> [Rule] { caseless && !caselessRules.isEmpty ? caselessRules : rules }
@@ -163,11 +165,15 @@ public struct POSTagger: Sendable {
                 let w = words[i], l = w.lowercased()
                 if wordIDs[i + pad] < 0, !engine.suffixIndex.isEmpty { suffixIDs[i + pad] = engine.suffixIndex[Template.suffix(l)] ?? -1 }
                 // The lexicon lacks the word as written and lower-cased (initialTag's first two steps).
-                let wordNet = wordNetEntry(l), verbForm = isVerbForm(l)
-                tags[i + pad] = engine.tagIndex[guessTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless, wordNet: wordNet,
-                                                         verbForm: verbForm)] ?? 63
-                // A word only WordNet knows: rules may give it what WordNet gives it.
-                if let parts = allowedUnknown(l, wordNet: wordNet, verbForm: verbForm) { allowed[i + pad] = engine.bits(parts) }
+                let facts = unknownWord(l)
+                tags[i + pad] = engine.tagIndex[guessTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless, facts)] ?? 63
+                // A name or code: what its form allows (bits made once, in compile()). A word only
+                // WordNet knows: what WordNet gives it.
+                if constrained, let form = facts.form {
+                    allowed[i + pad] = form == .alphanumeric ? formBits.alphanumeric : formBits.names
+                } else if let parts = allowedUnknown(l, facts) {
+                    allowed[i + pad] = engine.bits(parts)
+                }
             }
             engine.run(set: caseless ? 1 : 0, tags: tags, words: UnsafeBufferPointer(wordIDs), suffixes: UnsafeBufferPointer(suffixIDs),
                        allowed: UnsafeBufferPointer(allowed))
@@ -193,17 +199,19 @@ public struct POSTagger: Sendable {
     /// see only as a noun or adjective).
     func allowed(_ lowered: String) -> Set<String>? {
         guard constrained else { return nil }
-        guard let t = lower[lowered] else { return allowedUnknown(lowered, wordNet: wordNetEntry(lowered), verbForm: isVerbForm(lowered)) }
+        guard let t = lower[lowered] else { return allowedUnknown(lowered, unknownWord(lowered)) }
         return withVerbForms(lowered, ambiguous[lowered] ?? [t])
     }
 
-    /// ``allowed(_:)`` for a word the treebank lacks, given its ``wordNetEntry(_:)`` and
-    /// ``isVerbForm(_:)``. A word neither knows that is an -ed or -ing form of a known verb may be
-    /// what such rare forms are in the treebank: a verb or adjective, and for -ing a noun too.
-    func allowedUnknown(_ lowered: String, wordNet: (word: String, tag: String)?, verbForm: Bool) -> Set<String>? {
+    /// ``allowed(_:)`` for a word the treebank lacks, given its ``unknownWord(_:)`` facts. A name or
+    /// code may be what its ``Form`` allows. A word neither the treebank nor WordNet knows that is an
+    /// -ed or -ing form of a known verb may be what such rare forms are in the treebank: a verb or
+    /// adjective, and for -ing a noun too.
+    func allowedUnknown(_ lowered: String, _ facts: UnknownWord) -> Set<String>? {
         guard constrained else { return nil }
-        guard let (word, tag) = wordNet else {
-            guard verbForm else { return nil }
+        if let form = facts.form { return form.allowed }
+        guard let (word, tag) = facts.wordNet else {
+            guard facts.verbForm else { return nil }
             return Self.verbEnding(lowered) == 3 ? ["VERB", "NOUN", "ADJ"] : ["VERB", "ADJ"]
         }
         return withVerbForms(lowered, wordnetParts[word] ?? [tag])
@@ -223,6 +231,46 @@ public struct POSTagger: Sendable {
         return 0
     }
 
+    /// What the tagger works out once about a word its lexicon lacks: its ``Form``, else its
+    /// ``wordNetEntry(_:)`` and whether ``isVerbForm(_:)``.
+    struct UnknownWord {
+        var form: Form?
+        var wordNet: (word: String, tag: String)?
+        var verbForm = false
+    }
+
+    /// ``UnknownWord`` for `lowered` (a name or code's form decides alone: WordNet and verb stems,
+    /// which hold only letters, are not asked).
+    func unknownWord(_ lowered: String) -> UnknownWord {
+        if let form = Form(lowered) { return UnknownWord(form: form) }
+        return UnknownWord(wordNet: wordNetEntry(lowered), verbForm: isVerbForm(lowered))
+    }
+
+    /// Words whose form alone says what they can be.
+    enum Form: Sendable {
+        /// A URL or an e-mail address (``looksLikeAddress(_:)``).
+        case address
+        /// A file, host or group name (``looksLikeDottedName(_:)``).
+        case dottedName
+        /// A mail name without its domain (``looksLikeMailName(_:)``).
+        case mailName
+        /// Letters with digits (``mixesLettersAndDigits(_:)``).
+        case alphanumeric
+
+        init?(_ lowered: String) {
+            if POSTagger.looksLikeAddress(lowered) { self = .address }
+            else if POSTagger.looksLikeDottedName(lowered) { self = .dottedName }
+            else if POSTagger.looksLikeMailName(lowered) { self = .mailName }
+            else if POSTagger.mixesLettersAndDigits(lowered) { self = .alphanumeric }
+            else { return nil }
+        }
+
+        /// The tags rules may give such a word: an address, a file or a mail name is a name whatever
+        /// its neighbours (never a number or verb); the treebank's 360 words of letters with digits
+        /// (sx40, 29th) are nouns, names, adjectives or X, never numbers.
+        var allowed: Set<String> { self == .alphanumeric ? POSTagger.alphanumericTags : POSTagger.nameTags }
+    }
+
     /// Compiles the rules for ``tag(_:)``.
     mutating func compile() {
         spelling = SpellingIndex(lower)
@@ -230,6 +278,7 @@ public struct POSTagger: Sendable {
             .union(["NOUN", "PROPN", "NUM", "X", "SYM", "PUNCT", "VERB", "ADJ", "ADV"])
         engine = RuleEngine(ruleSets: [rules, caselessRules.isEmpty ? rules : caselessRules], extraTags: tags,
                             cased: cased, lower: lower, allowed: allowed)
+        if let engine { formBits = (engine.bits(Self.nameTags), engine.bits(Self.alphanumericTags)) }
     }
 
     func apply(_ rule: Rule, tags: inout [String], words: [String], allowed: [Set<String>?]) {
@@ -248,27 +297,32 @@ public struct POSTagger: Sendable {
         if let t = cased[word] { return t }
         // A capitalised form not seen as such takes its lower-case form's tag (headings, titles).
         if let t = lower[lowered] { return t }
-        return guessTag(word, lowered: lowered, sentenceStart: sentenceStart, caseless: caseless, wordNet: wordNetEntry(lowered),
-                        verbForm: isVerbForm(lowered))
+        return guessTag(word, lowered: lowered, sentenceStart: sentenceStart, caseless: caseless, unknownWord(lowered))
     }
 
     /// ``initialTag(_:lowered:sentenceStart:caseless:)`` for a word the lexicon lacks, given its
-    /// ``wordNetEntry(_:)`` and ``isVerbForm(_:)``: shape, then WordNet, stems, spelling, then
-    /// suffix guesses.
-    func guessTag(_ word: String, lowered: String, sentenceStart: Bool, caseless: Bool, wordNet: (word: String, tag: String)?,
-                  verbForm: Bool) -> String {
+    /// ``unknownWord(_:)`` facts: shape, then WordNet, stems, spelling, then suffix guesses.
+    func guessTag(_ word: String, lowered: String, sentenceStart: Bool, caseless: Bool, _ facts: UnknownWord) -> String {
         let shape = Shape(word)
         if shape.numeric { return "NUM" }
-        if Self.looksLikeAddress(lowered) { return "X" }
+        switch facts.form {
+        // Addresses are proper nouns in the treebank (all 234 in train); file and group names
+        // (report.pdf, alt.animals.cats) mostly common nouns (46 of 80, the rest PROPN or X); mail
+        // names without their domain (rice@enron, as mail headers write them) X (46 of 51).
+        case .address: return "PROPN"
+        case .dottedName: return "NOUN"
+        case .mailName: return "X"
+        case .alphanumeric, nil: break
+        }
         if shape.noLetterOrDigit { return shape.symbols ? "SYM" : "PUNCT" }
         if shape.hasUpper && !sentenceStart { return "PROPN" }
         // Letters with digits (sx40, r2d2, 3g, 29th) name things: the treebank tags them NOUN,
         // PROPN or ADJ, never NUM.
         if shape.hasDigit { return "NOUN" }
         if let t = elongatedTag(lowered) { return t }
-        if let t = wordNet?.tag { return t }
+        if let t = facts.wordNet?.tag { return t }
         if let t = stemTag(lowered) { return t }
-        if verbForm { return "VERB" }
+        if facts.verbForm { return "VERB" }
         // A misspelt word (peopel, awsome, islad) takes the tag of the lexicon words one edit away.
         if let t = spelling.tag(lowered) { return t }
         // In caseless text, a plain word that neither the treebank nor WordNet knows (and that is
@@ -328,6 +382,55 @@ public struct POSTagger: Sendable {
         if u.starts(with: "http".utf8) || u.starts(with: "www.".utf8) { return true }
         return u.contains(0x40) && u.contains(0x2E)
     }
+
+    /// A file, host or newsgroup name: ASCII letters, digits, `_` and `-` in two or more parts
+    /// joined by single dots, the last part two or more letters (notes.doc, alt.animals.cats,
+    /// example.com), but not an abbreviation (u.s.a, e.g) or a number (3.5, v2.0).
+    static func looksLikeDottedName(_ lowered: String) -> Bool {
+        var dots = 0, partLength = 0, lastPartLetters = true, letters = 0
+        for c in lowered.utf8 {
+            switch c {
+            case 0x2E: // .
+                guard partLength > 0 else { return false }
+                dots += 1; partLength = 0; lastPartLetters = true
+            case 0x61...0x7A: partLength += 1; letters += 1
+            case 0x30...0x39, 0x5F, 0x2D: partLength += 1; lastPartLetters = false // digit _ -
+            default: return false
+            }
+        }
+        return dots > 0 && partLength >= 2 && lastPartLetters && letters >= 4
+    }
+
+    /// Letters, then one @, then letters (rice@enron).
+    static func looksLikeMailName(_ lowered: String) -> Bool {
+        var before = 0, after = 0, at = false
+        for c in lowered.utf8 {
+            if c == 0x40 {
+                guard !at else { return false }
+                at = true
+            } else if c &- 0x61 < 26 {
+                if at { after += 1 } else { before += 1 }
+            } else {
+                return false
+            }
+        }
+        return at && before >= 2 && after >= 2
+    }
+
+    /// Whether an ASCII word has both letters and digits.
+    static func mixesLettersAndDigits(_ lowered: String) -> Bool {
+        var letter = false, digit = false
+        for c in lowered.utf8 {
+            if c &- 0x61 < 26 { letter = true } else if c &- 0x30 < 10 { digit = true } else if c >= 0x80 { return false }
+        }
+        return letter && digit
+    }
+
+    /// What rules may make of a word of letters and digits.
+    static let alphanumericTags: Set<String> = ["NOUN", "PROPN", "ADJ", "X"]
+
+    /// What rules may make of an address, file or mail name.
+    static let nameTags: Set<String> = ["NOUN", "PROPN", "X"]
 
     /// What a word's characters say, from its bytes when it is ASCII.
     struct Shape {

@@ -193,6 +193,17 @@ import Testing
         #expect(guess("sooooo") == "ADV" && guess("veryyyy") == "ADV" && guess("goooood") == "ADJ")
         #expect(tagger.isVerbForm("blorbed") == false && tagger.isVerbForm("unzipped") && tagger.isVerbForm("evacuating"))
         #expect(guess("peopel") == "NOUN" && guess("awsome") == "ADJ")
+        // Addresses are proper nouns and file or group names common nouns, and rules may make them
+        // only names (never a number or verb); abbreviations and numbers with dots are neither.
+        #expect(guess("www.example.org") == "PROPN" && guess("jo@example.org") == "PROPN" && guess("Quarterly_Report.PDF") == "NOUN")
+        #expect(POSTagger.looksLikeDottedName("alt.animals.cats") && POSTagger.looksLikeDottedName("notes-2.doc"))
+        #expect(!POSTagger.looksLikeDottedName("u.s.a") && !POSTagger.looksLikeDottedName("e.g") && !POSTagger.looksLikeDottedName("v2.0")
+                && !POSTagger.looksLikeDottedName("end.") && !POSTagger.looksLikeDottedName("a..b") && !POSTagger.looksLikeDottedName("x.yz"))
+        #expect(tagger.allowed("budget.xls") == POSTagger.nameTags && tagger.allowed("www.example.org") == POSTagger.nameTags)
+        #expect(guess("zorbly@acme") == "X" && tagger.allowed("zorbly@acme") == POSTagger.nameTags && !POSTagger.looksLikeMailName("@home"))
+        #expect(tagger.allowed("fm78") == POSTagger.alphanumericTags && tagger.allowed("98,765,431") == nil)
+        let tags = tagger.tag(["see", "attached", "file", ":", "crudestocks.pdf", ")"])
+        #expect(tags[4] == "NOUN")
     }
 
     /// Cased and caseless sentences take their own rule sets.
@@ -202,9 +213,8 @@ import Testing
         #expect(tagger.ruleSet(caseless: true) == tagger.caselessRules && tagger.ruleSet(caseless: false) == tagger.rules)
     }
 
-    /// The targets on EWT dev, cased and lower-cased: UPOS accuracy at least 0.93 (met) and
-    /// NOUN+PROPN F1 at least 0.96 (met cased; lower-cased 0.959 so far, see the closing notes, so
-    /// its F1 floor here is the shipped file's).
+    /// The targets on EWT dev, cased and lower-cased: UPOS accuracy at least 0.93 and
+    /// NOUN+PROPN F1 at least 0.96.
     @Test func accuracyOnEWTDevWhenPresent() throws {
         guard FileManager.default.fileExists(atPath: Self.dev) else {
             print("skipped: ../shared/data/ud-ewt is absent")
@@ -217,8 +227,8 @@ import Testing
         print(String(format: "EWT dev: cased %.4f (noun F1 %.4f), lower-cased %.4f (noun F1 %.4f)",
                      cased.accuracy, cased.nounF1, lower.accuracy, lower.nounF1))
         #expect(cased.tokens == 25147)
-        // Measured with the shipped file: cased 0.9411 (F1 0.9622), lower-cased 0.9316 (F1 0.9591).
+        // Measured with the shipped file: cased 0.9413 (F1 0.9623), lower-cased 0.9317 (F1 0.9602).
         #expect(cased.accuracy >= 0.93 && lower.accuracy >= 0.93)
-        #expect(cased.nounF1 >= 0.96 && lower.nounF1 >= 0.959)
+        #expect(cased.nounF1 >= 0.96 && lower.nounF1 >= 0.96)
     }
 }
