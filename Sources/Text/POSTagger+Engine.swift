@@ -17,6 +17,8 @@ final class RuleEngine: Sendable {
     let tagIndex: [String: UInt8]
     let wordIndex: [String: Int32]
     let suffixIndex: [String: Int32]
+    /// ``POSTagger/Form/allowed`` of each form as tag bits (by raw value).
+    let formAllowed: [UInt64]
     /// One compiled rule list per rule set (cased, caseless).
     let sets: [RuleSet]
     /// Every lexicon string (as written) with its tags and the ids of its lower-case form.
@@ -160,6 +162,7 @@ final class RuleEngine: Sendable {
         self.tagIndex = tagIndex
         self.wordIndex = wordIndex
         self.suffixIndex = suffixIndex
+        formAllowed = POSTagger.Form.allCases.map { Self.bits($0.allowed, tagIndex) }
         sets = compiledSets.map { compiled in
             RuleSet(rules: compiled, words: wordIndex.count, suffixes: suffixIndex.count)
         }
@@ -168,7 +171,7 @@ final class RuleEngine: Sendable {
             return (key, Entry(cased: cased[key].flatMap { tagIndex[$0] } ?? Self.none,
                                lower: lower[key].flatMap { tagIndex[$0] } ?? Self.none,
                                word: wordIndex[l] ?? -1, suffix: suffixIndex[POSTagger.Template.suffix(l)] ?? -1,
-                               allowed: allowed(l).map { $0.reduce(0) { $0 | 1 << UInt64(tagIndex[$1]!) } } ?? ~0))
+                               allowed: allowed(l).map { Self.bits($0, tagIndex) } ?? ~0))
         })
     }
 
@@ -217,7 +220,12 @@ final class RuleEngine: Sendable {
     }
 
     /// A tag set as bits of tag ids (tags the engine lacks are left out).
-    func bits(_ tags: Set<String>) -> UInt64 { tags.reduce(0) { $0 | (tagIndex[$1].map { 1 << UInt64($0) } ?? 0) } }
+    func bits(_ tags: Set<String>) -> UInt64 { Self.bits(tags, tagIndex) }
+
+    /// A tag set as bits of the ids in `tagIndex` (tags it lacks are left out).
+    static func bits(_ tags: Set<String>, _ tagIndex: [String: UInt8]) -> UInt64 {
+        tags.reduce(0) { $0 | (tagIndex[$1].map { 1 << UInt64($0) } ?? 0) }
+    }
 
     /// The lexicon entries of `word` as written and of its lower-case form, and whether the
     /// lower-case form differs (the word has capitals). ASCII words are looked up by their bytes

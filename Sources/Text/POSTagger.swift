@@ -31,8 +31,6 @@ public struct POSTagger: Sendable {
     var caselessRules: [Rule] = [] { didSet { engine = nil } }
     /// The rules compiled (``compile()``); nil until then, when ``tag(_:)`` applies them one by one.
     var engine: RuleEngine?
-    /// ``Form/allowed`` as the compiled engine's tag bits: names, then letters with digits.
-    var formBits: (names: UInt64, alphanumeric: UInt64) = (0, 0)
 
     /// The rules that apply to a sentence.
     func ruleSet(caseless: Bool) -> [Rule] { caseless && !caselessRules.isEmpty ? caselessRules : rules }
@@ -167,10 +165,10 @@ public struct POSTagger: Sendable {
                 // The lexicon lacks the word as written and lower-cased (initialTag's first two steps).
                 let facts = unknownWord(l)
                 tags[i + pad] = engine.tagIndex[guessTag(w, lowered: l, sentenceStart: i == 0, caseless: caseless, facts)] ?? 63
-                // A name or code: what its form allows (bits made once, in compile()). A word only
-                // WordNet knows: what WordNet gives it.
+                // A name or code: what its form allows (as bits made once by the engine). A word
+                // only WordNet knows: what WordNet gives it.
                 if constrained, let form = facts.form {
-                    allowed[i + pad] = form == .alphanumeric ? formBits.alphanumeric : formBits.names
+                    allowed[i + pad] = engine.formAllowed[form.rawValue]
                 } else if let parts = allowedUnknown(l, facts) {
                     allowed[i + pad] = engine.bits(parts)
                 }
@@ -247,7 +245,7 @@ public struct POSTagger: Sendable {
     }
 
     /// Words whose form alone says what they can be.
-    enum Form: Sendable {
+    enum Form: Int, Sendable, CaseIterable {
         /// A URL or an e-mail address (``looksLikeAddress(_:)``).
         case address
         /// A file, host or group name (``looksLikeDottedName(_:)``).
@@ -278,7 +276,6 @@ public struct POSTagger: Sendable {
             .union(["NOUN", "PROPN", "NUM", "X", "SYM", "PUNCT", "VERB", "ADJ", "ADV"])
         engine = RuleEngine(ruleSets: [rules, caselessRules.isEmpty ? rules : caselessRules], extraTags: tags,
                             cased: cased, lower: lower, allowed: allowed)
-        if let engine { formBits = (engine.bits(Self.nameTags), engine.bits(Self.alphanumericTags)) }
     }
 
     func apply(_ rule: Rule, tags: inout [String], words: [String], allowed: [Set<String>?]) {
