@@ -4,6 +4,14 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config
+# What the tests add: a real single-node Slurm for the job-array test.
+TEST_APT_PACKAGES := slurm-wlm munge
+# The project's Python (pinned references for tests, fixtures and benchmarks), never the runtime's.
+VENV := .venv
+VENV_PYTHON := $(abspath $(VENV))/bin/python
+# Under CI every check must run: one skipped for want of a package or root fails `make test`.
+REQUIRE_ALL_CHECKS ?= $(if $(CI),1,0)
+export REQUIRE_ALL_CHECKS
 # Release binaries for stages, demos and benchmarks; tests build with -enable-testing.
 RELEASE_FLAGS := -c release
 BIN := .build/release
@@ -13,20 +21,31 @@ export OPENBLAS_NUM_THREADS ?= 1
 PIPELINE ?= pipelines/demo.yaml
 SAMPLE_PER_LAYOUT ?= 8
 
-.PHONY: all deps build demo test bench dataset train reliability sample models clean
+.PHONY: all deps test-deps venv build demo test bench dataset train reliability sample models clean
 
 all: build
 
 ## deps: install the C libraries (apt-get, non-interactive) when any is missing.
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@scripts/ensure_apt.sh $(APT_PACKAGES)
+
+## venv: the project's Python environment (.venv) with the pinned references the tests run.
+venv: $(VENV)/.requirements-test
+
+$(VENV)/.requirements-test: python/requirements-test.txt python/constraints.txt
+	scripts/make_venv.sh $(VENV) python/requirements-test.txt
+	@touch $@
+
+$(VENV)/.requirements-bench: $(VENV)/.requirements-test python/requirements-bench.txt
+	scripts/make_venv.sh $(VENV) python/requirements-test.txt python/requirements-bench.txt
+	@touch $@
+
+## test-deps: what the tests need beyond the build (Slurm, munge, the Python references).
+## A failure here does not stop `make test`: the checks that need it say they skipped, and
+## its last lines list them (under CI that fails the run).
+test-deps:
+	@scripts/ensure_apt.sh $(TEST_APT_PACKAGES) || echo "warning: could not install $(TEST_APT_PACKAGES); the Slurm test will skip"
+	@$(MAKE) --no-print-directory venv || echo "warning: could not make $(VENV); the Python reference checks will skip"
 
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
@@ -96,9 +115,12 @@ dataset: build
 	$(BIN)/catalog summary --pipeline $(PIPELINE)
 
 ## test: every test, optimised (numeric code is slow in debug builds).
-test: deps
+## Its last lines list every check that could not run here, and why.
+test: deps test-deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests $(if $(CI),-Xswiftc -warnings-as-errors,)
-	$(SWIFT) test $(TEST_FLAGS) --skip-build
+	@mkdir -p .build; set -o pipefail; \
+	ECLIPSE_PYTHON=$(if $(wildcard $(VENV_PYTHON)),$(VENV_PYTHON),) $(SWIFT) test $(TEST_FLAGS) --skip-build 2>&1 | tee .build/test-output.log; \
+	scripts/test_summary.sh .build/test-output.log $$?
 
 ## train: train the prior on PIPELINE's shards (its train: section); resumes from the newest checkpoint.
 train: build
@@ -114,8 +136,8 @@ models:
 	scripts/fetch_models.sh
 
 ## bench: release benchmarks against reference tools on this machine.
-bench: build
-	scripts/bench.sh
+bench: build $(VENV)/.requirements-bench
+	PYTHON=$(VENV_PYTHON) scripts/bench.sh
 
 clean:
 	rm -rf .build builds

@@ -130,21 +130,27 @@ public enum Shell {
         public var status: Int32
         public var output: String
         public var timedOut: Bool
+        /// Standard error when it was kept apart (`separateErrors`); otherwise it is in `output`.
+        public var errors = ""
     }
 
     /// Runs `executable` with `arguments`; `environment` is merged over this process's own.
+    /// Standard error joins standard output unless `separateErrors`.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           timeout: Double = ChildProcess.defaultTimeout) -> Result {
+                           timeout: Double = ChildProcess.defaultTimeout, separateErrors: Bool = false) -> Result {
         let logs = TemporaryDirectory("shell")
         let path = logs.appending("output.txt")
+        let errorPath = separateErrors ? logs.appending("errors.txt") : path
         let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        guard let child = try? ChildProcess(executable, arguments, environment: env, stdoutPath: path, stderrPath: path) else {
+        guard let child = try? ChildProcess(executable, arguments, environment: env, stdoutPath: path, stderrPath: errorPath) else {
             return Result(status: 127, output: "cannot start \(executable)", timedOut: false)
         }
         child.waitUntilExit(timeout: timeout)
         let output = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return Result(status: child.terminationStatus, output: output + (child.timedOut ? "\n[killed after \(Int(timeout)) s]" : ""),
-                      timedOut: child.timedOut)
+        var result = Result(status: child.terminationStatus, output: output + (child.timedOut ? "\n[killed after \(Int(timeout)) s]" : ""),
+                            timedOut: child.timedOut)
+        if separateErrors { result.errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+        return result
     }
 
     /// Runs a `/bin/sh -c` command line.

@@ -22,6 +22,12 @@ import Text
         return (dir.appending("dreambench"), dir.appending("generated"), dir.appending("clip"))
     }
 
+    /// The reference script's scores (JSON on stdout; its warnings on stderr kept apart).
+    static func reference(_ dreambench: String, _ generated: String, _ clip: String, _ pairing: String) -> Shell.Result {
+        ReferencePython.run([Self.here.path + "/Fixtures/reference_scores.py", dreambench, generated, Self.dino, clip, pairing],
+                            separateErrors: true)
+    }
+
     static func scorer(clip: String) throws -> DreamBenchScorer {
         guard case .vit(let dino) = try LoadedModel.load(directory: Self.dino), case .clip(let model) = try LoadedModel.load(directory: clip) else {
             throw EvaluationError("fixtures")
@@ -31,7 +37,7 @@ import Text
 
     @Test func parsesGoogleDreamBoothsPromptFile() throws {
         guard FileManager.default.fileExists(atPath: Self.shared + "/prompts_and_classes.txt") else {
-            print("shared DreamBench data absent: skipped"); return
+            SkippedCheck.report("DreamBench prompt file", cause: .sharedData, because: "\(Self.shared) is absent"); return
         }
         let set = try DreamBenchSet.load(directory: Self.shared)
         #expect(set.subjects.count == 30 && set.objectPrompts.count == 25 && set.livePrompts.count == 25)
@@ -51,10 +57,11 @@ import Text
         let result = try DreamBenchEvaluation.run(set: DreamBenchSet.load(directory: root), generated: GeneratedImage.discover(generated),
                                                   scorer: Self.scorer(clip: clip), pairing: .init(rawValue: pairing)!, realRow: true)
         #expect(result.scores.count == 12 && result.realRow.count == 3)
-        let probe = Shell.sh("python3 -c 'import torch, transformers, PIL'")
-        guard probe.status == 0 else { print("python reference skipped: python3 lacks torch, transformers or Pillow"); return }
-        let run = Shell.sh("python3 \(Self.here.path)/Fixtures/reference_scores.py \(root) \(generated) \(Self.dino) \(clip) \(pairing) 2>/dev/null")
-        #expect(run.status == 0, "\(run.output)")
+        if let missing = ReferencePython.missing(["torch", "transformers", "PIL"]) {
+            SkippedCheck.report("DreamBench scores vs the Python reference (\(pairing))", cause: .package, because: missing); return
+        }
+        let run = Self.reference(root, generated, clip, pairing)
+        #expect(run.status == 0, "\(run.output)\(run.errors)")
         let reference = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [[String: Any]] ?? []
         #expect(reference.count == 12)
         var worst = 0.0
@@ -72,9 +79,11 @@ import Text
     /// subject): each of 4 subjects scored with its own photo and another subject's as generated
     /// images, with the random CLIP and the DINO fixture.
     @Test func scoresOnTheRealPhotosMatchThePythonReference() throws {
-        guard FileManager.default.fileExists(atPath: Self.shared + "/images/dog.jpg") else { print("shared DreamBench photos absent: skipped"); return }
-        guard Shell.sh("python3 -c 'import torch, transformers, PIL'").status == 0 else {
-            print("python reference skipped: python3 lacks torch, transformers or Pillow"); return
+        guard FileManager.default.fileExists(atPath: Self.shared + "/images/dog.jpg") else {
+            SkippedCheck.report("DreamBench scores on the real photos", cause: .sharedData, because: "\(Self.shared)/images is absent"); return
+        }
+        if let missing = ReferencePython.missing(["torch", "transformers", "PIL"]) {
+            SkippedCheck.report("DreamBench scores on the real photos vs the Python reference", cause: .package, because: missing); return
         }
         let dir = TemporaryDirectory("eval-photos")
         let subjects = ["backpack", "dog", "cat", "clock"]
@@ -87,7 +96,8 @@ import Text
         try RandomCLIP.write(to: dir.appending("clip"), seed: 13)
         let result = try DreamBenchEvaluation.run(set: DreamBenchSet.load(directory: Self.shared), generated: GeneratedImage.discover(dir.appending("generated")),
                                                   scorer: Self.scorer(clip: dir.appending("clip")), pairing: .allPairs, realRow: false)
-        let run = Shell.sh("python3 \(Self.here.path)/Fixtures/reference_scores.py \(Self.shared) \(dir.appending("generated")) \(Self.dino) \(dir.appending("clip")) all_pairs 2>/dev/null")
+        let run = Self.reference(Self.shared, dir.appending("generated"), dir.appending("clip"), "all_pairs")
+        #expect(run.status == 0, "\(run.output)\(run.errors)")
         let reference = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [[String: Any]] ?? []
         #expect(reference.count == 8 && result.scores.count == 8)
         var worst = 0.0

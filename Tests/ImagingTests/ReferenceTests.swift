@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import PipelineTestSupport
 import Testing
 @testable import Imaging
 
@@ -72,7 +73,7 @@ import Testing
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../../shared/data/dreambench/images").standardizedFileURL.path
         guard FileManager.default.fileExists(atPath: folder) else {
-            print("skipped: ../shared/data/dreambench is absent")
+            SkippedCheck.report("Pillow-exact preprocessing of the DreamBench photos", cause: .sharedData, because: "\(folder) is absent")
             return
         }
         var decodedEqual = 0, clipEqual = 0, dinoEqual = 0, grayEqual = 0, cannyEqual = 0

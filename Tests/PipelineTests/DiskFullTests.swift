@@ -15,7 +15,7 @@ import Testing
 
     /// A sample, a random CLIP, and two pipelines: `build_dir: mnt/build` (on the mount) and a reference.
     func prepare(_ label: String) throws -> (dir: TemporaryDirectory, onMount: String, reference: String)? {
-        guard getuid() == 0 else { print("disk-full tests skipped: mounting a tmpfs needs root"); return nil }
+        guard getuid() == 0 else { SkippedCheck.report("disk-full tests", cause: .root, because: "mounting a tmpfs needs root"); return nil }
         let dir = TemporaryDirectory(label)
         _ = try SampleWriter(seed: 3, output: dir.appending("sample"), perLayout: 4, defects: true).write()
         try RandomCLIP.write(to: dir.appending("clip"), seed: 5)
@@ -30,7 +30,7 @@ import Testing
             .write(toFile: onMount, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir.appending("mnt"), withIntermediateDirectories: true)
         let mount = Shell.sh("mount -t tmpfs -o size=600k tmpfs \(dir.appending("mnt"))")
-        guard mount.status == 0 else { print("disk-full tests skipped: cannot mount a tmpfs: \(mount.output)"); return nil }
+        guard mount.status == 0 else { SkippedCheck.report("disk-full tests", cause: .root, because: "cannot mount a tmpfs: \(mount.output)"); return nil }
         return (dir, onMount, reference)
     }
 

@@ -95,18 +95,19 @@ import Text
         #expect(lineage.status == 0 && lineage.stdout.contains("label matches:") && lineage.stdout.contains("shard row:"))
     }
 
-    /// The Python reader's own tests (python/tests) on this build; skipped, with a message, where
-    /// python3 lacks numpy or safetensors.
+    /// The Python reader's own tests (python/tests, the PyTorch Dataset included) on this build,
+    /// with the project's Python (ReferencePython); reported as skipped where it lacks numpy,
+    /// safetensors or torch.
     func pythonReaderTests(build: String) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL.path
-        let probe = Shell.run("python3", ["-c", "import numpy, safetensors"])
-        guard probe.status != 127 else { print("python reader tests skipped: no python3"); return }
-        guard probe.status == 0 else { print("python reader tests skipped: python3 lacks numpy or safetensors"); return }
-        let tests = Shell.run("python3", ["-m", "unittest", "discover", "-s", root + "/python/tests"],
-                              environment: ["ECLIPSE_BUILD": build, "ECLIPSE_CATALOG_TOOL": ExecutableRunner.productsDirectory + "/catalog"])
+        if let missing = ReferencePython.missing(["numpy", "safetensors", "torch"]) {
+            SkippedCheck.report("Python shard reader tests", cause: .package, because: missing); return
+        }
+        let tests = ReferencePython.run(["-m", "unittest", "discover", "-v", "-s", ReferencePython.repository + "/python/tests"],
+                                        environment: ["ECLIPSE_BUILD": build, "ECLIPSE_CATALOG_TOOL": ExecutableRunner.productsDirectory + "/catalog"])
         let output = tests.output
         #expect(tests.status == 0, "\(output)")
-        #expect(output.contains("OK"))
+        #expect(output.contains("\nOK") && !output.contains("skipped"), "every reader test runs: \(output)")
+        print("python reader tests (\(ReferencePython.interpreter)): " + (output.split(separator: "\n").first { $0.hasPrefix("Ran ") } ?? ""))
     }
 
     @Test func fourWorkersThenMergeEqualOneWorker() throws {

@@ -92,7 +92,7 @@ import Testing
     @Test func theJobArrayTemplateRunsAStageOnARealSlurm() throws {
         let cluster = try Cluster()
         if let reason = cluster.start() {
-            print("Slurm test skipped: \(reason)")
+            SkippedCheck.report("Slurm job array", cause: getuid() == 0 ? .package : .root, because: reason)
             return
         }
         let dir = TemporaryDirectory("slurm-build")

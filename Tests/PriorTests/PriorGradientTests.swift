@@ -166,8 +166,9 @@ import Testing
         let reloaded = try PriorTransformer.load(directory: out)
         #expect(reloaded.parameters == r.prior.parameters && reloaded.config == r.prior.config)
 
-        let probe = Shell.run("python3", ["-c", "import torch, diffusers, safetensors"])
-        guard probe.status == 0 else { print("PyTorch load check skipped: python3 lacks torch, diffusers or safetensors"); return }
+        if let missing = ReferencePython.missing(["torch", "diffusers", "safetensors"]) {
+            SkippedCheck.report("diffusers loads the prior's checkpoint", cause: .package, because: missing); return
+        }
         let inputs = dir.appending("inputs.safetensors")
         let entries = [
             Safetensors.Entry(name: "text", shape: [4, 77, 24], floats: r.batch.text),
@@ -177,7 +178,7 @@ import Testing
             Safetensors.Entry(name: "noise", shape: [4, 24], floats: r.batch.noise),
         ]
         try Data(Safetensors.serialize(entries)).write(to: URL(fileURLWithPath: inputs))
-        let run = Shell.run("python3", [Self.fixtures + "/make_prior_fixtures.py", "--check", out, inputs, dir.appending("pred.safetensors")])
+        let run = ReferencePython.run([Self.fixtures + "/make_prior_fixtures.py", "--check", out, inputs, dir.appending("pred.safetensors")])
         #expect(run.status == 0, "\(run.output)")
         let theirs = try SafetensorsFile(path: dir.appending("pred.safetensors")).floats("prediction").array
         let error = Self.relativeError(try reloaded.predict(r.batch), theirs)

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineTestSupport
 import Testing
 @testable import Text
 
@@ -217,7 +218,7 @@ import Testing
     /// NOUN+PROPN F1 at least 0.96.
     @Test func accuracyOnEWTDevWhenPresent() throws {
         guard FileManager.default.fileExists(atPath: Self.dev) else {
-            print("skipped: ../shared/data/ud-ewt is absent")
+            SkippedCheck.report("tagger accuracy on EWT dev", cause: .sharedData, because: "\(Self.dev) is absent")
             return
         }
         let sentences = POSTagger.readCoNLLU(try String(contentsOfFile: Self.dev, encoding: .utf8))
