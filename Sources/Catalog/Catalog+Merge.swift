@@ -37,6 +37,13 @@ extension Catalog {
         try database.run("ATTACH DATABASE ? AS worker", [other])
         defer { try? database.execute("DETACH DATABASE worker") }
         try write { db in
+            // A unit the worker recorded supersedes this catalog's record of it under another config.
+            for table in ["units", "unit_files"] {
+                try db.execute("""
+                    DELETE FROM main.\(table) WHERE EXISTS (SELECT 1 FROM worker.units w
+                        WHERE w.stage = main.\(table).stage AND w.unit = main.\(table).unit AND w.config_hash <> main.\(table).config_hash)
+                    """)
+            }
             for (table, _) in Self.mergedTables where table != "entries" && table != "masks" {
                 try db.execute("INSERT OR REPLACE INTO main.\(table) SELECT * FROM worker.\(table)")
             }

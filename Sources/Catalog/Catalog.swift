@@ -84,11 +84,39 @@ public final class Catalog {
         return units
     }
 
+    /// Units of `stage` recorded under any config hash.
+    public func recordedUnits(stage: String) throws -> Set<Int> {
+        var units = Set<Int>()
+        try database.forEach("SELECT DISTINCT unit FROM units WHERE stage = ?", [stage]) { units.insert($0[0].int ?? -1) }
+        return units
+    }
+
+    /// Forgets every record of `unit` by `stage`, under any config (its `units` and `unit_files`
+    /// rows), in one transaction. The runner calls it before it overwrites a recorded unit's
+    /// files, so that a run killed between writing them and committing leaves the unit not done
+    /// for any config, never done for a config whose files it no longer has.
+    public func forgetUnit(stage: String, unit: Int) throws {
+        try write { db in
+            try db.run("DELETE FROM unit_files WHERE stage = ? AND unit = ?", [stage, unit])
+            try db.run("DELETE FROM units WHERE stage = ? AND unit = ?", [stage, unit])
+        }
+    }
+
+    /// Units that `units` holds under more than one config hash, as "stage unit N: hash, hash"
+    /// (none in a catalog this code wrote: `catalog verify` reports them).
+    public func unitsUnderSeveralConfigs() throws -> [String] {
+        try database.query("""
+            SELECT stage, unit, GROUP_CONCAT(config_hash, ', ') FROM (SELECT * FROM units ORDER BY config_hash)
+            GROUP BY stage, unit HAVING COUNT(*) > 1 ORDER BY stage, unit
+            """).map { "\($0[0].string ?? "?") unit \($0[1].int ?? -1): \($0[2].string ?? "")" }
+    }
+
     /// Records a unit as done with the files it wrote. Call inside ``write(_:)`` together with
-    /// the unit's own rows, so that either all of it is recorded or none.
+    /// the unit's own rows, so that either all of it is recorded or none. A record of the same
+    /// unit under another config is superseded (deleted): the unit's rows are this run's now.
     public func recordUnit(_ unit: UnitRecord, files: [FileRecord], in db: Database) throws {
-        try db.run("DELETE FROM unit_files WHERE stage = ? AND unit = ? AND config_hash = ?",
-                   [unit.stage, unit.unit, unit.configHash])
+        try db.run("DELETE FROM unit_files WHERE stage = ? AND unit = ?", [unit.stage, unit.unit])
+        try db.run("DELETE FROM units WHERE stage = ? AND unit = ? AND config_hash <> ?", [unit.stage, unit.unit, unit.configHash])
         for file in files {
             try db.run("""
                 INSERT OR REPLACE INTO unit_files (stage, unit, config_hash, path, bytes, sha256)

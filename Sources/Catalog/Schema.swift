@@ -210,6 +210,19 @@ enum Schema {
             PRIMARY KEY (run, step)
         );
         """,
+        // 6: a unit is recorded under one config at a time. Earlier catalogs could hold a unit
+        // as done under two configs (a `--set` experiment, then the plain config again) while
+        // its rows and files were the last run's: keep the record of the run that finished last,
+        // which is the one whose rows the tables hold.
+        """
+        DELETE FROM units WHERE EXISTS (
+            SELECT 1 FROM units later WHERE later.stage = units.stage AND later.unit = units.unit
+               AND later.config_hash <> units.config_hash
+               AND (COALESCE(later.finished, 0) > COALESCE(units.finished, 0)
+                    OR (COALESCE(later.finished, 0) = COALESCE(units.finished, 0) AND later.config_hash > units.config_hash)));
+        DELETE FROM unit_files WHERE NOT EXISTS (
+            SELECT 1 FROM units u WHERE u.stage = unit_files.stage AND u.unit = unit_files.unit AND u.config_hash = unit_files.config_hash);
+        """,
     ]
 
     /// The version this code writes.

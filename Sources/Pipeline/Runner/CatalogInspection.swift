@@ -11,13 +11,15 @@ public enum CatalogInspection {
     }
 
     /// Rechecks every file the catalog records (each stage's unit files and every shard): present,
-    /// of the recorded size, with the recorded SHA-256.
+    /// of the recorded size, with the recorded SHA-256; and that no unit is recorded as done
+    /// under two configs (its rows and files can be only one config's).
     /// - Returns: the files checked and the mismatches.
     public static func verify(_ catalog: Catalog, root: String) throws -> (checked: Int, mismatches: [Mismatch]) {
+        let several = try catalog.unitsUnderSeveralConfigs().map { Mismatch(path: $0, problem: "done under more than one config") }
         var expected: [String: (Int, String)] = [:]
         try catalog.database.forEach("SELECT path, bytes, sha256 FROM unit_files") { expected[$0[0].string ?? ""] = ($0[1].int ?? -1, $0[2].string ?? "") }
         try catalog.database.forEach("SELECT path, bytes, sha256 FROM shards") { expected[$0[0].string ?? ""] = ($0[1].int ?? -1, $0[2].string ?? "") }
-        var mismatches: [Mismatch] = []
+        var mismatches = several
         for (path, (bytes, digest)) in expected.sorted(by: { $0.key < $1.key }) {
             let full = root + "/" + path
             guard let handle = FileHandle(forReadingAtPath: full) else {

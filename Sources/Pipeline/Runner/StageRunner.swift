@@ -130,6 +130,8 @@ public final class StageRunner {
         let done = try catalog.doneUnits(stage: processor.stage, configHash: processor.configHash)
         let retry = options.retryFailed
             ? try catalog.unitsWithFailures(stage: processor.stage, configHash: processor.configHash) : []
+        // Units recorded under any config: redoing one first forgets its record (see below).
+        var recorded = try catalog.recordedUnits(stage: processor.stage)
         var progress = options.quiet ? nil : Progress(stage: processor.stage, total: estimatedCount)
         let clock = Date()
         var units = units
@@ -160,6 +162,14 @@ public final class StageRunner {
                 let batch = try work.load()
                 let started = Date().timeIntervalSince1970
                 let output = try processor.process(unit: unit, firstPosition: unit * options.unitSize, items: batch)
+                // A unit recorded under another config (or being retried) is forgotten before its
+                // files are overwritten: killed between the two, it is redone by any config's
+                // next run instead of counting as done with files it no longer has.
+                if recorded.contains(unit) {
+                    try drain()
+                    try catalog.forgetUnit(stage: processor.stage, unit: unit)
+                    recorded.remove(unit)
+                }
                 var files: [FileRecord] = []
                 for (path, bytes) in output.files {
                     let written = try AtomicFile.write(bytes, to: layout.absolute(path), tag: tag)

@@ -1,0 +1,146 @@
+import Catalog
+import Foundation
+import Models
+import PipelineTestSupport
+import SampleScenes
+import Testing
+@testable import Pipeline
+
+/// A `--set` experiment never leaks into the build: whatever sequence of configs and kills a
+/// stage goes through, its rows and files are exactly those of the config recorded as done, and
+/// running the plain config again gives what a build that never saw the experiment gives.
+@Suite(.serialized) struct ConfigSwitchTests {
+    /// A sample through tag, a random CLIP, and a copy of the build as `reference-build` with
+    /// its own pipeline file.
+    func prepare() throws -> (dir: TemporaryDirectory, pipeline: String, reference: String) {
+        let dir = TemporaryDirectory("config-switch")
+        _ = try SampleWriter(seed: 29, output: dir.appending("sample"), perLayout: 4, defects: false).write()
+        try RandomCLIP.write(to: dir.appending("clip"), seed: 5)
+        let pipeline = try SampleBuild.pipeline(in: dir, sample: dir.appending("sample"), unitSize: 6, extra: """
+            crop: {min_image_side: 200, min_box_area: 0.02}
+            embed: {model: clip, batch: 4}
+            """)
+        for stage in ["ingest", "tag"] {
+            let run = try ExecutableRunner.run(stage, ["--pipeline", pipeline, "--quiet"])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending("reference-build"))
+        let reference = dir.appending("reference.yaml")
+        try String(contentsOfFile: pipeline, encoding: .utf8)
+            .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")
+            .write(toFile: reference, atomically: true, encoding: .utf8)
+        return (dir, pipeline, reference)
+    }
+
+    func run(_ stage: String, _ pipeline: String, _ extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let result = try ExecutableRunner.run(stage, ["--pipeline", pipeline] + extra)
+        #expect(result.status == 0, "\(stage) \(extra): \(result.stderr)", sourceLocation: sourceLocation)
+        return result.stdout
+    }
+
+    func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
+
+    func keptSubjects(_ build: String) throws -> Int {
+        try Catalog(path: build + "/catalog.sqlite", readOnly: true).database.scalar("SELECT COUNT(*) FROM subjects WHERE status = 'ok'").int ?? -1
+    }
+
+    /// The catalog dump and every file under the build's features equal the reference build's.
+    func expectSameBuild(_ dir: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(try dump(dir.appending("build/catalog.sqlite")) == (try dump(dir.appending("reference-build/catalog.sqlite"))),
+                sourceLocation: sourceLocation)
+        let features = try FileManager.default.contentsOfDirectory(atPath: dir.appending("reference-build/features/embed")).sorted()
+        #expect(!features.isEmpty, sourceLocation: sourceLocation)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appending("build/features/embed")).sorted() == features,
+                sourceLocation: sourceLocation)
+        for name in features {
+            #expect(FileManager.default.contents(atPath: dir.appending("build/features/embed/" + name))
+                    == FileManager.default.contents(atPath: dir.appending("reference-build/features/embed/" + name)), "\(name)",
+                    sourceLocation: sourceLocation)
+        }
+        let verify = try ExecutableRunner.run("catalog", ["verify", "--pipeline", dir.appending("pipeline.yaml")])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)", sourceLocation: sourceLocation)
+    }
+
+    /// crop, crop with `--set crop.min_fill=…`, crop again: the third run redoes every unit and
+    /// the catalog holds the plain config's subjects; embed then embeds exactly those.
+    @Test func aCropExperimentIsUndoneByThePlainConfig() throws {
+        let (dir, pipeline, reference) = try prepare()
+        _ = try run("crop", reference)
+        _ = try run("embed", reference)
+        let plainKept = try keptSubjects(dir.appending("reference-build"))
+
+        _ = try run("crop", pipeline)
+        _ = try run("crop", pipeline, ["--set", "crop.min_fill=0.05", "--set", "crop.min_box_area=0.001"])
+        let experimentKept = try keptSubjects(dir.appending("build"))
+        #expect(experimentKept != plainKept, "the experiment must change what crop keeps (\(experimentKept) vs \(plainKept))")
+        let embedEarly = try ExecutableRunner.run("embed", ["--pipeline", pipeline, "--quiet"])
+        #expect(embedEarly.status != 0 && embedEarly.stderr.contains("run crop first"), "\(embedEarly.stderr)")
+        let again = try run("crop", pipeline)
+        #expect(!again.contains("units: 0 processed"), "\(again)")
+        #expect(try keptSubjects(dir.appending("build")) == plainKept)
+        _ = try run("embed", pipeline)
+        try expectSameBuild(dir)
+    }
+
+    /// embed, then `embed --set embed.dtype=f32` killed after it overwrote a unit's features but
+    /// before it recorded the unit, then plain embed: the plain run redoes that unit, and the
+    /// build equals one that never saw the experiment. Also the experiment run to the end.
+    @Test func anInterruptedEmbedExperimentIsRedoneByThePlainConfig() throws {
+        let (dir, pipeline, reference) = try prepare()
+        _ = try run("crop", reference)
+        _ = try run("embed", reference)
+        _ = try run("crop", pipeline)
+        _ = try run("embed", pipeline)
+        let first = dir.appending("build/features/embed/unit-00000.safetensors")
+        let plainBytes = try #require(FileManager.default.contents(atPath: first))
+
+        let logs = TemporaryDirectory("config-switch-kill")
+        let experiment = try ExecutableRunner.start("embed", ["--pipeline", pipeline, "--quiet", "--set", "embed.dtype=f32"],
+                                                    environment: ["ECLIPSE_UNIT_DELAY_MS": "4000"], logDirectory: logs.path)
+        let deadline = Date().addingTimeInterval(120)
+        while FileManager.default.contents(atPath: first) == plainBytes && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(FileManager.default.contents(atPath: first) != plainBytes, "the experiment never rewrote unit 0")
+        #expect(experiment.signal(SIGKILL))
+        experiment.waitUntilExit()
+
+        let resumed = try run("embed", pipeline)
+        #expect(!resumed.contains("units: 0 processed"), "\(resumed)")
+        try expectSameBuild(dir)
+
+        _ = try run("embed", pipeline, ["--set", "embed.dtype=f32"])
+        #expect(FileManager.default.contents(atPath: first) != plainBytes)
+        _ = try run("embed", pipeline)
+        try expectSameBuild(dir)
+    }
+
+    /// A catalog written before configs superseded each other, holding a unit as done under two
+    /// configs, is repaired on opening (the run that finished last keeps the unit) and
+    /// `catalog verify` would have named it.
+    @Test func aUnitDoneUnderTwoConfigsIsReportedAndRepaired() throws {
+        let dir = TemporaryDirectory("config-switch-old")
+        let path = dir.appending("catalog.sqlite")
+        let catalog = try Catalog(path: path)
+        for (hash, finished) in [("aaaa", 2.0), ("bbbb", 1.0)] {
+            let record = UnitRecord(stage: "crop", unit: 0, configHash: hash, itemsIn: 1, itemsOK: 1, itemsSkipped: 0, itemsFailed: 0,
+                                    host: "h", worker: 0, runID: 1, started: 0, finished: finished)
+            try catalog.write { db in try catalog.recordUnit(record, files: [], in: db) }
+        }
+        // recordUnit supersedes: only the last recorded config remains.
+        #expect(try catalog.doneUnits(stage: "crop", configHash: "aaaa").isEmpty)
+        #expect(try catalog.doneUnits(stage: "crop", configHash: "bbbb") == [0])
+        // An old catalog's state, made by hand, at schema 5.
+        try catalog.database.execute("""
+            INSERT INTO units (stage, unit, config_hash, status, finished) VALUES ('crop', 0, 'aaaa', 'done', 2.0);
+            INSERT INTO unit_files (stage, unit, config_hash, path, bytes, sha256) VALUES ('crop', 0, 'aaaa', 'x', 1, 'y'),
+                ('crop', 0, 'bbbb', 'z', 1, 'w');
+            PRAGMA user_version = 5;
+            """)
+        #expect(try catalog.unitsUnderSeveralConfigs() == ["crop unit 0: aaaa, bbbb"])
+        let (_, mismatches) = try CatalogInspection.verify(catalog, root: dir.path)
+        #expect(mismatches.contains { $0.description == "crop unit 0: aaaa, bbbb: done under more than one config" })
+        let reopened = try Catalog(path: path)
+        #expect(try reopened.unitsUnderSeveralConfigs().isEmpty)
+        #expect(try reopened.doneUnits(stage: "crop", configHash: "aaaa") == [0])
+        #expect(try reopened.database.query("SELECT path FROM unit_files").map { $0[0].string } == ["x"])
+    }
+}
