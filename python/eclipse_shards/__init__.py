@@ -9,6 +9,7 @@ Dataset when torch is importable.
         row = index.row(sample_id)            # dict of numpy arrays, one training row
         print(sample_id, row["interleaved_text"].shape, int(row["subject_count"]))
 """
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -24,22 +25,31 @@ PER_SHARD_TENSORS = {"zero_image_embeds"}
 
 
 class ShardIndex:
-    """The shards and rows of one build (its `catalog.sqlite`, opened read-only)."""
+    """The shards and rows of one build (its `catalog.sqlite`, read once, read-only).
+
+    It pickles, so a DataLoader's workers can take it whatever their start method (fork,
+    spawn, forkserver): it keeps no catalog connection, and each process opens the shard files
+    it reads itself, on first use."""
 
     def __init__(self, build_dir):
         self.build_dir = os.path.abspath(build_dir)
         path = os.path.join(self.build_dir, "catalog.sqlite")
         if not os.path.exists(path):
             raise FileNotFoundError(f"no catalog at {path}")
-        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         self._rows = {}
-        for sample_id, shard_path, row, split in self._db.execute(
-                "SELECT r.sample_id, s.path, r.row, r.split FROM shard_rows r JOIN shards s ON s.id = r.shard"):
-            self._rows[sample_id] = (shard_path, row, split)
-        versions = {v for (v,) in self._db.execute("SELECT DISTINCT schema_version FROM shards")}
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            for sample_id, shard_path, row, split in db.execute(
+                    "SELECT r.sample_id, s.path, r.row, r.split FROM shard_rows r JOIN shards s ON s.id = r.shard"):
+                self._rows[sample_id] = (shard_path, row, split)
+            versions = {v for (v,) in db.execute("SELECT DISTINCT schema_version FROM shards")}
         if versions - KNOWN_SCHEMA_VERSIONS:
             raise ValueError(f"shard schema versions {sorted(versions)}; this reader knows {sorted(KNOWN_SCHEMA_VERSIONS)}")
-        self._open = {}
+        self._open, self._pid = {}, os.getpid()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_open"], state["_pid"] = {}, None  # open shard files stay with their process
+        return state
 
     def __len__(self):
         return len(self._rows)
@@ -60,6 +70,8 @@ class ShardIndex:
         return self._rows[sample_id]
 
     def _file(self, shard_path):
+        if self._pid != os.getpid():  # unpickled, or inherited by a forked process
+            self._open, self._pid = {}, os.getpid()
         if shard_path not in self._open:
             self._open[shard_path] = safe_open(os.path.join(self.build_dir, shard_path), framework="numpy")
         return self._open[shard_path]

@@ -62,6 +62,39 @@ class ReaderTests(unittest.TestCase):
         batch = next(iter(torch.utils.data.DataLoader(data, batch_size=2)))
         self.assertEqual(batch["target_image_embeds"].shape[0], min(2, len(data)))
 
+    def test_index_and_dataset_pickle(self):
+        import pickle
+        copy = pickle.loads(pickle.dumps(self.index))
+        sample = self.index.sample_ids()[0]
+        np.testing.assert_array_equal(copy.row(sample)["interleaved_text"], self.index.row(sample)["interleaved_text"])
+        try:
+            from eclipse_shards import ShardDataset
+        except ImportError:
+            self.skipTest("torch is not installed")
+        self.index.row(sample)  # an open shard file must not stop it pickling
+        data = pickle.loads(pickle.dumps(ShardDataset(BUILD, split="train", seed=1)))
+        self.assertEqual(len(data), len(self.index.epoch_order("train", seed=1)))
+
+    def test_dataloader_workers_under_every_start_method(self):
+        try:
+            import torch
+            from eclipse_shards import ShardDataset
+        except ImportError:
+            self.skipTest("torch is not installed")
+        import multiprocessing
+        data = ShardDataset(BUILD, split="train", seed=1)
+        data[0]  # the parent has read a shard before the workers start
+        expected = [b["target_image_embeds"] for b in torch.utils.data.DataLoader(data, batch_size=2)]
+        for method in ("fork", "spawn", "forkserver"):
+            if method not in multiprocessing.get_all_start_methods():
+                continue
+            with self.subTest(method=method):
+                loader = torch.utils.data.DataLoader(data, batch_size=2, num_workers=2, multiprocessing_context=method)
+                got = [b["target_image_embeds"] for b in loader]
+                self.assertEqual(len(got), len(expected))
+                for a, b in zip(got, expected):
+                    self.assertTrue(torch.equal(a, b))
+
 
 if __name__ == "__main__":
     unittest.main()
