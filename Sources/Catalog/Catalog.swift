@@ -84,6 +84,16 @@ public final class Catalog {
         return units
     }
 
+    /// For each config hash that `stage` has done units under, one safetensors file such a unit
+    /// wrote (by path order), as (config hash, path relative to the build).
+    public func doneUnitFiles(stage: String) throws -> [(configHash: String, path: String)] {
+        try database.query("""
+            SELECT f.config_hash, MIN(f.path) FROM unit_files f JOIN units u
+              ON u.stage = f.stage AND u.unit = f.unit AND u.config_hash = f.config_hash AND u.status = 'done'
+            WHERE f.stage = ? AND f.path LIKE '%.safetensors' GROUP BY f.config_hash ORDER BY f.config_hash
+            """, [stage]).map { ($0[0].string ?? "", $0[1].string ?? "") }
+    }
+
     /// Units of `stage` recorded under any config hash.
     public func recordedUnits(stage: String) throws -> Set<Int> {
         var units = Set<Int>()

@@ -113,6 +113,26 @@ import Testing
         try expectSameBuild(dir)
     }
 
+    /// Stage keys: shard takes embed's key from the catalog and never reads the weights, so a
+    /// no-op shard runs with the model folder gone; a changed embed setting is still caught.
+    @Test func shardTakesEmbedsKeyFromTheCatalog() throws {
+        let (dir, pipeline, _) = try prepare()
+        for stage in ["crop", "embed", "shard"] { _ = try run(stage, pipeline) }
+        let keys = StageKeys(pipeline: try PipelineConfig.load(path: pipeline))
+        let catalog = try Catalog(path: dir.appending("build/catalog.sqlite"), readOnly: true)
+        let embedKey = try #require(try keys.recordedEmbed(in: catalog))
+        #expect(try catalog.doneUnits(stage: "embed", configHash: embedKey).count > 0)
+        #expect(try keys.embed(modelDigest: StageKeys.modelDigest(directory: dir.appending("clip"))) == embedKey)
+        #expect(try catalog.doneUnits(stage: "shard", configHash: keys.shard(embed: embedKey)).count > 0)
+
+        try FileManager.default.moveItem(atPath: dir.appending("clip"), toPath: dir.appending("clip-away"))
+        let noOp = try run("shard", pipeline)
+        #expect(noOp.contains("units: 0 processed"), "\(noOp)")
+        try FileManager.default.moveItem(atPath: dir.appending("clip-away"), toPath: dir.appending("clip"))
+        let changed = try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet", "--set", "embed.batch=3"])
+        #expect(changed.status != 0 && changed.stderr.contains("run embed first"), "\(changed.stderr)")
+    }
+
     /// A catalog written before configs superseded each other, holding a unit as done under two
     /// configs, is repaired on opening (the run that finished last keeps the unit) and
     /// `catalog verify` would have named it.

@@ -32,10 +32,10 @@ public struct CropStage: UnitProcessor {
         config = pipeline.crop
         self.input = input
         files = try SourceFiles(catalog: input)
-        let tagHash = try TagStage.configHash(pipeline: pipeline, input: input)
+        let keys = StageKeys(pipeline: pipeline)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + tagHash).utf8)).prefix(16))
-        try StageOrder.requireDone("tag", configHash: tagHash, unitsWhere: "e.status = 'ok'", in: input)
+        configHash = try keys.crop()
+        try StageOrder.requireDone("tag", configHash: try keys.tag(), unitsWhere: "e.status = 'ok'", in: input)
     }
 
     /// Accepted samples that the tag stage kept.

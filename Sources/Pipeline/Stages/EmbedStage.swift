@@ -69,24 +69,12 @@ public struct EmbedStage: UnitProcessor {
         self.recipe = recipe
         randomWeights = RandomCLIP.isRandom(directory: config.model)
         files = try SourceFiles(catalog: input)
-        let hashes = try Self.hashes(pipeline: pipeline, input: input)
-        (configHash, modelHash) = (hashes.config, hashes.model)
+        let keys = StageKeys(pipeline: pipeline)
+        modelHash = try StageKeys.modelDigest(directory: config.model)
+        configHash = try keys.embed(modelDigest: modelHash)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        try StageOrder.requireDone("crop", configHash: hashes.crop, unitsWhere: CropStage.kept, in: input)
+        try StageOrder.requireDone("crop", configHash: try keys.crop(), unitsWhere: CropStage.kept, in: input)
         BLAS.setThreadCount(config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.threads)
-    }
-
-    /// The stage's config hash, the weights' SHA-256 and the crop stage's config hash, without
-    /// loading the model.
-    public static func hashes(pipeline: PipelineConfig, input: Catalog) throws -> (config: String, model: String, crop: String) {
-        let weightFiles = try LoadedModel.weightFiles(directory: pipeline.embed.model)
-        let model = weightFiles.count == 1 ? try SHA256.hex(file: weightFiles[0])
-            : SHA256.hex(Array(try weightFiles.map { try SHA256.hex(file: $0) }.joined(separator: "\n").utf8))
-        let crop = try CropStage(pipeline: pipeline, input: input).configHash
-        var settings = pipeline.embed
-        settings.model = ""
-        settings.threads = 0
-        return (String(SHA256.hex(Array((ConfigLoader.canonicalJSON(settings) + crop + model).utf8)).prefix(16)), model, crop)
     }
 
     static let kept = """

@@ -19,20 +19,12 @@ public struct IngestStage: UnitProcessor {
         self.pipeline = pipeline
         manifest = try ManifestConfig.load(path: pipeline.manifest)
         configJSON = ConfigLoader.canonicalJSON(ResolvedConfig(pipeline: pipeline, manifest: manifest))
-        let hashed = ConfigLoader.canonicalJSON(HashedConfig(unitSize: pipeline.unitSize, ingest: pipeline.ingest,
-                                                             sources: manifest.sources))
-        configHash = String(SHA256.hex(Array(hashed.utf8)).prefix(16))
+        configHash = StageKeys.ingest(pipeline: pipeline, manifest: manifest)
     }
 
     struct ResolvedConfig: Encodable {
         var pipeline: PipelineConfig
         var manifest: ManifestConfig
-    }
-
-    struct HashedConfig: Encodable {
-        var unitSize: Int
-        var ingest: IngestConfig
-        var sources: [SourceConfig]
     }
 
     /// The manifest reader for this stage's config.

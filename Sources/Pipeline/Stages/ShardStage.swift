@@ -41,10 +41,14 @@ public struct ShardStage: UnitProcessor {
         self.input = input
         layout = BuildLayout(root: pipeline.buildDir)
         tokenizer = pipeline.tag.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: pipeline.tag.tokenizer)
-        let embed = try EmbedStage.hashes(pipeline: pipeline, input: input)
-        configHash = String(SHA256.hex(Array((ConfigLoader.canonicalJSON(config) + embed.config + "|schema \(Self.schemaVersion)").utf8)).prefix(16))
+        // Embed's key from the catalog: shard runs no model, so it reads the weights only when
+        // no embed unit was done with this config (to name the key that is missing, or for a
+        // build with nothing to embed).
+        let keys = StageKeys(pipeline: pipeline)
+        let embed = try keys.recordedEmbed(in: input) ?? keys.embed(modelDigest: StageKeys.modelDigest(directory: pipeline.embed.model))
+        configHash = keys.shard(embed: embed)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        try StageOrder.requireDone("embed", configHash: embed.config, unitsWhere: EmbedStage.kept, in: input)
+        try StageOrder.requireDone("embed", configHash: embed, unitsWhere: EmbedStage.kept, in: input)
     }
 
     public func units() throws -> (units: AnyIterator<WorkUnit<ShardItem>>, samples: Int) {

@@ -38,19 +38,8 @@ public struct TagStage: UnitProcessor {
         } catch {
             throw PipelineError(.config, "cannot load the tokenizer: \(error)", key: "tag.tokenizer")
         }
-        var hashed = try TextResources.bundledBytes()
-        if !config.tokenizer.isEmpty { hashed += TextResources.tokenizerBytes(directory: config.tokenizer) }
-        let ingestHash = try IngestStage(pipeline: pipeline).configHash
-        var settings = config
-        settings.tokenizer = config.tokenizer.isEmpty ? "" : "custom"
-        hashed += Array((ConfigLoader.canonicalJSON(settings) + ingestHash).utf8)
-        configHash = String(SHA256.hex(hashed).prefix(16))
+        configHash = try StageKeys(pipeline: pipeline).tag()
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-    }
-
-    /// The hash the tag stage of `pipeline` records, without loading the tagger twice.
-    public static func configHash(pipeline: PipelineConfig, input: Catalog) throws -> String {
-        try TagStage(pipeline: pipeline, input: input).configHash
     }
 
     /// The ingest stage's units with accepted samples, each loaded lazily.
