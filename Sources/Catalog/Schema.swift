@@ -223,6 +223,11 @@ enum Schema {
         DELETE FROM unit_files WHERE NOT EXISTS (
             SELECT 1 FROM units u WHERE u.stage = unit_files.stage AND u.unit = unit_files.unit AND u.config_hash = unit_files.config_hash);
         """,
+        // 7: which rule gave a label's token positions: the label's own BPE ids (λ-ECLIPSE's
+        // substitution) or, where none occurs, the matched noun's span (tag.substitute_at_noun).
+        """
+        ALTER TABLE noun_labels ADD COLUMN positions_rule TEXT NOT NULL DEFAULT 'label_ids';
+        """,
     ]
 
     /// The version this code writes.

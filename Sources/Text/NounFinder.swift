@@ -206,6 +206,26 @@ public struct NounFinder: Sendable {
         public var referencePositions: [Int]
         /// Positions of the matched noun span's tokens.
         public var spanPositions: [Int]
+
+        /// Where a subject's embedding goes in the caption's hidden states.
+        public enum PositionsRule: String, Sendable {
+            /// Every position holding one of the label's BPE ids (λ-ECLIPSE's substitution).
+            case labelIDs = "label_ids"
+            /// The matched noun's own tokens, where none of the label's ids occurs ("boxes"
+            /// for the label "box": a plural or other inflection is another BPE token).
+            case nounSpan = "noun_span"
+        }
+
+        /// The rule that gives ``positions``: the label's ids where they occur; with
+        /// `substituteAtNoun`, else the matched noun's span.
+        public func rule(substituteAtNoun: Bool) -> PositionsRule {
+            substituteAtNoun && referencePositions.isEmpty && !spanPositions.isEmpty ? .nounSpan : .labelIDs
+        }
+
+        /// The positions the subject's embedding replaces under ``rule(substituteAtNoun:)``.
+        public func positions(substituteAtNoun: Bool) -> [Int] {
+            rule(substituteAtNoun: substituteAtNoun) == .nounSpan ? spanPositions : referencePositions
+        }
     }
 
     /// Matches each label to a noun (by singular lemma of the whole label, or of its last word

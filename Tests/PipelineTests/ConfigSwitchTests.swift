@@ -139,21 +139,22 @@ import Testing
     @Test func aUnitDoneUnderTwoConfigsIsReportedAndRepaired() throws {
         let dir = TemporaryDirectory("config-switch-old")
         let path = dir.appending("catalog.sqlite")
-        let catalog = try Catalog(path: path)
+        let current = try Catalog(path: dir.appending("current.sqlite"))
         for (hash, finished) in [("aaaa", 2.0), ("bbbb", 1.0)] {
             let record = UnitRecord(stage: "crop", unit: 0, configHash: hash, itemsIn: 1, itemsOK: 1, itemsSkipped: 0, itemsFailed: 0,
                                     host: "h", worker: 0, runID: 1, started: 0, finished: finished)
-            try catalog.write { db in try catalog.recordUnit(record, files: [], in: db) }
+            try current.write { db in try current.recordUnit(record, files: [], in: db) }
         }
         // recordUnit supersedes: only the last recorded config remains.
-        #expect(try catalog.doneUnits(stage: "crop", configHash: "aaaa").isEmpty)
-        #expect(try catalog.doneUnits(stage: "crop", configHash: "bbbb") == [0])
-        // An old catalog's state, made by hand, at schema 5.
+        #expect(try current.doneUnits(stage: "crop", configHash: "aaaa").isEmpty)
+        #expect(try current.doneUnits(stage: "crop", configHash: "bbbb") == [0])
+        // An old catalog (schema 5) holding unit 0 under two configs, as that code could leave it.
+        let catalog = try Catalog(path: path, migratingTo: 5)
         try catalog.database.execute("""
-            INSERT INTO units (stage, unit, config_hash, status, finished) VALUES ('crop', 0, 'aaaa', 'done', 2.0);
+            INSERT INTO units (stage, unit, config_hash, status, finished) VALUES ('crop', 0, 'aaaa', 'done', 2.0),
+                ('crop', 0, 'bbbb', 'done', 1.0);
             INSERT INTO unit_files (stage, unit, config_hash, path, bytes, sha256) VALUES ('crop', 0, 'aaaa', 'x', 1, 'y'),
                 ('crop', 0, 'bbbb', 'z', 1, 'w');
-            PRAGMA user_version = 5;
             """)
         #expect(try catalog.unitsUnderSeveralConfigs() == ["crop unit 0: aaaa, bbbb"])
         let (_, mismatches) = try CatalogInspection.verify(catalog, root: dir.path)

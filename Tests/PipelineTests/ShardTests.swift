@@ -28,6 +28,46 @@ import Text
 
     func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
 
+    /// Subjects whose label ids are absent from the caption ("box" in "three brown boxes") reach
+    /// the shards through their noun's own tokens (tag.substitute_at_noun, the default); with it
+    /// off they are lost as no_subject_tokens, as with λ-ECLIPSE's rule alone.
+    @Test func labelsWhoseIdsAreAbsentKeepTheirRows() throws {
+        let (dir, pipeline) = try prepare(perLayout: 3)
+        #expect(try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        let db = try Catalog(path: dir.appending("build/catalog.sqlite"), readOnly: true).database
+        func count(_ sql: String) throws -> Int { try db.scalar(sql).int ?? -1 }
+        let byNoun = try count("SELECT COUNT(*) FROM noun_labels WHERE positions_rule = 'noun_span'")
+        #expect(byNoun > 0, "the sample has labels whose ids the caption lacks")
+        #expect(try count("SELECT COUNT(*) FROM noun_labels WHERE positions_rule = 'noun_span' AND token_positions_json = '[]'") == 0)
+        // Samples lost although a kept subject is linked to a caption noun (unlabelled instance
+        // maps have no noun, and stay without tokens).
+        let linkedButLost = """
+            SELECT COUNT(*) FROM sample_status t WHERE t.stage = 'shard' AND t.reason = 'no_subject_tokens' AND EXISTS
+              (SELECT 1 FROM subjects s WHERE s.sample_id = t.sample_id AND s.status = 'ok' AND s.noun_idx IS NOT NULL)
+            """
+        #expect(try count(linkedButLost) == 0)
+        // Kept subjects linked to a noun but without a token position (what shard leaves out of a row).
+        let tokenless = """
+            SELECT COUNT(*) FROM subjects s JOIN noun_labels l ON l.sample_id = s.sample_id AND l.k = s.k
+            WHERE s.status = 'ok' AND s.noun_idx IS NOT NULL AND l.token_positions_json = '[]'
+            """
+        #expect(try count(tokenless) == 0)
+        let rows = try count("SELECT COUNT(*) FROM shard_rows")
+        let lostBefore = try count("SELECT COUNT(*) FROM sample_status WHERE stage = 'shard' AND reason = 'no_subject_tokens'")
+
+        let strict = try copy(dir, pipeline, to: "strict-build")
+        for stage in ["tag", "crop", "embed", "shard"] {
+            let run = try ExecutableRunner.run(stage, ["--pipeline", strict, "--quiet", "--set", "tag.substitute_at_noun=false"])
+            #expect(run.status == 0, "\(stage): \(run.stderr)")
+        }
+        let old = try Catalog(path: dir.appending("strict-build/catalog.sqlite"), readOnly: true).database
+        let lost = try old.scalar(linkedButLost).int ?? -1
+        #expect(try old.scalar(tokenless).int ?? 0 > 0, "the sample has kept subjects whose label ids the caption lacks")
+        #expect(try old.scalar("SELECT COUNT(*) FROM noun_labels WHERE positions_rule = 'noun_span'").int == 0)
+        #expect(try old.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'shard' AND reason = 'no_subject_tokens'").int == lostBefore + lost)
+        #expect((try old.scalar("SELECT COUNT(*) FROM shard_rows").int ?? 0) + lost == rows)
+    }
+
     func copy(_ dir: TemporaryDirectory, _ pipeline: String, to name: String) throws -> String {
         try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending(name))
         let path = dir.appending(name + ".yaml")

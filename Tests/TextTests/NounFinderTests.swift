@@ -49,6 +49,24 @@ import Testing
         #expect(matches[1].referencePositions == matches[1].spanPositions)
         #expect(matches[1].spanPositions.allSatisfy { Self.finder.tokenizer.encode("mug").contains(ids[$0]) })
     }
+
+    /// "three brown boxes" with the label "box": the label's id never occurs ("boxes" is another
+    /// BPE token), so the reference rule finds no position; substituting at the noun gives the
+    /// token of "boxes", and the rule says so. Where the label's ids occur they are kept.
+    @Test func aLabelWhoseIdsAreAbsentSubstitutesAtItsNoun() {
+        let caption = "three brown boxes on a wooden table next to a red mug"
+        let ids = Self.finder.tokenizer.tokenize(caption).ids
+        let matches = Self.finder.match(labels: ["box", "mug"], caption: caption)
+        let box = matches[0], mug = matches[1]
+        #expect(box.noun != nil && box.referencePositions.isEmpty && !box.spanPositions.isEmpty)
+        #expect(box.rule(substituteAtNoun: true) == .nounSpan && box.positions(substituteAtNoun: true) == box.spanPositions)
+        #expect(box.spanPositions.map { ids[$0] } == Self.finder.tokenizer.encode("boxes"))
+        #expect(box.rule(substituteAtNoun: false) == .labelIDs && box.positions(substituteAtNoun: false).isEmpty)
+        #expect(mug.rule(substituteAtNoun: true) == .labelIDs && mug.positions(substituteAtNoun: true) == mug.referencePositions)
+        // A label that matches no noun gets no positions either way.
+        let none = Self.finder.match(labels: ["stuffed animal"], caption: caption)[0]
+        #expect(none.positions(substituteAtNoun: true).isEmpty && none.rule(substituteAtNoun: true) == .labelIDs)
+    }
 }
 
 /// Noun finding against 225 captions written for the project with their gold object nouns

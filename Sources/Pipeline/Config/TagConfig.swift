@@ -14,10 +14,15 @@ public struct TagConfig: Codable, Sendable, Equatable {
     /// A model's tokenizer files (Hugging Face directory or `bpe_simple_vocab_16e6.txt[.gz]`);
     /// empty: the built-in OpenAI CLIP vocabulary. Relative to the pipeline file.
     public var tokenizer: String = ""
+    /// Where none of a mask label's token ids occurs in the caption's ("box" against "three
+    /// brown boxes"), substitute at the matched noun's own tokens, so the subject is not lost to
+    /// `no_subject_tokens` at shard; false keeps λ-ECLIPSE's rule alone. `noun_labels.positions_rule`
+    /// records which rule gave each label's positions.
+    public var substituteAtNoun: Bool = true
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case requireLabelMatch = "require_label_match", requireNoun = "require_noun"
-        case groundingPrompts = "grounding_prompts", tokenizer
+        case groundingPrompts = "grounding_prompts", tokenizer, substituteAtNoun = "substitute_at_noun"
     }
 
     public init() {}
@@ -30,5 +35,6 @@ public struct TagConfig: Codable, Sendable, Equatable {
         requireNoun = try c.decodeIfPresent(Bool.self, forKey: .requireNoun) ?? d.requireNoun
         groundingPrompts = try c.decodeIfPresent(Bool.self, forKey: .groundingPrompts) ?? d.groundingPrompts
         tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer) ?? d.tokenizer
+        substituteAtNoun = try c.decodeIfPresent(Bool.self, forKey: .substituteAtNoun) ?? d.substituteAtNoun
     }
 }

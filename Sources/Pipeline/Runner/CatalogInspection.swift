@@ -66,8 +66,8 @@ public enum CatalogInspection {
         try section("stages", "SELECT stage, status, reason, message FROM sample_status WHERE sample_id = ? ORDER BY stage", ["stage", "status", "reason", "message"])
         try section("nouns", "SELECT idx, text, lemma, char_start, char_end, token_positions_json FROM nouns WHERE sample_id = ? ORDER BY idx",
                     ["idx", "text", "lemma", "start", "end", "tokens"])
-        try section("label matches", "SELECT k, label, noun_idx, token_positions_json, span_positions_json FROM noun_labels WHERE sample_id = ? ORDER BY k",
-                    ["k", "label", "noun", "reference_tokens", "span_tokens"])
+        try section("label matches", "SELECT k, label, noun_idx, token_positions_json, positions_rule, span_positions_json FROM noun_labels WHERE sample_id = ? ORDER BY k",
+                    ["k", "label", "noun", "tokens", "rule", "span_tokens"])
         try section("subjects", "SELECT k, label, noun_idx, box_json, fill_ratio, box_area_ratio, status, reason, crop_object FROM subjects WHERE sample_id = ? ORDER BY k",
                     ["k", "label", "noun", "box", "fill", "box_area", "status", "reason", "crop"])
         try section("derived images", "SELECT kind, object FROM sample_objects WHERE sample_id = ?", ["kind", "object"])

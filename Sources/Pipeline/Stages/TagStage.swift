@@ -94,6 +94,7 @@ public struct TagStage: UnitProcessor {
                 files.append((String(format: "exports/grounding/unit-%05d.jsonl", unit), Array(lines.joined().utf8)))
             }
         }
+        let substituteAtNoun = config.substituteAtNoun
         return UnitOutput(files: files) { _, db in
             for r in done {
                 let id = r.item.sampleID
@@ -111,10 +112,12 @@ public struct TagStage: UnitProcessor {
                               Self.json(r.nounPositions[i])])
                 }
                 for (k, match) in r.matches {
+                    let rule = match.rule(substituteAtNoun: substituteAtNoun)
                     try db.run("""
-                        INSERT INTO noun_labels (sample_id, k, label, noun_idx, token_positions_json, span_positions_json)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        """, [id, k, match.label, match.noun, Self.json(match.referencePositions), Self.json(match.spanPositions)])
+                        INSERT INTO noun_labels (sample_id, k, label, noun_idx, token_positions_json, span_positions_json, positions_rule)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """, [id, k, match.label, match.noun, Self.json(match.positions(substituteAtNoun: substituteAtNoun)),
+                              Self.json(match.spanPositions), rule.rawValue])
                 }
             }
             return done.map { ItemOutcome(status: $0.status, reason: $0.reason) }
