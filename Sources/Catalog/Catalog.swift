@@ -16,6 +16,13 @@ public final class Catalog {
         if !readOnly { try migrate() }
     }
 
+    /// Test hook: opens (creating) a catalog migrated only up to schema `version`, as an older
+    /// build of this code left it.
+    package init(path: String, migratingTo version: Int) throws {
+        database = try Database(path: path, readOnly: false)
+        try migrate(to: version)
+    }
+
     /// The schema version this code writes.
     public static var schemaVersion: Int { Schema.version }
 
@@ -24,12 +31,12 @@ public final class Catalog {
         try database.scalar("PRAGMA user_version").int ?? 0
     }
 
-    private func migrate() throws {
+    private func migrate(to target: Int = Schema.version) throws {
         let current = try schemaVersion()
         guard current <= Schema.version else {
             throw CatalogError(.schemaTooNew, "catalog schema \(current) is newer than this build's \(Schema.version)", path: path)
         }
-        for version in current..<Schema.version {
+        for version in current..<max(current, target) {
             try database.transaction {
                 try database.execute(Schema.migrations[version])
                 try database.execute("PRAGMA user_version = \(version + 1)")
@@ -201,5 +208,44 @@ public struct FileRecord: Sendable, Equatable {
         self.path = path
         self.bytes = bytes
         self.sha256 = sha256
+    }
+}
+
+/// What a stage's done units hold across the whole build (every run, every config recorded as
+/// done): the `reports/<stage>` files describe this, and the last run beside it.
+public struct StageState: Codable, Sendable, Equatable {
+    public var unitsDone = 0
+    public var itemsIn = 0
+    public var itemsOK = 0
+    public var itemsSkipped = 0
+    public var itemsFailed = 0
+    /// `skipped:reason` and `failed:reason` with counts.
+    public var reasons: [String: Int] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case unitsDone = "units_done", itemsIn = "items_in", itemsOK = "items_ok", itemsSkipped = "items_skipped"
+        case itemsFailed = "items_failed", reasons
+    }
+
+    public init() {}
+}
+
+extension Catalog {
+    /// The build-wide state of `stage`: its done units' counts, and the reasons of its items
+    /// (ingest's entries, or the stage's `sample_status` rows) that are not ok.
+    public func stageState(stage: String) throws -> StageState {
+        var state = StageState()
+        if let row = try database.query("""
+            SELECT COUNT(*), SUM(items_in), SUM(items_ok), SUM(items_skipped), SUM(items_failed) FROM units
+            WHERE stage = ? AND status = 'done'
+            """, [stage]).first {
+            (state.unitsDone, state.itemsIn, state.itemsOK) = (row[0].int ?? 0, row[1].int ?? 0, row[2].int ?? 0)
+            (state.itemsSkipped, state.itemsFailed) = (row[3].int ?? 0, row[4].int ?? 0)
+        }
+        let reasons = stage == "ingest"
+            ? try database.query("SELECT status, reason, COUNT(*) FROM entries WHERE status <> 'ok' GROUP BY 1, 2")
+            : try database.query("SELECT status, reason, COUNT(*) FROM sample_status WHERE stage = ? AND status <> 'ok' GROUP BY 1, 2", [stage])
+        for row in reasons { state.reasons["\(row[0].string ?? "?"):\(row[1].string ?? "unknown")"] = row[2].int ?? 0 }
+        return state
     }
 }

@@ -39,7 +39,7 @@ import Text
         var checked = 0
         for row in try db.query("""
             SELECT e.caption, l.label, l.noun_idx, l.token_positions_json, l.span_positions_json, n.text, n.char_start, n.char_end,
-                   n.token_positions_json
+                   n.token_positions_json, l.positions_rule
             FROM noun_labels l JOIN entries e ON e.sample_id = l.sample_id AND e.status = 'ok'
             JOIN sample_status t ON t.sample_id = l.sample_id AND t.stage = 'tag' AND t.status = 'ok'
             LEFT JOIN nouns n ON n.sample_id = l.sample_id AND n.idx = l.noun_idx
@@ -48,9 +48,12 @@ import Text
             #expect(row[2].int != nil, "label \(label) unmatched in an ok sample: \(caption)")
             let ids = tokenizer.tokenize(caption).ids
             let labelIDs = Set(tokenizer.encode(label))
-            let reference = try JSONValue.parse(Array(row[3].string!.utf8)).array!.compactMap(\.int)
-            #expect(reference == ids.indices.filter { $0 > 0 && labelIDs.contains(ids[$0]) && ids[$0] != tokenizer.endID })
+            let positions = try JSONValue.parse(Array(row[3].string!.utf8)).array!.compactMap(\.int)
+            let reference = ids.indices.filter { $0 > 0 && labelIDs.contains(ids[$0]) && ids[$0] != tokenizer.endID }
             let span = try JSONValue.parse(Array(row[4].string!.utf8)).array!.compactMap(\.int)
+            // The label's own ids where they occur; else (substitute_at_noun) the noun's tokens.
+            #expect(row[9].string == (reference.isEmpty ? "noun_span" : "label_ids"))
+            #expect(positions == (reference.isEmpty ? span : reference))
             let nounSpan = try JSONValue.parse(Array(row[8].string!.utf8)).array!.compactMap(\.int)
             #expect(!span.isEmpty && span == nounSpan)
             // The span's ids spell the noun's text.
@@ -75,8 +78,18 @@ import Text
         }
         #expect(lines == (try db.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'tag' AND status = 'ok'").int))
 
+        let report = try String(contentsOfFile: dir.appending("build/reports/tag.md"), encoding: .utf8)
         let again = try ExecutableRunner.run("tag", ["--pipeline", pipeline, "--quiet"])
         #expect(again.stdout.contains("0 processed"))
+        // The reports describe the build: a run with nothing to do leaves its counts, and says
+        // that it processed nothing.
+        let okCount = try #require(try db.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'tag' AND status = 'ok'").int)
+        let rerun = try String(contentsOfFile: dir.appending("build/reports/tag.md"), encoding: .utf8)
+        #expect(report.contains("| ok | \(okCount) |") && rerun.contains("| ok | \(okCount) |"), "\(rerun)")
+        #expect(rerun.contains("| skipped:no_nouns | 1 |") && rerun.contains("| units processed / already done / owned | 0 /"))
+        let json = try JSONValue.parse(Array(try String(contentsOfFile: dir.appending("build/reports/tag.json"), encoding: .utf8).utf8))
+        #expect(json["build"]?["items_ok"]?.int == okCount && json["units_processed"]?.int == 0)
+        #expect(again.stdout.contains("build: ") && again.stdout.contains("\(okCount) ok"))
     }
 
     @Test func settingsChangeTheOutcomeAndTheHash() throws {

@@ -1,3 +1,4 @@
+public import Catalog
 import Foundation
 
 /// What one stage run did: stored in `runs.summary_json`, printed, and written under reports/.
@@ -20,6 +21,9 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// `skipped:reason` and `failed:reason` with counts.
     public var reasons: [String: Int] = [:]
     public var seconds: Double = 0
+    /// The stage's state across the build after this run (every done unit, not only this
+    /// run's): what the reports describe first. Not stored in `runs.summary_json`.
+    public var build: StageState?
     /// Processed items per second.
     public var itemsPerSecond: Double { seconds > 0 ? Double(itemsIn) / seconds : 0 }
 
@@ -27,7 +31,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case stage, worker, workers, configHash = "config_hash", unitsOwned = "units_owned"
         case unitsProcessed = "units_processed", unitsAlreadyDone = "units_already_done", itemsIn = "items_in"
         case itemsOK = "items_ok", itemsSkipped = "items_skipped", itemsFailed = "items_failed", reasons, seconds
-        case itemsPerSecond = "items_per_second"
+        case itemsPerSecond = "items_per_second", build
     }
 
     public init(stage: String, worker: Int, workers: Int, configHash: String) {
@@ -52,6 +56,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         itemsFailed = try c.decode(Int.self, forKey: .itemsFailed)
         reasons = try c.decode([String: Int].self, forKey: .reasons)
         seconds = try c.decode(Double.self, forKey: .seconds)
+        build = try c.decodeIfPresent(StageState.self, forKey: .build)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -70,6 +75,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try c.encode(reasons, forKey: .reasons)
         try c.encode((seconds * 1000).rounded() / 1000, forKey: .seconds)
         try c.encode((itemsPerSecond * 10).rounded() / 10, forKey: .itemsPerSecond)
+        try c.encodeIfPresent(build, forKey: .build)
     }
 
     /// Adds one item's outcome.
@@ -96,18 +102,33 @@ public struct RunSummary: Codable, Sendable, Equatable {
         }
         lines.append(String(format: "  time: %.2f s, %.1f items/s", seconds, itemsPerSecond))
         lines.append("  config hash: \(configHash)")
+        if let build {
+            lines.append("  build: \(build.unitsDone) units done, \(build.itemsIn) items: \(build.itemsOK) ok, "
+                         + "\(build.itemsSkipped) skipped, \(build.itemsFailed) failed")
+        }
         return lines.joined(separator: "\n")
     }
 
-    /// The summary as Markdown.
+    /// The report as Markdown: the stage's state across the build (when known), then this run.
     public var markdown: String {
-        var md = "# \(stage) run summary\n\n| | |\n|---|---|\n"
+        var md = "# \(stage) report\n\n"
+        if let build {
+            md += "## The build\n\nEvery unit done so far" + (workers > 1 ? " by worker \(worker) of \(workers)" : "") + ".\n\n"
+            md += "| | |\n|---|---|\n| units done | \(build.unitsDone) |\n| items in | \(build.itemsIn) |\n"
+            md += "| ok | \(build.itemsOK) |\n| skipped | \(build.itemsSkipped) |\n| failed | \(build.itemsFailed) |\n"
+            if !build.reasons.isEmpty {
+                md += "\n| status:reason | count |\n|---|---|\n"
+                for (reason, count) in build.reasons.sorted(by: { $0.key < $1.key }) { md += "| \(reason) | \(count) |\n" }
+            }
+            md += "\n## The last run\n\n"
+        }
+        md += "| | |\n|---|---|\n"
         md += "| worker | \(worker) of \(workers) |\n| config hash | `\(configHash)` |\n"
         md += "| units processed / already done / owned | \(unitsProcessed) / \(unitsAlreadyDone) / \(unitsOwned) |\n"
         md += "| items in | \(itemsIn) |\n| ok | \(itemsOK) |\n| skipped | \(itemsSkipped) |\n| failed | \(itemsFailed) |\n"
         md += String(format: "| seconds | %.2f |\n| items/s | %.1f |\n", seconds, itemsPerSecond)
         if !reasons.isEmpty {
-            md += "\n## Reasons\n\n| status:reason | count |\n|---|---|\n"
+            md += "\n| status:reason (this run) | count |\n|---|---|\n"
             for (reason, count) in reasons.sorted(by: { $0.key < $1.key }) { md += "| \(reason) | \(count) |\n" }
         }
         return md

@@ -213,6 +213,8 @@ public final class StageRunner {
         progress?.finish()
         summary.seconds = Date().timeIntervalSince(clock)
         try catalog.finishRun(id: runID, status: "done", summaryJSON: summary.json)
+        // The reports describe the build, so a run with nothing left to do does not blank them.
+        summary.build = try catalog.stageState(stage: processor.stage)
         try writeReports(summary)
         return summary
     }
