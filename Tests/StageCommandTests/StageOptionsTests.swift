@@ -28,3 +28,28 @@ import Testing
         }
     }
 }
+
+/// Every executable's `--help` lists its exit statuses, 64 (a bad command line) among them, and
+/// a bad command line does exit 64.
+@Suite struct ExitStatusHelpTests {
+    static let buildTools = ["ingest", "tag", "crop", "embed", "shard", "merge", "catalog", "prior"]
+    static let otherTools = ["encode", "evaluate", "preprocess", "tokenize", "pos", "make-sample"]
+
+    @Test(arguments: buildTools + otherTools + ["prior train", "prior predict", "prior evaluate", "prior init", "prior bench"])
+    func helpListsTheExitStatuses(command: String) throws {
+        let words = command.split(separator: " ").map(String.init)
+        let help = try ExecutableRunner.run(words[0], Array(words.dropFirst()) + ["--help"])
+        #expect(help.status == 0)
+        let text = help.stdout.replacingOccurrences(of: "\n", with: " ").split(separator: " ").joined(separator: " ")
+        #expect(text.contains("Exit status: 0 done") && text.contains("64 bad command line") && text.contains("1 anything else"), "\(help.stdout)")
+        if Self.buildTools.contains(words[0]) {
+            #expect(text.contains("75 another process holds the build's lock") && text.contains("78 bad config or manifest"))
+        }
+    }
+
+    @Test(arguments: buildTools + otherTools)
+    func aBadCommandLineExits64(tool: String) throws {
+        let run = try ExecutableRunner.run(tool, ["--no-such-flag"])
+        #expect(run.status == StageCommandSupport.usageExitCode, "\(tool): \(run.status) \(run.stderr)")
+    }
+}

@@ -13,7 +13,7 @@ struct CatalogCommand: ParsableCommand {
             verify: recheck every recorded file (unit outputs, shards) against its size and SHA-256; exit 1 on a mismatch.
             inspect ID: one sample's whole lineage (source, caption, nouns, token positions, crops, features, shard row).
             order: a seeded shuffled epoch order of a split (shard path, row, sample id per line), as the Python reader computes it.
-            """)
+            """ + "\n\n" + StageCommandSupport.buildExitStatusHelp)
 
     enum View: String, ExpressibleByArgument, CaseIterable { case summary, problems, dump, verify, inspect, order }
 

@@ -10,7 +10,7 @@ struct CropCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crop",
         abstract: "Cut each subject out by its mask (on white, cropped to its box, padded square), apply the paper's filters.",
-        discussion: "Reads what ingest recorded in the build catalog. Units follow ingest's; a killed run resumes.")
+        discussion: "Reads what ingest recorded in the build catalog. Units follow ingest's; a killed run resumes." + "\n\n" + StageCommandSupport.buildExitStatusHelp)
 
     @OptionGroup var options: StageOptions
 

@@ -10,7 +10,7 @@ struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
         abstract: "CLIP features of each cropped sample: caption hidden states and embedding, whole image, subject crops, Canny image.",
-        discussion: "Reads what crop recorded. Writes features/embed/unit-NNNNN.safetensors (f16 by default). Units follow ingest's; a killed run resumes.")
+        discussion: "Reads what crop recorded. Writes features/embed/unit-NNNNN.safetensors (f16 by default). Units follow ingest's; a killed run resumes." + "\n\n" + StageCommandSupport.buildExitStatusHelp)
 
     @OptionGroup var options: StageOptions
 

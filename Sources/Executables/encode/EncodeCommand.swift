@@ -18,7 +18,7 @@ struct EncodeCommand: ParsableCommand {
             image_embeds [N,P]; a ViT writes last_hidden_state and cls. Raw images are preprocessed as the \
             reference processors do (CLIP: shortest side bicubic + centre crop + CLIP mean/std; ViT: resize \
             256/224 of the model size + centre crop + ImageNet mean/std).
-            """)
+            """ + "\n\n" + StageCommandSupport.toolExitStatusHelp)
 
     @Option(help: "A Hugging Face model directory (config.json + model.safetensors).") var model: String
     @Option(help: "Captions, one per line (tokenized with --tokenizer or the model directory's tokenizer files).") var text: String?

@@ -17,7 +17,7 @@ struct EvaluateCommand: ParsableCommand {
             --generated: <subject>/<prompt index>/<k>.png, or a JSONL list of {subject, prompt, image}. \
             --real-images scores each subject's real images against each other (the upper-bound row). \
             Models: DINO ViT-S/16 (facebook/dino-vits16) and CLIP ViT-B/32 (openai/clip-vit-base-patch32) directories.
-            """)
+            """ + "\n\n" + StageCommandSupport.toolExitStatusHelp)
 
     @Option(help: "The DreamBench folder.") var dreambench: String
     @Option(help: "Generated images: a folder <subject>/<prompt>/<k>.png or a .jsonl list.") var generated: String?

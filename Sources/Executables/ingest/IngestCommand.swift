@@ -8,7 +8,7 @@ struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Read the manifest's sources and record each sample (id, size, caption, masks) in the catalog.",
-        discussion: "Units already done for the same config are skipped; a killed run resumes where it stopped.")
+        discussion: "Units already done for the same config are skipped; a killed run resumes where it stopped." + "\n\n" + StageCommandSupport.buildExitStatusHelp)
 
     @OptionGroup var options: StageOptions
 

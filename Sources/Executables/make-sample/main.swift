@@ -7,7 +7,8 @@ import SampleScenes
 struct MakeSample: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "make-sample",
-        abstract: "Draw procedural scenes with exact instance masks and captions, in every input layout.")
+        abstract: "Draw procedural scenes with exact instance masks and captions, in every input layout.",
+        discussion: "Exit status: 0 done; 64 bad command line; 1 anything else (an unreadable or bad input, I/O).")
 
     @Option(help: "Output folder (replaced if it holds an earlier sample).") var output = "builds/sample-data"
     @Option(help: "Scenes per layout.") var perLayout = 8

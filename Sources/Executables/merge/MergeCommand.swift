@@ -7,7 +7,8 @@ import Pipeline
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Fold the worker catalogs of a build (workers/catalog-K-of-N.sqlite) into its catalog.sqlite.")
+        abstract: "Fold the worker catalogs of a build (workers/catalog-K-of-N.sqlite) into its catalog.sqlite.",
+        discussion: StageCommandSupport.buildExitStatusHelp)
 
     @Option(help: "Pipeline config whose build to merge.") var pipeline: String?
     @Option(help: "Build directory to merge (instead of --pipeline).") var build: String?

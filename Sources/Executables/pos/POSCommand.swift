@@ -9,7 +9,7 @@ struct POSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pos",
         abstract: "Tag words (one per line, blank line between sentences) with Universal POS tags.",
-        discussion: "Output: word<TAB>UPOS per line, same layout. --score FILE.conllu prints accuracy; --train derives the tagger.")
+        discussion: "Output: word<TAB>UPOS per line, same layout. --score FILE.conllu prints accuracy; --train derives the tagger." + "\n\n" + "Exit status: 0 done; 64 bad command line; 1 anything else (an unreadable or bad input, I/O).")
 
     @Argument(help: "Input file (default: standard input).") var file: String?
     @Option(help: "Score the tagger on a CoNLL-U file (cased and lower-cased).") var score: String?

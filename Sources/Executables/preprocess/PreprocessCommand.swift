@@ -13,7 +13,7 @@ struct PreprocessCommand: ParsableCommand {
         discussion: """
             clip: Hugging Face CLIPImageProcessor (shortest side 224 bicubic, centre crop 224, CLIP mean/std).
             dino: torchvision Resize(256, bicubic) + CenterCrop(224) + ImageNet mean/std (DreamBench DINO).
-            """)
+            """ + "\n\n" + StageCommandSupport.toolExitStatusHelp)
 
     @Option(help: "clip or dino.") var recipe: String = "clip"
     @Option(help: "The safetensors file to write.") var output: String

@@ -14,6 +14,7 @@ struct PriorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prior",
         abstract: "Train, run and evaluate the λ-ECLIPSE prior (diffusers PriorTransformer layout).",
+        discussion: StageCommandSupport.buildExitStatusHelp,
         subcommands: [Train.self, Predict.self, Evaluate.self, Init.self, Bench.self])
 
     static func fail(_ error: any Error, _ command: String) -> ExitCode {
@@ -30,7 +31,8 @@ extension PriorCommand {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Train on the train split of a build's shards; resumes from the newest checkpoint.",
-            discussion: "Settings come from the pipeline file's train: section (override with --set train.KEY=VALUE).")
+            discussion: "Settings come from the pipeline file's train: section (override with --set train.KEY=VALUE).\n\n"
+                + StageCommandSupport.buildExitStatusHelp)
 
         @Option(help: "Pipeline config whose build to train on.") var pipeline: String
         @Option(name: .customLong("set"), help: "Override a setting, e.g. --set train.steps=200.") var overrides: [String] = []
@@ -68,7 +70,7 @@ extension PriorCommand {
                 Reads interleaved_text, attention_mask, text_embeds and control_embeds from each shard and writes
                 image_embeds [N, D] (f32) with the sample ids in the metadata. The noise input is drawn from --seed
                 per row (as the λ-ECLIPSE pipeline draws randn).
-                """)
+                """ + "\n\n" + StageCommandSupport.buildExitStatusHelp)
 
         @Option(help: "Prior folder (config.json + diffusion_pytorch_model.safetensors).") var prior: String
         @Option(help: "Output safetensors file.") var output: String
@@ -135,7 +137,8 @@ extension PriorCommand {
 
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Prior-only evaluation on a split: MSE, cosine, top-1/top-5 retrieval, CLIP-T in latent space.")
+            abstract: "Prior-only evaluation on a split: MSE, cosine, top-1/top-5 retrieval, CLIP-T in latent space.",
+            discussion: StageCommandSupport.buildExitStatusHelp)
 
         @Option(help: "Pipeline config whose build to read.") var pipeline: String
         @Option(help: "Prior folder (default: the newest training checkpoint).") var prior: String?
@@ -182,7 +185,8 @@ extension PriorCommand {
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a freshly initialised prior folder (for tests and benchmarks).")
+            abstract: "Write a freshly initialised prior folder (for tests and benchmarks).",
+            discussion: StageCommandSupport.buildExitStatusHelp)
 
         @Option(help: "Output folder.") var output: String
         @Option var heads = 16
@@ -208,7 +212,8 @@ extension PriorCommand {
 
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time training steps (forward, backward, clipping, AdamW) on random inputs; prints samples/s.")
+            abstract: "Time training steps (forward, backward, clipping, AdamW) on random inputs; prints samples/s.",
+            discussion: StageCommandSupport.buildExitStatusHelp)
 
         @Option var heads = 16
         @Option var headDim = 32

@@ -10,7 +10,7 @@ struct ShardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shard",
         abstract: "Write the interleaved training rows of each unit as one safetensors shard, indexed in the catalog.",
-        discussion: "Reads what embed recorded. Writes shards/shard-NNNNN.safetensors (f16 by default); shard_rows maps sample ids to rows and splits.")
+        discussion: "Reads what embed recorded. Writes shards/shard-NNNNN.safetensors (f16 by default); shard_rows maps sample ids to rows and splits." + "\n\n" + StageCommandSupport.buildExitStatusHelp)
 
     @OptionGroup var options: StageOptions
 

@@ -14,7 +14,7 @@ struct TagCommand: ParsableCommand {
             Reads what ingest recorded in the build catalog. Samples whose caption has no noun, or has a mask \
             label it does not contain, are skipped with that reason. Writes exports/grounding/unit-NNNNN.jsonl: \
             each sample's nouns as a Grounding-DINO text prompt. Units follow ingest's; a killed run resumes.
-            """)
+            """ + "\n\n" + StageCommandSupport.buildExitStatusHelp)
 
     @OptionGroup var options: StageOptions
 

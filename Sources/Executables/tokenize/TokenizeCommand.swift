@@ -8,7 +8,7 @@ struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
         abstract: "CLIP BPE token ids of captions (one per line), as open_clip's tokenizer gives them.",
-        discussion: "Writes {\"ids\": [...77], \"attention_mask\": [...77]} per input line.")
+        discussion: "Writes {\"ids\": [...77], \"attention_mask\": [...77]} per input line." + "\n\n" + "Exit status: 0 done; 64 bad command line; 1 anything else (an unreadable or bad input, I/O).")
 
     @Argument(help: "A file with one caption per line (default: standard input).") var file: String?
     @Option(help: "A tokenizer: a Hugging Face directory (vocab.json + merges.txt) or a bpe_simple_vocab_16e6.txt.")

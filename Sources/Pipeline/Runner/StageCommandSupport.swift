@@ -7,6 +7,19 @@ public enum StageCommandSupport {
     public static let lockedExitCode: Int32 = 75
     /// Exit status for a bad config (EX_CONFIG).
     public static let configExitCode: Int32 = 78
+    /// Exit status for a bad command line (EX_USAGE), as ArgumentParser exits for one.
+    public static let usageExitCode: Int32 = 64
+
+    /// The exit statuses of the stage executables and the tools that open a build (merge,
+    /// catalog, prior), for their `--help`.
+    public static let buildExitStatusHelp = """
+        Exit status: 0 done (bad samples are recorded, not fatal); 64 bad command line; 75 another process \
+        holds the build's lock; 78 bad config or manifest, or a stage that must run first; 1 anything else \
+        (I/O, disk full).
+        """
+
+    /// The exit statuses of the tools that open no build, for their `--help`.
+    public static let toolExitStatusHelp = "Exit status: 0 done; 64 bad command line; 1 anything else (an unreadable or bad input, I/O)."
 
     /// Resolves `--workers/--worker` against the Slurm array defaults.
     /// - Throws: ``PipelineError`` `.usage` for an out-of-range index.
