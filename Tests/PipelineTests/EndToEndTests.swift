@@ -57,6 +57,44 @@ import Testing
                 == (try db.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'shard' AND status = 'ok'").int))
     }
 
+    /// `catalog problems` covers every stage and the subject-level verdicts: each (stage, status,
+    /// reason) with its count, as the tables hold them, and example ids that `catalog inspect` takes.
+    @Test func problemsCoverEveryStageAndSubjects() throws {
+        let (dir, pipeline) = try prepare(perLayout: 2, unitSize: 6, extra: "crop: {min_image_side: 200, min_box_area: 0.05}")
+        for stage in ["ingest", "tag", "crop"] {
+            #expect(try ExecutableRunner.run(stage, ["--pipeline", pipeline, "--quiet"]).status == 0)
+        }
+        let run = try ExecutableRunner.run("catalog", ["problems", "--pipeline", pipeline, "--examples", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let out = run.stdout
+        let db = try Catalog(path: dir.appending("build/catalog.sqlite"), readOnly: true).database
+        func expected(_ sql: String) throws -> [(String, String, Int)] {
+            try db.query(sql).map { ($0[0].string ?? "", $0[1].string ?? "", $0[2].int ?? 0) }
+        }
+        let sections = [
+            ("ingest", try expected("SELECT status, reason, COUNT(*) FROM entries WHERE status <> 'ok' GROUP BY 1, 2")),
+            ("tag", try expected("SELECT status, reason, COUNT(*) FROM sample_status WHERE stage = 'tag' AND status <> 'ok' GROUP BY 1, 2")),
+            ("crop", try expected("SELECT status, reason, COUNT(*) FROM sample_status WHERE stage = 'crop' AND status <> 'ok' GROUP BY 1, 2")),
+            ("crop subjects", try expected("SELECT status, reason, COUNT(*) FROM subjects WHERE status <> 'ok' GROUP BY 1, 2")),
+        ]
+        let lines = out.split(separator: "\n").map(String.init)
+        var previous = -1
+        for (stage, rows) in sections {
+            #expect(!rows.isEmpty, "the defect sample has \(stage) problems")
+            // Sections in pipeline order, each headed by its total.
+            let header = try #require(lines.firstIndex(of: "\(stage): \(rows.reduce(0) { $0 + $1.2 })"), "\(stage) section: \(out)")
+            #expect(header > previous)
+            previous = header
+            for (status, reason, count) in rows {
+                #expect(out.contains("  \(status):\(reason): \(count)   e.g. "), "\(stage) \(status):\(reason): \(count) in \(out)")
+            }
+        }
+        // An example id is one `catalog inspect` shows.
+        let line = try #require(lines.first { $0.contains("skipped:no_masks") })
+        let example = try #require(line.components(separatedBy: "e.g. ").last?.components(separatedBy: ", ").first)
+        #expect(try ExecutableRunner.run("catalog", ["inspect", example, "--pipeline", pipeline]).status == 0)
+    }
+
     @Test func killedAtRandomInstantsResumesToTheSameCatalog() throws {
         let (dir, pipeline) = try prepare(perLayout: 60, unitSize: 4, extra: "ingest: {verify: decode}")
         let reference = dir.appending("reference.yaml")

@@ -10,6 +10,8 @@ struct CatalogCommand: ParsableCommand {
         commandName: "catalog",
         abstract: "Inspect a build catalog: summary, problems, verify, inspect ID, order, or a canonical dump.",
         discussion: """
+            problems: what did not come through at every stage (ingest, tag, crop, embed, shard) and for subjects, \
+            grouped by stage and reason with counts and --examples example ids.
             verify: recheck every recorded file (unit outputs, shards) against its size and SHA-256; exit 1 on a mismatch.
             inspect ID: one sample's whole lineage (source, caption, nouns, token positions, crops, features, shard row).
             order: a seeded shuffled epoch order of a split (shard path, row, sample id per line), as the Python reader computes it.
@@ -24,7 +26,7 @@ struct CatalogCommand: ParsableCommand {
     @Option(help: "Epoch for 'order'.") var epoch = 0
     @Option(help: "Catalog file (default: <build>/catalog.sqlite of --pipeline).") var catalog: String?
     @Option(help: "Pipeline config whose catalog to open.") var pipeline: String?
-    @Option(help: "Rows to list for 'problems'.") var limit = 50
+    @Option(help: "Example ids per stage and reason for 'problems'.") var examples = 3
 
     func run() throws {
         do {
@@ -40,7 +42,7 @@ struct CatalogCommand: ParsableCommand {
             let opened = try Catalog(path: path, readOnly: true)
             switch view {
             case .summary: print(try CatalogReport.summary(opened))
-            case .problems: print(try CatalogReport.problems(opened, limit: limit))
+            case .problems: print(try CatalogReport.problems(opened, examples: examples))
             case .dump: print(try opened.canonicalDump(), terminator: "")
             case .verify:
                 let root = (path as NSString).deletingLastPathComponent
