@@ -39,6 +39,13 @@ import Tensor
         let missing = try ExecutableRunner.run("encode", ["--model", dir.path, "--pixel-values", fixture + "/reference.safetensors",
                                                           "--output", dir.appending("x.safetensors")])
         #expect(missing.status != 0 && missing.stderr.contains("config.json"))
+        // A missing input file is named, with the option that named it.
+        let absent = try ExecutableRunner.run("encode", ["--model", fixture, "--pixel-values", dir.appending("missing.safetensors"),
+                                                         "--output", dir.appending("x.safetensors")])
+        #expect(absent.status != 0 && absent.stderr.contains("--pixel-values \(dir.appending("missing.safetensors")): no such file")
+                && !absent.stderr.contains("NSCocoaErrorDomain"), "\(absent.stderr)")
+        let folder = try ExecutableRunner.run("encode", ["--model", fixture, "--text", dir.path, "--output", dir.appending("x.safetensors")])
+        #expect(folder.status != 0 && folder.stderr.contains("--text \(dir.path): is a folder, not a file"), "\(folder.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.appending("x.safetensors")))
     }
 }

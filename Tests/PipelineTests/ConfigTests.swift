@@ -46,13 +46,20 @@ import Testing
             _ = try PipelineConfig.load(path: path)
             Issue.record("expected an error")
         } catch let error as PipelineError {
-            #expect(error.key == "ingest.max_pixel")
+            #expect(error.key == "ingest")
             #expect(error.file == path)
-            #expect(error.description.contains("max_pixels"))
+            #expect(error.description == "\(path): ingest: unknown key 'max_pixel' (did you mean 'max_pixels'?)")
         }
         let (dir2, top) = try write("name: p\nmanifest: ../manifests/m.yaml\nunit_sise: 3\n")
-        #expect { try PipelineConfig.load(path: top) } throws: { ($0 as? PipelineError)?.key == "unit_sise" }
-        withExtendedLifetime((dir, dir2)) {}
+        #expect { try PipelineConfig.load(path: top) } throws: {
+            ($0 as? PipelineError)?.key == nil && "\($0)".hasSuffix("p.yaml: unknown key 'unit_sise' (did you mean 'unit_size'?)")
+        }
+        // Nothing close: the keys known there.
+        let (dir3, far) = try write("name: p\nmanifest: ../manifests/m.yaml\ncrop: {qqq: 1}\n")
+        #expect { try PipelineConfig.load(path: far) } throws: {
+            "\($0)".contains("crop: unknown key 'qqq' (known here: canny, canny_high, canny_low, max_box_area,")
+        }
+        withExtendedLifetime((dir, dir2, dir3)) {}
     }
 
     @Test func overridesApplyAndAreCheckedToo() throws {
@@ -60,7 +67,16 @@ import Testing
         let config = try PipelineConfig.load(path: path, overrides: ["unit_size=7", "ingest.verify=decode", "ingest.max_masks=3"])
         #expect(config.unitSize == 7 && config.ingest.verify == "decode" && config.ingest.maxMasks == 3)
         #expect { try PipelineConfig.load(path: path, overrides: ["ingest.nope=1"]) } throws: {
-            ($0 as? PipelineError)?.key == "ingest.nope"
+            ($0 as? PipelineError)?.key == "ingest" && "\($0)".contains("unknown key 'nope'")
+        }
+        #expect { try PipelineConfig.load(path: path, overrides: ["crop.min_image_side=abc"]) } throws: {
+            "\($0)".hasSuffix("p.yaml: crop.min_image_side: expected an integer, got 'abc'")
+        }
+        #expect { try PipelineConfig.load(path: path, overrides: ["crop.canny=maybe"]) } throws: {
+            "\($0)".hasSuffix("crop.canny: expected true or false, got 'maybe'")
+        }
+        #expect { try PipelineConfig.load(path: path, overrides: ["crop.min_fill=[1, 2]"]) } throws: {
+            "\($0)".hasSuffix("crop.min_fill: expected a single value, got a list")
         }
         #expect { try PipelineConfig.load(path: path, overrides: ["ingest.verify=maybe"]) } throws: {
             ($0 as? PipelineError)?.key == "ingest.verify"
@@ -76,7 +92,9 @@ import Testing
         let (dir, path) = try write("name: p\n")
         #expect { try PipelineConfig.load(path: path) } throws: { ($0 as? PipelineError)?.key == "manifest" }
         let (dir2, typed) = try write("name: p\nmanifest: x\nunit_size: many\n")
-        #expect { try PipelineConfig.load(path: typed) } throws: { ($0 as? PipelineError)?.key == "unit_size" }
+        #expect { try PipelineConfig.load(path: typed) } throws: {
+            ($0 as? PipelineError)?.key == "unit_size" && "\($0)".hasSuffix("unit_size: expected an integer, got 'many'")
+        }
         let (dir3, broken) = try write("name: [p\n")
         #expect { try PipelineConfig.load(path: broken) } throws: { ($0 as? PipelineError)?.code == .config }
         withExtendedLifetime((dir, dir2, dir3)) {}
@@ -87,7 +105,12 @@ import Testing
         let bad = try dir.write("name: m\nsources:\n  - {format: parquet, path: x}\n", to: "a.yaml")
         #expect { try ManifestConfig.load(path: bad) } throws: { ($0 as? PipelineError)?.description.contains("parquet") == true }
         let key = try dir.write("name: m\nsources:\n  - {format: folder, path: x, colour: red}\n", to: "b.yaml")
-        #expect { try ManifestConfig.load(path: key) } throws: { ($0 as? PipelineError)?.key?.hasSuffix("colour") == true }
+        #expect { try ManifestConfig.load(path: key) } throws: { ($0 as? PipelineError)?.key == "sources[0]" && "\($0)".contains("'colour'") }
+        // Say where, as the file is written, and what was probably meant.
+        let typo = try dir.write("name: m\nsources:\n  - {format: folder, path: x}\n  - {fromat: folder, path: y}\n", to: "d.yaml")
+        #expect { try ManifestConfig.load(path: typo) } throws: {
+            "\($0)".hasSuffix("d.yaml: sources[1]: unknown key 'fromat' (did you mean 'format'?)")
+        }
         let twice = try dir.write("name: m\nsources:\n  - {format: folder, path: x}\n  - {format: folder, path: y/x}\n", to: "c.yaml")
         #expect { try ManifestConfig.load(path: twice) } throws: { ($0 as? PipelineError)?.description.contains("'x'") == true }
     }

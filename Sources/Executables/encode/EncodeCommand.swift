@@ -138,14 +138,14 @@ struct EncodeCommand: ParsableCommand {
         if let text {
             let tokenizer = try self.tokenizer.map { try CLIPTokenizer(directory: $0) }
                 ?? ((try? CLIPTokenizer(directory: model)) ?? CLIPTokenizer())
-            let lines = try String(contentsOfFile: text, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            let lines = String(decoding: try FileIO.readInput(text, option: "--text"), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
                 .map(String.init).filter { !$0.isEmpty }
             guard !lines.isEmpty else { throw ValidationError("\(text) has no captions") }
             let encoded = lines.map { tokenizer.tokenize($0) }
             return (encoded.map(\.ids), encoded.map(\.attentionMask))
         }
         guard let inputIDs else { return nil }
-        let file = try Safetensors.read(Array(try Data(contentsOf: URL(fileURLWithPath: inputIDs)))).tensors
+        let file = try Safetensors.read(try FileIO.readInput(inputIDs, option: "--input-ids")).tensors
         func rows(_ name: String) throws -> [[Int]] {
             guard let entry = file[name], entry.shape.count == 2 else { throw ValidationError("\(inputIDs) has no 2-D \(name)") }
             let values = try Self.integers(entry)
@@ -168,7 +168,7 @@ struct EncodeCommand: ParsableCommand {
     /// Pixel rows from --pixel-values or --images (preprocessed for a model of `size` pixels).
     func pixelRows(size: Int, dino: Bool) throws -> ([Float], Int)? {
         if let pixelValues {
-            let file = try Safetensors.read(Array(try Data(contentsOf: URL(fileURLWithPath: pixelValues)))).tensors
+            let file = try Safetensors.read(try FileIO.readInput(pixelValues, option: "--pixel-values")).tensors
             guard let entry = file["pixel_values"], entry.dtype == "F32", entry.shape.count == 4,
                   entry.shape[1] == 3, entry.shape[2] == size, entry.shape[3] == size else {
                 throw ValidationError("\(pixelValues) needs F32 pixel_values [N, 3, \(size), \(size)]")
@@ -182,7 +182,7 @@ struct EncodeCommand: ParsableCommand {
         recipe.cropSize = size
         var values: [Float] = []
         for path in images {
-            let image = try ImageCodec.decodeRGB(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+            let image = try ImageCodec.decodeRGB(try FileIO.readInput(path, option: "--images"))
             values += recipe.normalise(recipe.resizedAndCropped(image))
         }
         return (values, images.count)

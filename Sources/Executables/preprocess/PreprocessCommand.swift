@@ -39,7 +39,7 @@ struct PreprocessCommand: ParsableCommand {
                 nonisolated(unsafe) let (out, errors) = (out, errors)
                 DispatchQueue.concurrentPerform(iterations: paths.count) { index in
                     do {
-                        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: paths[index])))
+                        let bytes = try FileIO.readInput(paths[index], option: "image")
                         let image = try ImageCodec.decodeRGB(bytes, applyOrientation: transpose)
                         let cropped = recipe.resizedAndCropped(image)
                         let normalised = recipe.normalise(cropped)

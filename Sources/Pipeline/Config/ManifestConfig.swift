@@ -106,7 +106,7 @@ public struct SourceConfig: Codable, Sendable, Equatable {
         guard let format = Format(rawValue: formatText) else {
             throw PipelineError(.config, "unknown format '\(formatText)' (known: "
                                 + Format.allCases.map(\.rawValue).joined(separator: ", ") + ")",
-                                key: (decoder.codingPath.map(\.stringValue) + ["format"]).joined(separator: "."))
+                                key: ConfigKeyPath.render(decoder.codingPath) + ".format")
         }
         self.format = format
         path = try c.decode(String.self, forKey: .path)
@@ -114,7 +114,7 @@ public struct SourceConfig: Codable, Sendable, Equatable {
         layout = try c.decodeIfPresent(String.self, forKey: .layout) ?? d.layout
         guard ["auto", "img2dataset", "subject-diffusion"].contains(layout) else {
             throw PipelineError(.config, "layout must be auto, img2dataset or subject-diffusion",
-                                key: (decoder.codingPath.map(\.stringValue) + ["layout"]).joined(separator: "."))
+                                key: ConfigKeyPath.render(decoder.codingPath) + ".layout")
         }
         imageColumn = try c.decodeIfPresent(String.self, forKey: .imageColumn) ?? d.imageColumn
         captionColumn = try c.decodeIfPresent(String.self, forKey: .captionColumn) ?? d.captionColumn

@@ -143,11 +143,12 @@ enum ConfigLoader {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw PipelineError(.config, "cannot read: \(error.localizedDescription)", file: path)
         }
+        var tree: Any = [String: Any]()
         do {
             // Yams' untyped loader force-unwraps non-scalar mapping keys (`{a: 1}: x` traps; found
             // by the fuzz harness): refuse them from the composed node tree first.
             if let node = try Yams.compose(yaml: text) { try requireScalarKeys(node) }
-            var tree = try Yams.load(yaml: text) ?? [String: Any]()
+            tree = try Yams.load(yaml: text) ?? [String: Any]()
             for override in overrides { tree = try apply(override, to: tree) }
             let normalised = try Yams.dump(object: tree)
             return try YAMLDecoder().decode(T.self, from: normalised)
@@ -155,16 +156,17 @@ enum ConfigLoader {
             error.file = error.file ?? path
             throw error
         } catch let DecodingError.keyNotFound(key, context) {
-            let where_ = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
-            throw PipelineError(.config, "required key is missing", file: path, key: where_)
+            throw PipelineError(.config, "required key is missing", file: path, key: ConfigKeyPath.render(context.codingPath + [key]))
         } catch let DecodingError.dataCorrupted(context) where context.underlyingError is PipelineError {
             var error = context.underlyingError as! PipelineError
             error.file = error.file ?? path
             throw error
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
-                let DecodingError.dataCorrupted(context) {
-            throw PipelineError(.config, "bad value: \(context.debugDescription)", file: path,
-                                key: context.codingPath.map(\.stringValue).joined(separator: "."))
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            throw PipelineError(.config, "expected \(ConfigKeyPath.expected(type)), got \(ConfigKeyPath.value(at: context.codingPath, in: tree))",
+                                file: path, key: ConfigKeyPath.render(context.codingPath))
+        } catch let DecodingError.dataCorrupted(context) {
+            throw PipelineError(.config, "bad value \(ConfigKeyPath.value(at: context.codingPath, in: tree)): \(context.debugDescription)",
+                                file: path, key: ConfigKeyPath.render(context.codingPath))
         } catch {
             throw PipelineError(.config, "malformed YAML: \(error)", file: path)
         }

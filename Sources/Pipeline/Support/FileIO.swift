@@ -2,6 +2,21 @@ import Foundation
 
 /// Bounded, root-confined file reads for manifest inputs.
 public enum FileIO {
+    /// The whole of an input file named on a command line, or a ``PipelineError`` `.usage` that
+    /// says which option and file, and why (missing, a folder, unreadable): never Foundation's
+    /// `NSCocoaErrorDomain Code=260`.
+    public static func readInput(_ path: String, option: String) throws -> [UInt8] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw PipelineError(.usage, "\(option) \(path): no such file")
+        }
+        guard !isFolder.boolValue else { throw PipelineError(.usage, "\(option) \(path): is a folder, not a file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PipelineError(.usage, "\(option) \(path): cannot be read (\(String(cString: strerror(errno))))")
+        }
+        return Array(data)
+    }
+
     /// Why a read was refused: a reason code as recorded per sample, and a message.
     public struct Refusal: Error, Sendable, Equatable {
         public var reason: String

@@ -27,7 +27,7 @@ public struct PipelineError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         var text = ""
         if let file { text += "\(file): " }
-        if let key { text += "key '\(key)': " }
+        if let key { text += "\(key): " }
         return text + message
     }
 }
