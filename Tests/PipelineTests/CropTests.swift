@@ -160,4 +160,37 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("fixtures.json"))
         #expect(!FileManager.default.fileExists(atPath: dir.appending("x.safetensors")))
     }
+
+    /// img2dataset's `files` output: its `NNNNN.parquet` and `NNNNN_stats.json` beside each shard
+    /// folder are not samples; its `original_width` / `original_height` can be what
+    /// `min_image_side` checks (`crop.min_image_side_of: original`), since it enlarges small photos.
+    @Test func img2datasetFilesOutputAndOriginalSizes() throws {
+        let (dir, pipeline) = try prepare(perLayout: 3, extra: "crop: {min_image_side: 200, min_box_area: 0.02}")
+        let folder = dir.appending("sample/folder")
+        _ = try dir.write([0x50, 0x41, 0x52, 0x31, 0, 0, 0x50, 0x41, 0x52, 0x31], to: "sample/folder/00000.parquet")
+        _ = try dir.write(#"{"count": 3, "successes": 3, "failed_to_download": 0}"#, to: "sample/folder/00000_stats.json")
+        let json = folder + "/00000/000000000.json"
+        let text = try String(contentsOfFile: json, encoding: .utf8)
+        try text.replacingOccurrences(of: "{\"caption\"", with: "{\"original_width\":120,\"original_height\":100,\"caption\"")
+            .write(toFile: json, atomically: true, encoding: .utf8)
+        try ingestAndTag(pipeline)
+        let db = try Catalog(path: dir.appending("build/catalog.sqlite"), readOnly: true).database
+        #expect(try db.scalar("SELECT COUNT(*) FROM entries WHERE source = 'folder' AND reason = 'missing_image'").int == 0)
+        #expect(try db.scalar("SELECT COUNT(*) FROM entries WHERE source = 'folder' AND source_key IN ('00000', '00000_stats')").int == 0)
+        let id = try #require(try db.scalar("SELECT sample_id FROM entries WHERE source = 'folder' AND source_key = '00000/000000000'").string)
+        func verdict() throws -> (String?, String?) {
+            let row = try db.query("SELECT status, message FROM sample_status WHERE stage = 'crop' AND sample_id = ?", [id]).first
+            return (row?[0].string, row?[1].string)
+        }
+        #expect(try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        #expect(try verdict().0 == "ok")
+        let original = try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet", "--set", "crop.min_image_side_of=original"])
+        #expect(original.status == 0, "\(original.stderr)")
+        let (status, message) = try verdict()
+        #expect(status == "skipped" && message == "120x100 originally (before resizing) is below 200 px", "\(String(describing: message))")
+        // Samples without a recorded original size are checked as decoded.
+        #expect(try db.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'crop' AND reason = 'image_too_small'").int == 1)
+        let bad = try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet", "--set", "crop.min_image_side_of=stored"])
+        #expect(bad.status == StageCommandSupport.configExitCode && bad.stderr.contains("crop.min_image_side_of"))
+    }
 }

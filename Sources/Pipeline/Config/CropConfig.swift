@@ -4,6 +4,11 @@
 public struct CropConfig: Codable, Sendable, Equatable {
     /// Skip images whose shorter side is below this (the paper kept 1024 px and up).
     public var minImageSide: Int = 1024
+    /// Which size `min_image_side` checks: `decoded`, the image as stored, or `original`, the
+    /// size before a downloader resized it (img2dataset's `original_width` / `original_height`
+    /// in the sample's JSON, where recorded; else the decoded size). img2dataset enlarges small
+    /// photos to its output size, so only `original` keeps them out.
+    public var minImageSideOf: String = "decoded"
     /// Keep images with this many subjects after the subject filters...
     public var minSubjects: Int = 1
     /// ...and at most this many.
@@ -26,7 +31,7 @@ public struct CropConfig: Codable, Sendable, Equatable {
     public var maxPixels: Int = 178_956_970
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case minImageSide = "min_image_side", minSubjects = "min_subjects", maxSubjects = "max_subjects"
+        case minImageSide = "min_image_side", minImageSideOf = "min_image_side_of", minSubjects = "min_subjects", maxSubjects = "max_subjects"
         case maxWhiteFraction = "max_white_fraction", minBoxArea = "min_box_area", maxBoxArea = "max_box_area"
         case minFill = "min_fill", minScore = "min_score", canny, cannyLow = "canny_low", cannyHigh = "canny_high"
         case maxPixels = "max_pixels"
@@ -39,6 +44,7 @@ public struct CropConfig: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = CropConfig()
         minImageSide = try c.decodeIfPresent(Int.self, forKey: .minImageSide) ?? d.minImageSide
+        minImageSideOf = try c.decodeIfPresent(String.self, forKey: .minImageSideOf) ?? d.minImageSideOf
         minSubjects = try c.decodeIfPresent(Int.self, forKey: .minSubjects) ?? d.minSubjects
         maxSubjects = try c.decodeIfPresent(Int.self, forKey: .maxSubjects) ?? d.maxSubjects
         maxWhiteFraction = try c.decodeIfPresent(Double.self, forKey: .maxWhiteFraction) ?? d.maxWhiteFraction
@@ -53,6 +59,9 @@ public struct CropConfig: Codable, Sendable, Equatable {
     }
 
     func validate() throws {
+        guard ["decoded", "original"].contains(minImageSideOf) else {
+            throw PipelineError(.config, "must be 'decoded' or 'original', not '\(minImageSideOf)'", key: "crop.min_image_side_of")
+        }
         guard minSubjects >= 0, maxSubjects >= max(1, minSubjects) else {
             throw PipelineError(.config, "need 0 <= min_subjects <= max_subjects and max_subjects >= 1", key: "crop.max_subjects")
         }

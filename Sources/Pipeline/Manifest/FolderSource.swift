@@ -63,7 +63,7 @@ struct FolderSource {
             if type == UInt8(DT_LNK) { linked.insert(key) }
             groups[key, default: []].append((ext, .file(path)))
         }
-        var entries = groups.keys.map { key in
+        var entries = groups.keys.filter { !SampleFiles.isBookkeeping(key: $0, extensions: groups[$0]!.map(\.ext)) }.map { key in
             var entry = SampleFiles.descriptor(source: name, key: key, root: root,
                                                files: groups[key]!.sorted { $0.ext < $1.ext }, maskLayout: true)
             entry.isConfined = !linked.contains(key)

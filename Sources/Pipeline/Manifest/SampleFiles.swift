@@ -34,6 +34,15 @@ enum SampleFiles {
         return entry
     }
 
+    /// Whether the files of one key are a dataset tool's bookkeeping beside its samples rather
+    /// than a sample: img2dataset writes `NNNNN.parquet` and `NNNNN_stats.json` next to each
+    /// shard of its `files` (and `webdataset`) output. Such a key holds no image.
+    static func isBookkeeping(key: String, extensions: [String]) -> Bool {
+        guard !extensions.contains(where: imageExtensions.contains) else { return false }
+        let base = key.split(separator: "/").last.map(String.init) ?? key
+        return extensions.allSatisfy { $0 == "parquet" } || (base.hasSuffix("_stats") && extensions == ["json"])
+    }
+
     /// Splits a file name into (key, extension) the WebDataset way: the key ends at the first
     /// dot of the base name.
     static func split(_ path: String) -> (key: String, ext: String) {

@@ -10,6 +10,9 @@ public struct CropItem: Sendable {
     public var masks: [MaskRecord]
     /// Mask k -> index of the caption noun its label matched (the tag stage's match).
     public var nounIndex: [Int: Int] = [:]
+    /// The image's size before a downloader resized it, where its JSON records one
+    /// (img2dataset's `original_width` / `original_height`).
+    public var originalSize: (width: Int, height: Int)?
 }
 
 /// The crop stage: for each sample with masks, applies the paper's image and subject filters,
@@ -54,11 +57,19 @@ public struct CropStage: UnitProcessor {
         var items: [CropItem] = []
         var byPosition: [Int: Int] = [:]
         var bySample: [String: Int] = [:]
-        try db.forEach("SELECT e.position, e.sample_id, e.source, e.image_ref FROM entries e WHERE e.unit = ? AND \(kept) ORDER BY e.position",
-                       [unit]) { row in
+        try db.forEach("""
+            SELECT e.position, e.sample_id, e.source, e.image_ref, e.metadata_json FROM entries e WHERE e.unit = ? AND \(kept)
+            ORDER BY e.position
+            """, [unit]) { row in
             bySample[row[1].string ?? ""] = items.count
             byPosition[row[0].int!] = items.count
-            items.append(CropItem(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "", masks: []))
+            var item = CropItem(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "", masks: [])
+            // Ingest parsed this JSON already; a value that is not an integer is no recorded size.
+            if let text = row[4].string, text.contains("original_width"), let json = try? JSONValue.parse(Array(text.utf8)),
+               let width = json["original_width"]?.int, let height = json["original_height"]?.int, width > 0, height > 0 {
+                item.originalSize = (width, height)
+            }
+            items.append(item)
         }
         try db.forEach("""
             SELECT m.position, m.k, m.kind, m.ref, m.value, m.label, m.score, m.box_json, m.data_json
@@ -168,8 +179,11 @@ public struct CropStage: UnitProcessor {
         } catch {
             return finish("failed", "unreadable", "\(error)")
         }
-        guard min(image.width, image.height) >= config.minImageSide else {
-            return finish("skipped", "image_too_small", "\(image.width)x\(image.height) is below \(config.minImageSide) px")
+        let decoded = (width: image.width, height: image.height)
+        let checked = config.minImageSideOf == "original" ? item.originalSize ?? decoded : decoded
+        guard min(checked.width, checked.height) >= config.minImageSide else {
+            let what = checked == decoded ? "" : " originally (before resizing)"
+            return finish("skipped", "image_too_small", "\(checked.width)x\(checked.height)\(what) is below \(config.minImageSide) px")
         }
         let white = SubjectCrop.whiteFraction(image)
         guard white <= config.maxWhiteFraction else {
