@@ -1,3 +1,5 @@
+import Foundation
+
 /// Folding worker catalogs into the build catalog, and a canonical text dump for comparing two
 /// catalogs.
 extension Catalog {
@@ -66,18 +68,61 @@ extension Catalog {
         }
     }
 
+    /// The folder source paths in a dump are relative to: the manifest's, as the last ingest run
+    /// recorded it (the paths as the manifest gives them); else the build folder (a worker
+    /// catalog's is the folder above `workers/`).
+    func sourcesBase() throws -> String {
+        if let json = try database.query("SELECT config_json FROM runs WHERE stage = 'ingest' ORDER BY id DESC LIMIT 1").first?[0].string,
+           let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+           let manifest = (object["pipeline"] as? [String: Any])?["manifest"] as? String, manifest.hasPrefix("/") {
+            return URL(fileURLWithPath: manifest).deletingLastPathComponent().path
+        }
+        let folder = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
+        return (folder.lastPathComponent == "workers" ? folder.deletingLastPathComponent() : folder).path
+    }
+
+    /// `path` relative to `base` when both are absolute (`../sample-data/coco`), else unchanged.
+    public static func relative(_ path: String, to base: String) -> String {
+        guard path.hasPrefix("/"), base.hasPrefix("/") else { return path }
+        let target = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+        let from = URL(fileURLWithPath: base).standardizedFileURL.pathComponents
+        var common = 0
+        while common < min(target.count, from.count) && target[common] == from[common] { common += 1 }
+        let parts = Array(repeating: "..", count: from.count - common) + target[common...]
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+
+    /// A source row's absolute paths (its root, and the path in its options) made relative to
+    /// `base`, so that dumps of one build in two places are equal.
+    func relativeSourceValue(column: String, _ value: String, base: String) -> String {
+        if column == "root" { return Self.relative(value, to: base) }
+        guard column == "options_json", let object = try? JSONSerialization.jsonObject(with: Data(value.utf8)) as? [String: Any] else {
+            return value
+        }
+        let relative = object.mapValues { ($0 as? String).map { Self.relative($0, to: base) } ?? $0 }
+        guard let data = try? JSONSerialization.data(withJSONObject: relative, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return value
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// A deterministic text rendering of everything the catalog records about the data (every
-    /// table in ``mergedTables`` minus ``volatileColumns``; the `runs` log is left out). Two builds
-    /// that did the same work have equal dumps whatever their timing, host or worker count.
+    /// table in ``mergedTables`` minus ``volatileColumns``; the `runs` log is left out; source
+    /// paths relative to the manifest's folder). Two builds that did the same work have equal dumps
+    /// whatever their timing, host, worker count or folder.
     public func canonicalDump() throws -> String {
         var out = ""
+        let base = try sourcesBase()
         for (table, order) in Self.mergedTables {
             let columns = try database.query("SELECT name FROM pragma_table_info(?) ORDER BY cid", [table])
                 .compactMap { $0[0].string }
                 .filter { !(Self.volatileColumns[table]?.contains($0) ?? false) }
             out += "## \(table) (\(columns.joined(separator: ", ")))\n"
             try database.forEach("SELECT \(columns.joined(separator: ", ")) FROM \(table) ORDER BY \(order)") { row in
-                out += row.values.map { $0.description }.joined(separator: "\t") + "\n"
+                let values = row.values.enumerated().map { index, value in
+                    table == "sources" ? relativeSourceValue(column: columns[index], value.description, base: base) : value.description
+                }
+                out += values.joined(separator: "\t") + "\n"
             }
         }
         return out

@@ -59,3 +59,12 @@ extension Catalog {
         }
     }
 }
+
+extension Catalog {
+    /// Entries recorded per source name, whatever their status.
+    public func entryCounts() throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        try database.forEach("SELECT source, COUNT(*) FROM entries GROUP BY source") { counts[$0[0].string ?? ""] = $0[1].int ?? 0 }
+        return counts
+    }
+}

@@ -28,7 +28,12 @@ public struct StageOptions: ParsableArguments {
             let layout = BuildLayout(root: config.buildDir)
             let summary = try body(config, layout, StageRunner(layout: layout, options: options))
             print(summary.text)
-            print("catalog: \(layout.catalog(worker: options.worker, workers: options.workers))")
+            let catalogPath = layout.catalog(worker: options.worker, workers: options.workers)
+            print("catalog: \(catalogPath)")
+            // Say why a stage had nothing to do, or nothing came through it (exit status stays 0).
+            for line in try StageAdvice.warnings(stage: command, pipeline: config, catalog: Catalog(path: catalogPath, readOnly: true)) {
+                FileHandle.standardError.write(Data("\(command): warning: \(line)\n".utf8))
+            }
         } catch {
             StageCommandSupport.report(error, command: command)
             throw ExitCode(StageCommandSupport.exitCode(for: error))

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import Models
 import PipelineTestSupport
 import Testing
 @testable import Pipeline
@@ -28,6 +29,13 @@ import Testing
         let dumped = try ExecutableRunner.run("catalog", ["dump", "--catalog", dir.appending("build/catalog.sqlite")])
         #expect(dumped.stdout == (try dump(dir.appending("build/catalog.sqlite"))))
         #expect(FileManager.default.fileExists(atPath: dir.appending("build/reports/ingest.md")))
+        // The same build in another folder dumps the same: source paths are relative to the build.
+        let (elsewhere, otherPipeline) = try prepare(perLayout: 3, unitSize: 8)
+        #expect(elsewhere.path != dir.path)
+        #expect(try ExecutableRunner.run("ingest", ["--pipeline", otherPipeline, "--quiet"]).status == 0)
+        let here = try dump(dir.appending("build/catalog.sqlite"))
+        #expect(here == (try dump(elsewhere.appending("build/catalog.sqlite"))))
+        #expect(!here.contains(dir.path) && here.contains("\tsample/folder\t"), "\(here.prefix(600))")
 
         let badConfig = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--set", "ingest.bogus=1"])
         #expect(badConfig.status == StageCommandSupport.configExitCode)
@@ -162,5 +170,37 @@ import Testing
         let refused = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"])
         #expect(refused.status == StageCommandSupport.lockedExitCode)
         #expect(refused.stderr.contains("pid \(getpid())") && refused.stderr.contains("a long ingest"))
+    }
+
+    /// A source that yields nothing is named by ingest, and a stage that got nothing, or let
+    /// nothing through, says which verdict is why (img2dataset tars carry no masks).
+    @Test func emptySourcesAndEmptyStagesAreExplained() throws {
+        let dir = TemporaryDirectory("e2e-empty")
+        _ = try ExecutableRunner.run("make-sample", ["--output", dir.appending("sample"), "--per-layout", "2", "--seed", "5"])
+        try FileManager.default.createDirectory(atPath: dir.appending("empty-wds"), withIntermediateDirectories: true)
+        _ = try dir.write([], to: "zero/00000.tar")
+        _ = try dir.write("""
+            name: m
+            sources:
+              - {name: pairs, format: webdataset, path: sample/wds-img2dataset, layout: img2dataset}
+              - {name: no-tars, format: webdataset, path: empty-wds}
+              - {name: zero-tar, format: webdataset, path: zero}
+            """, to: "manifest.yaml")
+        let pipeline = try dir.write("name: p\nbuild_dir: build\nmanifest: manifest.yaml\nunit_size: 4\ncrop: {min_image_side: 200}\n",
+                                     to: "pipeline.yaml")
+        let ingest = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet"])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        #expect(ingest.stderr.contains("ingest: warning: source 'no-tars' (webdataset, \(dir.appending("empty-wds"))) yielded no entries"))
+        #expect(ingest.stderr.contains("source 'zero-tar'") && !ingest.stderr.contains("source 'pairs'"), "\(ingest.stderr)")
+        #expect(try ExecutableRunner.run("tag", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        let crop = try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet"])
+        #expect(crop.status == 0)
+        #expect(crop.stderr.contains("crop: warning: no sample came through crop (skipped:no_masks: ")
+                && crop.stderr.contains("no sample has masks"), "\(crop.stderr)")
+        try RandomCLIP.write(to: dir.appending("clip"), seed: 3)
+        let embed = try ExecutableRunner.run("embed", ["--pipeline", pipeline, "--quiet", "--set", "embed.model=clip"])
+        #expect(embed.status == 0, "\(embed.stderr)")
+        #expect(embed.stderr.contains("embed: warning: nothing reached embed: crop kept none of its ")
+                && embed.stderr.contains("no sample has masks"), "\(embed.stderr)")
     }
 }

@@ -43,10 +43,19 @@ public final class StageKeys {
         var sources: [SourceConfig]
     }
 
-    /// The ingest key for a manifest already loaded (the ingest stage has it).
+    /// The ingest key for a manifest already loaded (the ingest stage has it). Source paths
+    /// count as the manifest gives them, relative to its folder, so the same data and manifest
+    /// in another folder (another checkout, another machine), or built into another build
+    /// folder, have the same keys and byte-identical outputs.
     static func ingest(pipeline: PipelineConfig, manifest: ManifestConfig) -> String {
-        key(Array(ConfigLoader.canonicalJSON(IngestHashed(unitSize: pipeline.unitSize, ingest: pipeline.ingest,
-                                                          sources: manifest.sources)).utf8))
+        let folder = URL(fileURLWithPath: pipeline.manifest).deletingLastPathComponent().path
+        let sources = manifest.sources.map { source in
+            var relative = source
+            relative.path = Catalog.relative(source.path, to: folder)
+            return relative
+        }
+        return key(Array(ConfigLoader.canonicalJSON(IngestHashed(unitSize: pipeline.unitSize, ingest: pipeline.ingest,
+                                                                 sources: sources)).utf8))
     }
 
     /// - Throws: ``PipelineError`` when the manifest cannot be read.
