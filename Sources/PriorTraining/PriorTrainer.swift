@@ -119,6 +119,10 @@ public final class PriorTrainer {
         var gradients: [Float] = []
         // Tests slow each step down to kill runs mid-flight (as ECLIPSE_UNIT_DELAY_MS does for stages).
         let delay = ProcessInfo.processInfo.environment["ECLIPSE_STEP_DELAY_MS"].flatMap(UInt32.init) ?? 0
+        // A step line every 10 steps, and at least every 5 s between them (the stages' rhythm;
+        // ECLIPSE_PROGRESS_INTERVAL seconds for tests), so a slow model never goes quiet.
+        let rhythm = ProcessInfo.processInfo.environment["ECLIPSE_PROGRESS_INTERVAL"].flatMap(Double.init) ?? 5
+        var lastLine = Date()
         while step < settings.steps {
             if delay > 0 { usleep(delay * 1000) }
             if let stop = stopAfterSteps, step - first >= stop { break }
@@ -145,7 +149,8 @@ public final class PriorTrainer {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [run, step, epoch, batchSize, value.total, value.mse, value.infoNCE, rate, norm])
             let epochEnds = step % stepsPerEpoch == 0
-            if step == first + 1 || epochEnds || step == settings.steps || step % 10 == 0 {
+            if step == first + 1 || epochEnds || step == settings.steps || step % 10 == 0 || Date().timeIntervalSince(lastLine) >= rhythm {
+                lastLine = Date()
                 log(String(format: "step %d/%d epoch %d: loss %.6f (mse %.6f, infonce %.4f) lr %.3g |g| %.4f",
                            step, settings.steps, epoch, value.total, value.mse, value.infoNCE, rate, norm))
             }

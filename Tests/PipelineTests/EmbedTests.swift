@@ -122,4 +122,22 @@ import Text
         }
         #expect(AtomicFile.sweepTemporaries(in: dir.appending("build")).isEmpty)
     }
+
+    /// Progress shows within a unit, not only when it ends: with every sample in one unit, the
+    /// log lines (here every 0.05 s) count items between 0 and the total.
+    @Test func progressIsReportedWithinAUnit() throws {
+        let (dir, pipeline) = try prepare(perLayout: 4, unitSize: 1000)
+        defer { withExtendedLifetime(dir) {} }
+        let run = try ExecutableRunner.run("embed", ["--pipeline", pipeline], environment: ["ECLIPSE_PROGRESS_INTERVAL": "0.05"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let counts = run.stderr.split(separator: "\n").compactMap { line -> (Int, Int)? in
+            guard line.hasPrefix("[embed] "), let field = line.dropFirst(8).split(separator: " ").first else { return nil }
+            let parts = field.split(separator: "/").compactMap { Int($0) }
+            return parts.count == 2 ? (parts[0], parts[1]) : nil
+        }
+        let total = try #require(counts.last?.1)
+        #expect(counts.last?.0 == total)
+        #expect(counts.contains { $0.0 > 0 && $0.0 < total }, "no line within the unit: \(run.stderr)")
+        #expect(zip(counts, counts.dropFirst()).allSatisfy { $0.0 <= $1.0 }, "counts only grow")
+    }
 }

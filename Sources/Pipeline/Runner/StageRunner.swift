@@ -16,10 +16,19 @@ public protocol UnitProcessor {
     /// Does one unit's work. Must not touch the catalog: everything it records goes in the
     /// returned ``UnitOutput/record`` closure, which the runner calls in one transaction.
     func process(unit: Int, firstPosition: Int, items: [Item]) throws -> UnitOutput
+    /// The same, counting finished items on `progress` as it goes (the stages do; the default
+    /// counts the whole unit at its end).
+    func process(unit: Int, firstPosition: Int, items: [Item], progress: ItemProgress) throws -> UnitOutput
 }
 
 extension UnitProcessor {
     public func prepare(_ catalog: Catalog) throws {}
+
+    public func process(unit: Int, firstPosition: Int, items: [Item], progress: ItemProgress) throws -> UnitOutput {
+        let output = try process(unit: unit, firstPosition: firstPosition, items: items)
+        progress.reach(items.count)
+        return output
+    }
 }
 
 /// What a processed unit hands back to the runner.
@@ -132,7 +141,8 @@ public final class StageRunner {
             ? try catalog.unitsWithFailures(stage: processor.stage, configHash: processor.configHash) : []
         // Units recorded under any config: redoing one first forgets its record (see below).
         var recorded = try catalog.recordedUnits(stage: processor.stage)
-        var progress = options.quiet ? nil : Progress(stage: processor.stage, total: estimatedCount)
+        let progress = options.quiet ? nil : LiveProgress(Progress(stage: processor.stage, total: estimatedCount))
+        var processedItems = 0
         let clock = Date()
         var units = units
         var seen = 0
@@ -146,7 +156,7 @@ public final class StageRunner {
             let outcomes = try flight.result.get()
             summary.unitsProcessed += 1
             for outcome in outcomes { summary.count(outcome) }
-            progress?.update(done: flight.seenAfter, processed: summary.itemsIn, failed: summary.itemsFailed)
+            progress?.set(done: flight.seenAfter, processed: summary.itemsIn, failed: summary.itemsFailed, current: nil)
         }
         do {
             while let work = units.next() {
@@ -156,12 +166,16 @@ public final class StageRunner {
                 summary.unitsOwned += 1
                 if done.contains(unit) && !retry.contains(unit) {
                     summary.unitsAlreadyDone += 1
-                    progress?.update(done: seen + work.count, processed: summary.itemsIn, failed: summary.itemsFailed)
+                    progress?.set(done: seen + work.count, processed: processedItems, failed: summary.itemsFailed, current: nil)
                     continue
                 }
                 let batch = try work.load()
                 let started = Date().timeIntervalSince1970
-                let output = try processor.process(unit: unit, firstPosition: unit * options.unitSize, items: batch)
+                // Between unit ends the timer reports the unit's own count as the stage advances it.
+                let counter = ItemProgress()
+                progress?.set(done: seen, processed: processedItems, failed: summary.itemsFailed, current: counter)
+                let output = try processor.process(unit: unit, firstPosition: unit * options.unitSize, items: batch, progress: counter)
+                processedItems += work.count
                 // A unit recorded under another config (or being retried) is forgotten before its
                 // files are overwritten: killed between the two, it is redone by any config's
                 // next run instead of counting as done with files it no longer has.
@@ -209,7 +223,7 @@ public final class StageRunner {
             try? catalog.finishRun(id: runID, status: "failed", summaryJSON: summary.json)
             throw error
         }
-        progress?.update(done: seen, processed: summary.itemsIn, failed: summary.itemsFailed, force: true)
+        progress?.set(done: seen, processed: summary.itemsIn, failed: summary.itemsFailed, current: nil, force: true)
         progress?.finish()
         summary.seconds = Date().timeIntervalSince(clock)
         try catalog.finishRun(id: runID, status: "done", summaryJSON: summary.json)

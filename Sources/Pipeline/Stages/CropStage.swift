@@ -116,12 +116,19 @@ public struct CropStage: UnitProcessor {
     }
 
     public func process(unit: Int, firstPosition: Int, items: [CropItem]) throws -> UnitOutput {
+        try process(unit: unit, firstPosition: firstPosition, items: items, progress: ItemProgress())
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [CropItem], progress: ItemProgress) throws -> UnitOutput {
         var results = [Result?](repeating: nil, count: items.count)
         // `crop(_:)` reads only the immutable config and source roots, never the catalog handle.
         nonisolated(unsafe) let stage = self
         results.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: items.count) { i in out[i] = stage.crop(items[i]) }
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in
+                out[i] = stage.crop(items[i])
+                progress.advance()
+            }
         }
         let done = results.map { $0! }
         var files: [String: [UInt8]] = [:]

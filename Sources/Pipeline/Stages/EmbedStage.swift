@@ -153,11 +153,22 @@ public struct EmbedStage: UnitProcessor {
     }
 
     public func process(unit: Int, firstPosition: Int, items: [EmbedItem]) throws -> UnitOutput {
+        try process(unit: unit, firstPosition: firstPosition, items: items, progress: ItemProgress())
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [EmbedItem], progress: ItemProgress) throws -> UnitOutput {
+        // Progress in item-equivalents: decoding and preprocessing count for a fifth of a unit,
+        // the encoded rows (texts, images, subjects, Canny images) for the rest.
+        let decoded = ItemProgress()
         var prepared = [Prepared?](repeating: nil, count: items.count)
         nonisolated(unsafe) let stage = self
         prepared.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: items.count) { i in out[i] = stage.prepare(items[i]) }
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in
+                out[i] = stage.prepare(items[i])
+                decoded.advance()
+                progress.reach(decoded.value / 5)
+            }
         }
         let ok = prepared.indices.filter { prepared[$0]!.failure == nil }
         // Rows: every ok sample's text and image; subjects and Canny images after them.
@@ -174,6 +185,12 @@ public struct EmbedStage: UnitProcessor {
         }
         var tensors: [Safetensors.Entry] = []
         let p = text.projection, d = text.config.hiddenSize
+        let totalRows = max(1, 2 * ok.count + subjectCount + cannyCount)
+        var rowsDone = 0
+        func encoded(_ rows: Int) {
+            rowsDone += rows
+            progress.reach(items.count / 5 + (items.count - items.count / 5) * rowsDone / totalRows)
+        }
         if !ok.isEmpty {
             var hidden: [Float] = [], textEmbeds: [Float] = []
             for start in stride(from: 0, to: ok.count, by: config.batch) {
@@ -181,12 +198,15 @@ public struct EmbedStage: UnitProcessor {
                 let r = try text.encode(ids: rows.map { prepared[$0]!.ids }, attentionMask: rows.map { prepared[$0]!.mask })
                 if config.textHiddenStates { hidden += r.lastHiddenState }
                 textEmbeds += r.textEmbeds
+                encoded(rows.count)
             }
             if config.textHiddenStates { tensors.append(entry("text_last_hidden_state", [ok.count, 77, d], hidden)) }
             tensors.append(entry("text_embeds", [ok.count, p], textEmbeds))
-            tensors.append(entry("image_embeds", [ok.count, p], try embedImages(images, count: ok.count)))
-            tensors.append(entry("subject_embeds", [subjectCount, p], try embedImages(subjectPixels, count: subjectCount)))
-            if cannyCount > 0 { tensors.append(entry("canny_embeds", [cannyCount, p], try embedImages(cannyPixels, count: cannyCount))) }
+            tensors.append(entry("image_embeds", [ok.count, p], try embedImages(images, count: ok.count, encoded: encoded)))
+            tensors.append(entry("subject_embeds", [subjectCount, p], try embedImages(subjectPixels, count: subjectCount, encoded: encoded)))
+            if cannyCount > 0 {
+                tensors.append(entry("canny_embeds", [cannyCount, p], try embedImages(cannyPixels, count: cannyCount, encoded: encoded)))
+            }
             let plane = 3 * vision.config.imageSize * vision.config.imageSize
             tensors.append(entry("zero_image_embeds", [1, p], try embedImages([Float](repeating: 0, count: plane), count: 1)))
         }
@@ -215,12 +235,14 @@ public struct EmbedStage: UnitProcessor {
         }
     }
 
-    func embedImages(_ pixels: [Float], count: Int) throws -> [Float] {
+    /// Image embeddings of `count` preprocessed images, in batches; `encoded` hears of each batch's rows.
+    func embedImages(_ pixels: [Float], count: Int, encoded: (Int) -> Void = { _ in }) throws -> [Float] {
         let plane = 3 * vision.config.imageSize * vision.config.imageSize
         var out: [Float] = []
         for start in stride(from: 0, to: count, by: config.batch) {
             let end = min(count, start + config.batch)
             out += try vision.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start).imageEmbeds
+            encoded(end - start)
         }
         return out
     }

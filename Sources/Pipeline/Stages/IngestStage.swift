@@ -38,12 +38,17 @@ public struct IngestStage: UnitProcessor {
     }
 
     public func process(unit: Int, firstPosition: Int, items: [EntryDescriptor]) throws -> UnitOutput {
+        try process(unit: unit, firstPosition: firstPosition, items: items, progress: ItemProgress())
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [EntryDescriptor], progress: ItemProgress) throws -> UnitOutput {
         let config = pipeline.ingest
         var records = [EntryRecord?](repeating: nil, count: items.count)
         records.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
             DispatchQueue.concurrentPerform(iterations: items.count) { i in
                 out[i] = Self.ingest(items[i], position: firstPosition + i, unit: unit, config: config)
+                progress.advance()
             }
         }
         let entries = records.map { $0! }

@@ -89,6 +89,10 @@ public struct ShardStage: UnitProcessor {
     }
 
     public func process(unit: Int, firstPosition: Int, items: [ShardItem]) throws -> UnitOutput {
+        try process(unit: unit, firstPosition: firstPosition, items: items, progress: ItemProgress())
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [ShardItem], progress: ItemProgress) throws -> UnitOutput {
         var files: [String: SafetensorsFile] = [:]
         func file(_ path: String) throws -> SafetensorsFile {
             if let f = files[path] { return f }
@@ -120,6 +124,7 @@ public struct ShardStage: UnitProcessor {
         var interleaved: [Float] = [], plain: [Float] = [], textEmbeds: [Float] = [], targets: [Float] = []
         var subjectEmbeds: [Float] = [], control: [Float] = []
         var masks: [UInt8] = [], subjectMasks: [UInt8] = [], counts: [Int] = [], hasCanny: [UInt8] = []
+        progress.advance(by: items.count - kept.count)
         for (item, subjects) in kept {
             let features = try file(item.featurePath)
             func row(_ name: String, _ index: Int) throws -> [Float] {
@@ -130,6 +135,7 @@ public struct ShardStage: UnitProcessor {
                 }
                 return Array(UnsafeBufferPointer(start: t.pointer + index * width, count: width))
             }
+            defer { progress.advance() }
             let hidden = try row("text_last_hidden_state", item.featureRow)
             let p = try tensor(item.featurePath, "text_embeds").shape[1]
             let d = hidden.count / 77

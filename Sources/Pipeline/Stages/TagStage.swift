@@ -80,11 +80,18 @@ public struct TagStage: UnitProcessor {
     }
 
     public func process(unit: Int, firstPosition: Int, items: [TagItem]) throws -> UnitOutput {
+        try process(unit: unit, firstPosition: firstPosition, items: items, progress: ItemProgress())
+    }
+
+    public func process(unit: Int, firstPosition: Int, items: [TagItem], progress: ItemProgress) throws -> UnitOutput {
         var results = [Result?](repeating: nil, count: items.count)
         nonisolated(unsafe) let stage = self
         results.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: items.count) { i in out[i] = stage.tag(items[i]) }
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in
+                out[i] = stage.tag(items[i])
+                progress.advance()
+            }
         }
         let done = results.map { $0! }
         var files: [(String, [UInt8])] = []
