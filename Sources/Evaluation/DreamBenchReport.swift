@@ -92,15 +92,25 @@ public enum DreamBenchReport {
         return "data:image/png;base64," + Data(png).base64EncodedString()
     }
 
-    /// Horizontal bars, one per row, scaled to 0-1.
+    /// Horizontal bars, one per row: scaled to 0-1, or to -1-1 about a zero line when a value is
+    /// negative (cosine scores of random weights can be), negative bars drawn left of it and
+    /// paler. Each value is written at the right.
     static func bars(_ rows: [(String, Double)], color: String) -> String {
         let height = 18, width = 420, label = 170
+        let signed = rows.contains { $0.1 < 0 }
+        let zero = label + (signed ? width / 2 : 0), scale = Double(signed ? width / 2 : width)
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(label + width + 60)\" height=\"\(rows.count * height + 4)\">"
         for (i, (name, value)) in rows.enumerated() {
-            let y = i * height + 2, w = Int(max(0, min(1, value.isNaN ? 0 : value)) * Double(width))
+            let y = i * height + 2
+            let clamped = value.isNaN ? 0 : max(signed ? -1 : 0, min(1, value))
+            let w = Int((abs(clamped) * scale).rounded())
+            let x = clamped < 0 ? zero - w : zero
             svg += "<text x=\"\(label - 6)\" y=\"\(y + 13)\" font-size=\"12\" text-anchor=\"end\">\(escape(name))</text>"
-            svg += "<rect x=\"\(label)\" y=\"\(y)\" width=\"\(w)\" height=\"\(height - 4)\" fill=\"\(color)\"/>"
-            svg += "<text x=\"\(label + w + 4)\" y=\"\(y + 13)\" font-size=\"11\">\(f(value))</text>"
+            svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(w)\" height=\"\(height - 4)\" fill=\"\(color)\"\(clamped < 0 ? " fill-opacity=\"0.55\"" : "")/>"
+            svg += "<text x=\"\(label + width + 4)\" y=\"\(y + 13)\" font-size=\"11\">\(f(value))</text>"
+        }
+        if signed {
+            svg += "<line x1=\"\(zero)\" y1=\"0\" x2=\"\(zero)\" y2=\"\(rows.count * height + 4)\" stroke=\"#333\" stroke-width=\"1\"/>"
         }
         return svg + "</svg>"
     }
@@ -110,7 +120,8 @@ public enum DreamBenchReport {
             <!DOCTYPE html><html><head><meta charset="utf-8"><title>DreamBench evaluation</title>
             <style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}
             td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}th{background:#f3f3f3}
-            .warn{background:#fee;padding:.5em;border:1px solid #c00}img{margin:2px;border:1px solid #ddd}</style></head><body>
+            .warn{background:#fee;padding:.5em;border:1px solid #c00}img{margin:2px;border:1px solid #ddd}
+            tr.published td{color:#555;font-style:italic}</style></head><body>
             <h1>DreamBench evaluation</h1>
             """
         out += "<p>Pairing: \(e.pairing.rawValue); \(e.scores.count) generated images; 95 % bootstrap intervals.</p><ul>"
@@ -125,7 +136,9 @@ public enum DreamBenchReport {
             out += "<tr><td><b>ours</b></td><td>\(ci(o[.dino]!))</td><td>\(ci(o[.clipI]!))</td><td>\(ci(o[.clipT]!))</td></tr>"
         }
         if let real = e.realRowMeans() { out += "<tr><td>ours: real images</td><td>\(f(real.dino))</td><td>\(f(real.clipI))</td><td>–</td></tr>" }
-        for (name, d, c, t) in published { out += "<tr><td>\(escape(name))</td><td>\(f(d))</td><td>\(f(c))</td><td>\(t.map(f) ?? "–")</td></tr>" }
+        for (name, d, c, t) in published {
+            out += "<tr class=\"published\"><td>published: \(escape(name))</td><td>\(f(d))</td><td>\(f(c))</td><td>\(t.map(f) ?? "–")</td></tr>"
+        }
         out += "</table>"
         let subjects = e.perSubject()
         if !subjects.isEmpty {

@@ -173,5 +173,20 @@ import Text
         #expect((json?["subjects"] as? [Any])?.count == 3 && json?["real_images"] != nil && (json?["published"] as? [Any])?.count == 8)
         let html = try String(contentsOfFile: dir.appending("out/report.html"), encoding: .utf8)
         #expect(html.contains("<svg") && html.contains("data:image/png;base64,") && html.contains("RANDOM WEIGHTS"))
+        // The published rows are marked as published, as in the Markdown.
+        #expect(html.contains("<tr class=\"published\"><td>published: DreamBooth, SD (DreamBooth Table 1)</td>"))
+        #expect(!html.contains("<tr><td>DreamBooth, SD"))
+    }
+
+    /// Negative scores (CLIP-T with random weights) draw a bar left of a zero line, as long as
+    /// their size says; an all-positive chart keeps the 0-1 scale.
+    @Test func barsDrawNegativeValues() {
+        let signed = DreamBenchReport.bars([("a", 0.5), ("b", -0.25)], color: "#000")
+        // Scale -1...1 over 420 px about x = 170 + 210: 0.5 -> 105 px right of it, -0.25 -> 53 px left.
+        #expect(signed.contains("<rect x=\"380\" y=\"2\" width=\"105\""))
+        #expect(signed.contains("<rect x=\"327\" y=\"20\" width=\"53\"") && signed.contains("fill-opacity"))
+        #expect(signed.contains("<line x1=\"380\""))
+        let positive = DreamBenchReport.bars([("a", 0.5)], color: "#000")
+        #expect(positive.contains("<rect x=\"170\" y=\"2\" width=\"210\"") && !positive.contains("<line"))
     }
 }

@@ -95,6 +95,7 @@ import Testing
         #expect { try PipelineConfig.load(path: typed) } throws: {
             ($0 as? PipelineError)?.key == "unit_size" && "\($0)".hasSuffix("unit_size: expected an integer, got 'many'")
         }
+        #expect { try PipelineConfig.load(path: dir.appending("nowhere.yaml")) } throws: { "\($0)".hasSuffix("nowhere.yaml: no such file") }
         let (dir3, broken) = try write("name: [p\n")
         #expect { try PipelineConfig.load(path: broken) } throws: { ($0 as? PipelineError)?.code == .config }
         withExtendedLifetime((dir, dir2, dir3)) {}

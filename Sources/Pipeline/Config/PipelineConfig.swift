@@ -140,8 +140,11 @@ public struct IngestConfig: Codable, Sendable, Equatable {
 enum ConfigLoader {
     static func load<T: Decodable>(path: String, overrides: [String]) throws -> T {
         let text: String
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw PipelineError(.config, "no such file", file: path) }
+        guard !isFolder.boolValue else { throw PipelineError(.config, "is a folder, not a YAML file", file: path) }
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw PipelineError(.config, "cannot read: \(error.localizedDescription)", file: path)
+            throw PipelineError(.config, "cannot read as UTF-8 text", file: path)
         }
         var tree: Any = [String: Any]()
         do {
