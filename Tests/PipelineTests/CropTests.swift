@@ -18,6 +18,16 @@ import Testing
 
     func dump(_ path: String) throws -> String { try Catalog(path: path, readOnly: true).canonicalDump() }
 
+    /// A copy of the build as `reference-build`, cropped without interruption.
+    func cropReferenceBuild(_ dir: TemporaryDirectory, _ pipeline: String) throws {
+        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending("reference-build"))
+        let reference = dir.appending("reference.yaml")
+        try String(contentsOfFile: pipeline, encoding: .utf8)
+            .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")
+            .write(toFile: reference, atomically: true, encoding: .utf8)
+        #expect(try ExecutableRunner.run("crop", ["--pipeline", reference, "--quiet"]).status == 0)
+    }
+
     /// The stages crop builds on.
     func ingestAndTag(_ pipeline: String) throws {
         for stage in ["ingest", "tag"] {
@@ -85,12 +95,7 @@ import Testing
     @Test func killedAtRandomInstantsResumesToTheSameCatalogAndFiles() throws {
         let (dir, pipeline) = try prepare(perLayout: 20, unitSize: 4)
         try ingestAndTag(pipeline)
-        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending("reference-build"))
-        let reference = dir.appending("reference.yaml")
-        try String(contentsOfFile: pipeline, encoding: .utf8)
-            .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")
-            .write(toFile: reference, atomically: true, encoding: .utf8)
-        #expect(try ExecutableRunner.run("crop", ["--pipeline", reference, "--quiet"]).status == 0)
+        try cropReferenceBuild(dir, pipeline)
 
         var rng = SystemRandomNumberGenerator()
         let logs = TemporaryDirectory("crop-kills")
@@ -192,5 +197,30 @@ import Testing
         #expect(try db.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'crop' AND reason = 'image_too_small'").int == 1)
         let bad = try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet", "--set", "crop.min_image_side_of=stored"])
         #expect(bad.status == StageCommandSupport.configExitCode && bad.stderr.contains("crop.min_image_side_of"))
+    }
+
+    /// SIGINT and SIGTERM end a run cleanly: exit 130 / 143, the run recorded as interrupted (it
+    /// stayed `running` before), and the same command resumes to the uninterrupted result.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func anInterruptIsRecordedAndResumes(signal number: Int32) throws {
+        let (dir, pipeline) = try prepare(perLayout: 4, unitSize: 4)
+        try ingestAndTag(pipeline)
+        try cropReferenceBuild(dir, pipeline)
+
+        let logs = TemporaryDirectory("crop-interrupt")
+        let process = try ExecutableRunner.start("crop", ["--pipeline", pipeline, "--quiet"],
+                                                 environment: ["ECLIPSE_UNIT_DELAY_MS": "400"], logDirectory: logs.path)
+        Thread.sleep(forTimeInterval: 1.0)
+        #expect(process.isRunning)
+        #expect(process.signal(number))
+        process.waitUntilExit()
+        let result = ExecutableRunner.collect(process, logDirectory: logs.path, name: "crop")
+        #expect(result.status == 128 + number, "\(result.status): \(result.stderr)")
+        #expect(result.stderr.contains("crop: interrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM")"))
+        let db = try Catalog(path: dir.appending("build/catalog.sqlite"), readOnly: true).database
+        #expect(try db.scalar("SELECT status FROM runs WHERE stage = 'crop' ORDER BY id DESC LIMIT 1").string == "interrupted")
+        #expect(try ExecutableRunner.run("crop", ["--pipeline", pipeline, "--quiet"]).status == 0)
+        #expect(try dump(dir.appending("build/catalog.sqlite")) == (try dump(dir.appending("reference-build/catalog.sqlite"))))
+        #expect(try db.scalar("SELECT COUNT(*) FROM runs WHERE status = 'running'").int == 0)
     }
 }

@@ -136,6 +136,8 @@ public final class StageRunner {
                                  configHash: processor.configHash)
         let runID = try catalog.beginRun(stage: processor.stage, worker: options.worker, workers: options.workers,
                                          configHash: processor.configHash, configJSON: processor.configJSON)
+        let interrupts = InterruptHandler(stage: processor.stage, catalogPath: catalogPath, runID: runID)
+        defer { interrupts.cancel() }
         let done = try catalog.doneUnits(stage: processor.stage, configHash: processor.configHash)
         let retry = options.retryFailed
             ? try catalog.unitsWithFailures(stage: processor.stage, configHash: processor.configHash) : []
