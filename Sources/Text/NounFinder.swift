@@ -146,7 +146,9 @@ public struct NounFinder: Sendable {
     /// noun-heavy): compounds become nouns; an -ing word right after a noun is a participle
     /// ("a dog sleeping"); a noun-tagged verb in -s after a singular noun, before a preposition
     /// or determiner, is a verb ("a cat sits on"); a verb- or adjective-tagged word after a
-    /// determiner, adjective or "of" that ends the phrase is a noun ("in a stable", "red leaves").
+    /// determiner, adjective or "of" that ends the phrase is a noun ("in a stable", "red leaves");
+    /// so is an auxiliary there or after a possessive ("a shiny can", "my can"), and one that
+    /// opens the caption before a preposition ("Can on the grass").
     /// - Returns: the corrected tags and, per word, the index of the compound holding it.
     func captionTags(lower: [String], tags original: [String]) -> (tags: [String], compound: [Int?]) {
         var tags = original
@@ -170,9 +172,14 @@ public struct NounFinder: Sendable {
         func noun(_ i: Int) -> Bool { i >= 0 && i < tags.count && (tags[i] == "NOUN" || tags[i] == "PROPN") }
         func tag(_ i: Int) -> String { i < 0 ? "<s>" : i >= tags.count ? "</s>" : tags[i] }
         let phraseEnd: Set<String> = ["</s>", "ADP", "PUNCT", "CCONJ", "ADV", "SCONJ"]
+        let possessives: Set<String> = ["my", "your", "his", "her", "its", "our", "their"]
         for i in tags.indices where compound[i] == nil {
             let w = lower[i]
-            if noun(i) && noun(i - 1) && w.hasSuffix("ing") && w.count > 4 {
+            if tags[i] == "AUX", phraseEnd.contains(tag(i + 1)),
+               ["DET", "ADJ", "NUM"].contains(tag(i - 1)) || (i > 0 && (lower[i - 1] == "of" || possessives.contains(lower[i - 1])))
+                || (i == 0 && tag(i + 1) == "ADP") {
+                tags[i] = "NOUN"
+            } else if noun(i) && noun(i - 1) && w.hasSuffix("ing") && w.count > 4 {
                 tags[i] = "VERB"
             } else if noun(i) && noun(i - 1) && w.hasSuffix("s") && !lower[i - 1].hasSuffix("s")
                         && ["ADP", "DET", "ADV", "PUNCT", "</s>"].contains(tag(i + 1)),

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineTestSupport
 import Testing
 @testable import Text
 
@@ -16,6 +17,11 @@ import Testing
         ("a photo of a clock on a checkered floor", ["clock", "floor"]),
         ("three brown boxes on the grass", ["box", "grass"]),
         ("a bowl of berries on the counter", ["bowl", "berry", "counter"]),
+        // "can" the container, not the modal (DreamBench's can subject).
+        ("a shiny can", ["can"]),
+        ("Can on the grass", ["can", "grass"]),
+        ("a close-up photo of my can", ["can"]),
+        ("a dog can run on the beach", ["dog", "beach"]),
     ])
     func findsTheObjectNouns(caption: String, expected: [String]) {
         #expect(Self.finder.nouns(in: caption).map(\.lemma) == expected)
@@ -110,5 +116,39 @@ import Testing
                      file, set.count, gold, precision, recall, set.count - misses.count))
         for miss in misses { print("  " + miss) }
         #expect(precision >= floor && recall >= floor, "precision \(precision), recall \(recall)")
+    }
+
+    static let dreambench = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../../shared/data/dreambench/prompts_and_classes.txt").standardizedFileURL.path
+
+    /// Every DreamBench subject's class noun is found in each of its 25 prompts (written without
+    /// the unique token, as CLIP-T scores them) and in "a photo of a <class>", and its mask label
+    /// (the class) matches it: what the evaluation and the tag stage need of the noun finder.
+    @Test func everyDreamBenchClassIsFoundInItsPrompts() throws {
+        guard let text = try? String(contentsOfFile: Self.dreambench, encoding: .utf8) else {
+            SkippedCheck.report("DreamBench class nouns in their prompts", cause: .sharedData, because: "\(Self.dreambench) is absent"); return
+        }
+        let lines = text.split(separator: "\n").map(String.init)
+        let header = try #require(lines.firstIndex(of: "subject_name,class"))
+        let end = try #require(lines.firstIndex(of: "Prompts"))
+        let classes = Set(lines[(header + 1)..<end].compactMap { $0.split(separator: ",").map(String.init).last })
+        let live = lines.firstIndex { $0.hasPrefix("Live Subject Prompts") } ?? lines.count
+        func prompts(_ range: Range<Int>) -> [String] {
+            lines[range].compactMap { line in
+                guard let start = line.firstIndex(of: "'"), let end = line[line.index(after: start)...].firstIndex(of: "'") else { return nil }
+                return String(line[line.index(after: start)..<end])
+            }
+        }
+        let objectPrompts = prompts(0..<live), livePrompts = prompts(live..<lines.count)
+        #expect(classes.count == 15 && objectPrompts.count == 25 && livePrompts.count == 25)
+        var misses: [String] = []
+        for name in classes.sorted() {
+            let list = ["cat", "dog"].contains(name) ? livePrompts : objectPrompts
+            for prompt in list.map({ $0.replacingOccurrences(of: "{0} {1}", with: name) }) + ["a photo of a \(name)"] {
+                let match = NounFinderTests.finder.match(labels: [name], caption: prompt)[0]
+                if match.noun == nil || match.spanPositions.isEmpty { misses.append("\(name): \(prompt)") }
+            }
+        }
+        #expect(misses.isEmpty, "\(misses.count) prompts miss their class: \(misses.prefix(20))")
     }
 }
