@@ -14,41 +14,38 @@ extension Catalog {
     }
 
     /// The stages in pipeline order, then the subject-level verdicts.
-    static let problemStageOrder = ["ingest", "tag", "segment", "crop", "embed", "shard", "crop subjects"]
+    static let problemStageOrder = ["ingest", "tag", "crop", "embed", "shard", "crop subjects"]
 
     /// Every stage's skipped and failed items grouped by (stage, status, reason), in pipeline
     /// order and by count within a stage, each with up to `examples` example items.
     public func problemGroups(examples: Int) throws -> [ProblemGroup] {
         var groups: [ProblemGroup] = []
-        func collect(_ stage: String?, _ groupSQL: String, _ exampleSQL: String, _ parameters: [any SQLBindable] = []) throws {
-            for row in try database.query(groupSQL, parameters) {
-                let name = stage ?? (row[0].string ?? "?")
-                let offset = stage == nil ? 1 : 0
-                let status = row[offset].string ?? "?", reason = row[offset + 1].string
-                var bind: [any SQLBindable] = stage == nil ? [name] : []
-                bind += [status, reason ?? "", examples]
-                let found = try database.query(exampleSQL, bind).map { $0[0].string ?? "?" }
-                groups.append(ProblemGroup(stage: name, status: status, reason: reason ?? "unknown",
-                                           count: row[offset + 2].int ?? 0, examples: found))
+        // Each group query yields (stage, status, reason, count); each example query takes
+        // (stage, status, reason, limit) and yields ids in build order.
+        func collect(_ groupSQL: String, _ exampleSQL: String) throws {
+            for row in try database.query(groupSQL) {
+                let stage = row[0].string ?? "?", status = row[1].string ?? "?", reason = row[2].string
+                let found = try database.query(exampleSQL, [stage, status, reason ?? "", examples]).map { $0[0].string ?? "?" }
+                groups.append(ProblemGroup(stage: stage, status: status, reason: reason ?? "unknown", count: row[3].int ?? 0, examples: found))
             }
         }
-        try collect("ingest", """
-            SELECT status, reason, COUNT(*) FROM entries WHERE status <> 'ok' GROUP BY 1, 2
+        try collect("""
+            SELECT 'ingest', status, reason, COUNT(*) FROM entries WHERE status <> 'ok' GROUP BY 2, 3
             """, """
             SELECT COALESCE(sample_id, source || '/' || source_key) FROM entries
-            WHERE status = ? AND COALESCE(reason, '') = ? ORDER BY position LIMIT ?
+            WHERE ? = 'ingest' AND status = ? AND COALESCE(reason, '') = ? ORDER BY position LIMIT ?
             """)
-        try collect(nil, """
+        try collect("""
             SELECT stage, status, reason, COUNT(*) FROM sample_status WHERE status <> 'ok' GROUP BY 1, 2, 3
             """, """
             SELECT s.sample_id FROM sample_status s LEFT JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
             WHERE s.stage = ? AND s.status = ? AND COALESCE(s.reason, '') = ? ORDER BY e.position, s.sample_id LIMIT ?
             """)
-        try collect("crop subjects", """
-            SELECT status, reason, COUNT(*) FROM subjects WHERE status <> 'ok' GROUP BY 1, 2
+        try collect("""
+            SELECT 'crop subjects', status, reason, COUNT(*) FROM subjects WHERE status <> 'ok' GROUP BY 2, 3
             """, """
             SELECT s.sample_id || '#' || s.k FROM subjects s LEFT JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
-            WHERE s.status = ? AND COALESCE(s.reason, '') = ? ORDER BY e.position, s.k LIMIT ?
+            WHERE ? = 'crop subjects' AND s.status = ? AND COALESCE(s.reason, '') = ? ORDER BY e.position, s.k LIMIT ?
             """)
         let order = Dictionary(uniqueKeysWithValues: Self.problemStageOrder.enumerated().map { ($1, $0) })
         return groups.sorted {

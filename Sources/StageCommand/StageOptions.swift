@@ -31,8 +31,11 @@ public struct StageOptions: ParsableArguments {
             let catalogPath = layout.catalog(worker: options.worker, workers: options.workers)
             print("catalog: \(catalogPath)")
             // Say why a stage had nothing to do, or nothing came through it (exit status stays 0).
-            for line in try StageAdvice.warnings(stage: command, pipeline: config, catalog: Catalog(path: catalogPath, readOnly: true)) {
-                FileHandle.standardError.write(Data("\(command): warning: \(line)\n".utf8))
+            // A worker's catalog holds only its own units, so only a whole-build run can tell.
+            if options.workers == 1 {
+                for line in try StageAdvice.warnings(stage: command, pipeline: config, catalog: Catalog(path: catalogPath, readOnly: true)) {
+                    FileHandle.standardError.write(Data("\(command): warning: \(line)\n".utf8))
+                }
             }
         } catch {
             StageCommandSupport.report(error, command: command)

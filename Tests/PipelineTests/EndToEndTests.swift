@@ -172,6 +172,15 @@ import Testing
         #expect(refused.stderr.contains("pid \(getpid())") && refused.stderr.contains("a long ingest"))
     }
 
+    /// A worker's catalog holds only its own units, so a worker never warns that a source or a
+    /// stage is empty (worker 7 of 8 owns a few units and sees most sources yield nothing).
+    @Test func workersDoNotWarnAboutWhatOtherWorkersHold() throws {
+        let (dir, pipeline) = try prepare(perLayout: 2, unitSize: 4)
+        defer { withExtendedLifetime(dir) {} }
+        let run = try ExecutableRunner.run("ingest", ["--pipeline", pipeline, "--quiet", "--workers", "8", "--worker", "7"])
+        #expect(run.status == 0 && !run.stderr.contains("warning:"), "\(run.stderr)")
+    }
+
     /// A source that yields nothing is named by ingest, and a stage that got nothing, or let
     /// nothing through, says which verdict is why (img2dataset tars carry no masks).
     @Test func emptySourcesAndEmptyStagesAreExplained() throws {

@@ -28,8 +28,14 @@ public enum StageAdvice {
         state.reasons.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(count).map { ($0.key, $0.value) }
     }
 
-    static func describe(_ reasons: [(reason: String, count: Int)]) -> String {
-        reasons.map { "\($0.reason): \($0.count)" }.joined(separator: ", ")
+    /// `line (skipped:no_masks: 16, …)`, and what to do about the most common reason when known.
+    static func explained(_ line: String, _ state: StageState, pipeline: PipelineConfig) -> String {
+        let reasons = topReasons(state)
+        let text = line + " (" + reasons.map { "\($0.reason): \($0.count)" }.joined(separator: ", ") + ")"
+        guard let first = reasons.first, let hint = hint(String(first.reason.split(separator: ":").last ?? ""), pipeline: pipeline) else {
+            return text
+        }
+        return text + ": " + hint
     }
 
     /// The warnings for `stage` after a run, from the catalog it wrote.
@@ -40,20 +46,10 @@ public enum StageAdvice {
         if state.itemsIn == 0 {
             let earlier = try catalog.stageState(stage: before)
             guard earlier.itemsIn > 0 else { return ["nothing reached \(stage): \(before) has no samples"] }
-            let reasons = topReasons(earlier)
-            var line = "nothing reached \(stage): \(before) kept none of its \(earlier.itemsIn) samples (\(describe(reasons)))"
-            if let first = reasons.first, let hint = hint(String(first.reason.split(separator: ":").last ?? ""), pipeline: pipeline) {
-                line += ": " + hint
-            }
-            return [line]
+            return [explained("nothing reached \(stage): \(before) kept none of its \(earlier.itemsIn) samples", earlier, pipeline: pipeline)]
         }
         guard state.itemsOK == 0 else { return [] }
-        let reasons = topReasons(state)
-        var line = "no sample came through \(stage) (\(describe(reasons)))"
-        if let first = reasons.first, let hint = hint(String(first.reason.split(separator: ":").last ?? ""), pipeline: pipeline) {
-            line += ": " + hint
-        }
-        return [line]
+        return [explained("no sample came through \(stage)", state, pipeline: pipeline)]
     }
 
     /// Each manifest source that yielded no entry.
