@@ -4,8 +4,9 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config
-# What the tests add: a real single-node Slurm for the job-array test.
-TEST_APT_PACKAGES := slurm-wlm munge
+# What the tests add: a real single-node Slurm for the job-array test, and a real browser
+# (headless Chromium) that loads the build report.
+TEST_APT_PACKAGES := slurm-wlm munge chromium
 # The project's Python (pinned references for tests, fixtures and benchmarks), never the runtime's.
 VENV := .venv
 VENV_PYTHON := $(abspath $(VENV))/bin/python
@@ -44,7 +45,7 @@ $(VENV)/.requirements-bench: $(VENV)/.requirements-test python/requirements-benc
 ## A failure here does not stop `make test`: the checks that need it say they skipped, and
 ## its last lines list them (under CI that fails the run).
 test-deps:
-	@scripts/ensure_apt.sh $(TEST_APT_PACKAGES) || echo "warning: could not install $(TEST_APT_PACKAGES); the Slurm test will skip"
+	@scripts/ensure_apt.sh $(TEST_APT_PACKAGES) || echo "warning: could not install $(TEST_APT_PACKAGES); the Slurm and browser tests will skip"
 	@$(MAKE) --no-print-directory venv || echo "warning: could not make $(VENV); the Python reference checks will skip"
 
 build: deps
@@ -95,6 +96,9 @@ demo: sample builds/models/random-clip/model.safetensors builds/models/random-di
 	@echo
 	$(BIN)/catalog summary --pipeline pipelines/demo.yaml
 	@echo
+	$(BIN)/catalog report --pipeline pipelines/demo.yaml
+	@echo
+	@echo "report:  builds/demo/reports/build.html   (open it in a browser: funnel, rates and times, a gallery filterable by reason)"
 	@echo "catalog: builds/demo/catalog.sqlite   (try: sqlite3 builds/demo/catalog.sqlite 'select * from samples limit 5')"
 	@echo "crops:   builds/demo/objects/crops/   (sqlite3 builds/demo/catalog.sqlite 'select label, crop_object from subjects where status=\"ok\"')"
 	@echo "nouns:   sqlite3 builds/demo/catalog.sqlite 'select sample_id, idx, lemma, token_positions_json from nouns limit 8'"
@@ -113,6 +117,7 @@ dataset: build
 	$(BIN)/embed --pipeline $(PIPELINE)
 	$(BIN)/shard --pipeline $(PIPELINE)
 	$(BIN)/catalog summary --pipeline $(PIPELINE)
+	$(BIN)/catalog report --pipeline $(PIPELINE)
 
 ## test: every test, optimised (numeric code is slow in debug builds).
 ## Its last lines list every check that could not run here, and why.

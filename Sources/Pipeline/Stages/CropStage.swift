@@ -196,32 +196,23 @@ public struct CropStage: UnitProcessor {
         guard white <= config.maxWhiteFraction else {
             return finish("skipped", "too_white", String(format: "%.1f%% white pixels", white * 100))
         }
-        var maps: [String: Raster] = [:]
+        var reader = MaskReader(files: files, maxPixels: config.maxPixels)
         let imageArea = Double(image.width * image.height)
         // An instance map listed without values (no mask list) holds one subject per value.
-        var records: [MaskRecord] = []
-        for record in item.masks {
-            guard record.kind == "instance_map", record.value == nil else { records.append(record); continue }
-            do {
-                let map = try instanceMap(record.ref ?? "", source: item.source, maps: &maps)
-                for value in Set(map.pixels).subtracting([0]).sorted() {
-                    var expanded = record
-                    expanded.value = Int(value)
-                    expanded.k = record.k * 256 + Int(value)
-                    records.append(expanded)
-                }
-            } catch let error as FileIO.Refusal {
-                return finish("failed", error.reason == "missing_file" ? "missing_mask" : error.reason, error.message)
-            } catch {
-                return finish("failed", "bad_mask", "\(error)")
-            }
+        let records: [MaskRecord]
+        do {
+            records = try reader.expanded(item.masks, source: item.source)
+        } catch let error as FileIO.Refusal {
+            return finish("failed", error.reason == "missing_file" ? "missing_mask" : error.reason, error.message)
+        } catch {
+            return finish("failed", "bad_mask", "\(error)")
         }
         for record in records {
             var row = SubjectRow(k: record.k, label: record.label ?? "object", nounIndex: item.nounIndex[record.k], box: nil, area: 0, fill: 0, boxAreaRatio: 0,
                                  score: record.score, object: nil, status: "skipped", reason: nil)
             let mask: Mask
             do {
-                mask = try self.mask(record, source: item.source, image: image, maps: &maps)
+                mask = try reader.mask(record, source: item.source, width: image.width, height: image.height)
             } catch let error as FileIO.Refusal {
                 return finish("failed", error.reason == "missing_file" ? "missing_mask" : error.reason, error.message)
             } catch let error as ImagingError {
@@ -251,7 +242,13 @@ public struct CropStage: UnitProcessor {
                 row.reason = "low_fill"
             } else {
                 row.status = "ok"
-                let png = (try? ImageCodec.encodePNG(SubjectCrop.crop(image, mask: mask, box: box))) ?? []
+                let png: [UInt8]
+                do {
+                    png = try ImageCodec.encodePNG(SubjectCrop.crop(image, mask: mask, box: box))
+                } catch {
+                    // Never a 0-byte crop recorded as kept.
+                    return finish("failed", "encode_failed", "could not encode subject \(record.k)'s crop as PNG: \(error)")
+                }
                 let path = Self.objectPath("crops", png)
                 row.object = path
                 result.files.append((path, png))
@@ -286,49 +283,5 @@ public struct CropStage: UnitProcessor {
             }
         }
         return result
-    }
-
-    func instanceMap(_ ref: String, source: String, maps: inout [String: Raster]) throws -> Raster {
-        if let map = maps[ref] { return map }
-        let map = try ImageCodec.decodeIndexMap(files.read(ref, source: source, maxBytes: 1 << 28), maxPixels: config.maxPixels)
-        maps[ref] = map
-        return map
-    }
-
-    func mask(_ record: MaskRecord, source: String, image: Raster, maps: inout [String: Raster]) throws -> Mask {
-        func checked(_ m: Mask) throws -> Mask {
-            guard m.width == image.width && m.height == image.height else {
-                throw ImagingError(.corrupt, "mask is \(m.width)x\(m.height), the image \(image.width)x\(image.height)")
-            }
-            return m
-        }
-        switch record.kind {
-        case "instance_map":
-            let map = try instanceMap(record.ref ?? "", source: source, maps: &maps)
-            guard let value = record.value else { return try checked(Mask(nonZeroOf: map)) }
-            return try checked(Mask(instanceMap: map, value: value))
-        case "binary_png":
-            let bytes = try files.read(record.ref ?? "", source: source, maxBytes: 1 << 28)
-            let info = try ImageCodec.probe(bytes, checkEnd: false)
-            let raster = info.format == .png && (info.channels == 1) ? try ImageCodec.decodeIndexMap(bytes) : try ImageCodec.decodeRGB(bytes)
-            return try checked(Mask(nonZeroOf: raster))
-        case "coco_rle", "coco_polygon":
-            let data = try JSONValue.parse(Array((record.dataJSON ?? "null").utf8))
-            let segmentation: COCOMask.Segmentation
-            if let polygons = data.array {
-                segmentation = .polygons(polygons.map { $0.array?.compactMap(\.number) ?? [] })
-            } else {
-                let size = data["size"]?.array?.compactMap(\.int) ?? []
-                guard size.count == 2 else { throw ImagingError(.corrupt, "RLE without a size") }
-                if let string = data["counts"]?.string {
-                    segmentation = .rleString(string, height: size[0], width: size[1])
-                } else {
-                    segmentation = .rleCounts(data["counts"]?.array?.compactMap(\.int) ?? [], height: size[0], width: size[1])
-                }
-            }
-            return try COCOMask.mask(segmentation, width: image.width, height: image.height)
-        default:
-            throw ImagingError(.corrupt, "unknown mask kind '\(record.kind)'")
-        }
     }
 }
