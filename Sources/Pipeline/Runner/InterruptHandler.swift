@@ -18,7 +18,7 @@ final class InterruptHandler {
                 if let catalog = try? Catalog(path: catalogPath) {
                     try? catalog.finishRun(id: runID, status: "interrupted", summaryJSON: #"{"interrupted_by":"\#(name)"}"#)
                 }
-                FileHandle.standardError.write(Data("\n\(stage): interrupted by \(name); units done so far are kept: run the same command to resume\n".utf8))
+                FileHandle.standardError.write(Data("\n\(stage): interrupted by \(name); finished units (and the finished batches of the unit in progress) are kept: run the same command to resume\n".utf8))
                 _exit(128 + number)
             }
             source.resume()

@@ -150,12 +150,14 @@ public final class StageRunner {
         var seen = 0
         // A unit's commit runs on a background thread while the next unit is processed; at most
         // one commit is in flight, and the catalog is touched only by it until it is drained.
-        var inFlight: (group: DispatchGroup, result: CommitResult, seenAfter: Int)?
+        var inFlight: (group: DispatchGroup, result: CommitResult, seenAfter: Int, unit: Int)?
         func drain() throws {
             guard let flight = inFlight else { return }
             inFlight = nil
             flight.group.wait()
             let outcomes = try flight.result.get()
+            // Committed: the unit's finished batches are no longer needed.
+            UnitScratch.remove(layout: layout, stage: processor.stage, unit: flight.unit)
             summary.unitsProcessed += 1
             for outcome in outcomes { summary.count(outcome) }
             progress?.set(done: flight.seenAfter, processed: summary.itemsIn, failed: summary.itemsFailed, current: nil)
@@ -168,6 +170,7 @@ public final class StageRunner {
                 summary.unitsOwned += 1
                 if done.contains(unit) && !retry.contains(unit) {
                     summary.unitsAlreadyDone += 1
+                    UnitScratch.remove(layout: layout, stage: processor.stage, unit: unit)
                     progress?.set(done: seen + work.count, processed: processedItems, failed: summary.itemsFailed, current: nil)
                     continue
                 }
@@ -215,7 +218,7 @@ public final class StageRunner {
                         }
                     }
                 }
-                inFlight = (group, result, seen + work.count)
+                inFlight = (group, result, seen + work.count, unit)
             }
             try drain()
         } catch {

@@ -29,11 +29,13 @@ public struct CropStage: UnitProcessor {
     public let configJSON: String
     let files: SourceFiles
     let input: Catalog
+    let layout: BuildLayout
 
     /// - Parameter input: the catalog holding the ingest stage's entries (the build's).
     public init(pipeline: PipelineConfig, input: Catalog) throws {
         config = pipeline.crop
         self.input = input
+        layout = BuildLayout(root: pipeline.buildDir)
         files = try SourceFiles(catalog: input)
         let keys = StageKeys(pipeline: pipeline)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
@@ -101,7 +103,29 @@ public struct CropStage: UnitProcessor {
         var files: [(String, [UInt8])] = []
     }
 
-    struct SubjectRow: Sendable {
+    /// A result as a scratch batch stores it (files with their bytes).
+    struct StoredResult: Codable {
+        var sampleID: String
+        var status: String
+        var reason: String?, message: String?
+        var subjects: [SubjectRow]
+        var canny: String?
+        var paths: [String]
+        var contents: [Data]
+
+        init(_ r: Result) {
+            (sampleID, status, reason, message, subjects, canny) = (r.sampleID, r.status, r.reason, r.message, r.subjects, r.canny)
+            paths = r.files.map(\.0)
+            contents = r.files.map { Data($0.1) }
+        }
+
+        var result: Result {
+            Result(sampleID: sampleID, status: status, reason: reason, message: message, subjects: subjects, canny: canny,
+                   files: zip(paths, contents).map { ($0, Array($1)) })
+        }
+    }
+
+    struct SubjectRow: Sendable, Codable {
         var k: Int
         var label: String
         var nounIndex: Int?
@@ -119,18 +143,25 @@ public struct CropStage: UnitProcessor {
         try process(unit: unit, firstPosition: firstPosition, items: items, progress: ItemProgress())
     }
 
+    /// Samples per batch kept in the unit's scratch space until the unit is committed.
+    static let scratchBatch = 32
+
     public func process(unit: Int, firstPosition: Int, items: [CropItem], progress: ItemProgress) throws -> UnitOutput {
-        var results = [Result?](repeating: nil, count: items.count)
-        // `crop(_:)` reads only the immutable config and source roots, never the catalog handle.
-        nonisolated(unsafe) let stage = self
-        results.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: items.count) { i in
-                out[i] = stage.crop(items[i])
-                progress.advance()
+        // Finished batches are kept until the unit is committed: an interrupted run's rerun reads
+        // them back, so an interrupt costs at most the batch in progress.
+        let scratch = UnitScratch(layout: layout, stage: stage, unit: unit, configHash: configHash)
+        var done: [Result] = []
+        for start in stride(from: 0, to: items.count, by: Self.scratchBatch) {
+            let batch = Array(items[start..<min(items.count, start + Self.scratchBatch)])
+            let bytes = try scratch.batch(String(format: "samples-%06d", start), inputs: Self.digest(batch)) {
+                try JSONEncoder().encode(crop(batch, progress: progress).map(StoredResult.init)).map { $0 }
             }
+            let stored = try JSONDecoder().decode([StoredResult].self, from: Data(bytes))
+            guard stored.count == batch.count else { throw PipelineError(.io, "scratch batch of \(stored.count) samples, expected \(batch.count)") }
+            done += stored.map(\.result)
+            if scratch.reused > 0 && scratch.computed == 0 { progress.reach(done.count) }
         }
-        let done = results.map { $0! }
+        scratch.announce(stage: stage, unit: unit)
         var files: [String: [UInt8]] = [:]
         for r in done { for (path, bytes) in r.files { files[path] = bytes } }
         return UnitOutput(files: files.keys.sorted().map { ($0, files[$0]!) }) { _, db in
@@ -156,6 +187,33 @@ public struct CropStage: UnitProcessor {
             }
             return done.map { ItemOutcome(status: $0.status, reason: $0.reason) }
         }
+    }
+
+    /// Crops a batch of samples concurrently.
+    func crop(_ batch: [CropItem], progress: ItemProgress) -> [Result] {
+        var results = [Result?](repeating: nil, count: batch.count)
+        // `crop(_:)` reads only the immutable config and source roots, never the catalog handle.
+        nonisolated(unsafe) let stage = self
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+                out[i] = stage.crop(batch[i])
+                progress.advance()
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// Names everything a batch's results depend on besides the config: each sample's id, image,
+    /// masks, noun links and recorded original size.
+    static func digest(_ batch: [CropItem]) -> String {
+        var text = ""
+        for item in batch {
+            text += "\(item.sampleID)|\(item.source)|\(item.imageRef)|\(item.originalSize.map { "\($0.width)x\($0.height)" } ?? "-")|"
+            text += item.nounIndex.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",") + "|"
+            text += item.masks.map { String(describing: $0) }.joined(separator: ";") + "\n"
+        }
+        return UnitScratch.digest([Array(text.utf8)])
     }
 
     static func objectPath(_ kind: String, _ bytes: [UInt8]) -> String {

@@ -191,25 +191,37 @@ public struct EmbedStage: UnitProcessor {
             rowsDone += rows
             progress.reach(items.count / 5 + (items.count - items.count / 5) * rowsDone / totalRows)
         }
+        // Finished batches are kept until the unit is committed: an interrupted run's rerun reads
+        // them back, so an interrupt costs at most the batch in progress.
+        let scratch = UnitScratch(layout: layout, stage: self.stage, unit: unit, configHash: configHash)
         if !ok.isEmpty {
             var hidden: [Float] = [], textEmbeds: [Float] = []
+            let hiddenPerRow = config.textHiddenStates ? 77 * d : 0
             for start in stride(from: 0, to: ok.count, by: config.batch) {
                 let rows = ok[start..<min(ok.count, start + config.batch)]
-                let r = try text.encode(ids: rows.map { prepared[$0]!.ids }, attentionMask: rows.map { prepared[$0]!.mask })
-                if config.textHiddenStates { hidden += r.lastHiddenState }
-                textEmbeds += r.textEmbeds
+                let ids = rows.map { prepared[$0]!.ids }, mask = rows.map { prepared[$0]!.mask }
+                let inputs = UnitScratch.digest([ids.joined().map { Int64($0) }.withUnsafeBytes { Array($0) },
+                                                 mask.joined().map { Int64($0) }.withUnsafeBytes { Array($0) }])
+                let values = try scratch.floats(String(format: "text-%06d", start), inputs: inputs, count: rows.count * (hiddenPerRow + p)) {
+                    let r = try text.encode(ids: ids, attentionMask: mask)
+                    return (config.textHiddenStates ? r.lastHiddenState : []) + r.textEmbeds
+                }
+                hidden += values[0..<(rows.count * hiddenPerRow)]
+                textEmbeds += values[(rows.count * hiddenPerRow)...]
                 encoded(rows.count)
             }
             if config.textHiddenStates { tensors.append(entry("text_last_hidden_state", [ok.count, 77, d], hidden)) }
             tensors.append(entry("text_embeds", [ok.count, p], textEmbeds))
-            tensors.append(entry("image_embeds", [ok.count, p], try embedImages(images, count: ok.count, encoded: encoded)))
-            tensors.append(entry("subject_embeds", [subjectCount, p], try embedImages(subjectPixels, count: subjectCount, encoded: encoded)))
+            tensors.append(entry("image_embeds", [ok.count, p], try embedImages(images, count: ok.count, scratch: (scratch, "image"), encoded: encoded)))
+            tensors.append(entry("subject_embeds", [subjectCount, p],
+                                 try embedImages(subjectPixels, count: subjectCount, scratch: (scratch, "subject"), encoded: encoded)))
             if cannyCount > 0 {
-                tensors.append(entry("canny_embeds", [cannyCount, p], try embedImages(cannyPixels, count: cannyCount, encoded: encoded)))
+                tensors.append(entry("canny_embeds", [cannyCount, p], try embedImages(cannyPixels, count: cannyCount, scratch: (scratch, "canny"), encoded: encoded)))
             }
             let plane = 3 * vision.config.imageSize * vision.config.imageSize
             tensors.append(entry("zero_image_embeds", [1, p], try embedImages([Float](repeating: 0, count: plane), count: 1)))
         }
+        scratch.announce(stage: self.stage, unit: unit)
         let path = String(format: "features/embed/unit-%05d.safetensors", unit)
         let sampleIDs = ok.map { items[$0].sampleID }
         let metadata = ["schema": "eclipse-embed-1", "model": (config.model as NSString).lastPathComponent, "model_sha256": modelHash,
@@ -235,13 +247,21 @@ public struct EmbedStage: UnitProcessor {
         }
     }
 
-    /// Image embeddings of `count` preprocessed images, in batches; `encoded` hears of each batch's rows.
-    func embedImages(_ pixels: [Float], count: Int, encoded: (Int) -> Void = { _ in }) throws -> [Float] {
+    /// Image embeddings of `count` preprocessed images, in batches, each kept in `scratch` under
+    /// its name and start row when given; `encoded` hears of each batch's rows.
+    func embedImages(_ pixels: [Float], count: Int, scratch: (UnitScratch, String)? = nil, encoded: (Int) -> Void = { _ in }) throws -> [Float] {
         let plane = 3 * vision.config.imageSize * vision.config.imageSize
         var out: [Float] = []
         for start in stride(from: 0, to: count, by: config.batch) {
             let end = min(count, start + config.batch)
-            out += try vision.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start).imageEmbeds
+            let batch = Array(pixels[(start * plane)..<(end * plane)])
+            let compute = { try self.vision.encode(pixelValues: batch, batch: end - start).imageEmbeds }
+            if let (scratch, name) = scratch {
+                let inputs = UnitScratch.digest([batch.withUnsafeBytes { Array($0) }])
+                out += try scratch.floats(String(format: "%@-%06d", name, start), inputs: inputs, count: (end - start) * text.projection, compute: compute)
+            } else {
+                out += try compute()
+            }
             encoded(end - start)
         }
         return out
