@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "PriorTraining", dependencies: ["Prior", "Pipeline", "Catalog", "Models", "Tensor"], swiftSettings: swiftSettings),
         .target(name: "Evaluation", dependencies: ["Models", "Imaging", "Text"], swiftSettings: swiftSettings),
         .target(name: "Text", dependencies: ["CZlib"], exclude: ["Resources/NOTICE.md"],
-                resources: [.copy("Resources/clip-bpe-merges.txt"), .copy("Resources/html-entities.tsv"),
+                resources: [.copy("Resources/clip-bpe-merges.txt"), .copy("Resources/html-entities.tsv"), .copy("Resources/mojibake-tables.tsv"),
                             .copy("Resources/pos-tagger.tsv")],
                 swiftSettings: swiftSettings),
         .target(name: "Pipeline",

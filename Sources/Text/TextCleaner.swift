@@ -4,17 +4,19 @@ import Foundation
 /// `whitespace_clean`, lower-cased): ftfy's `fix_text` fixes that matter for captions, Python's
 /// `html.unescape` twice, whitespace folding, `str.lower()`.
 ///
-/// ftfy steps implemented, in ftfy 6's order and repeated until nothing changes, per line:
-/// HTML entities (only when the text has no `<`), C1 controls read as Windows-1252, Latin
-/// ligatures, full/half-width forms, curly quotes, line breaks, terminal escapes, control
-/// characters, NFC. Not implemented: ftfy's mojibake detection (`fix_encoding`: re-decoding text
-/// that was UTF-8 read as Latin-1/Windows-1252), so such captions can differ.
+/// ftfy 6.3's steps, in its order and repeated until nothing changes, per line: HTML entities
+/// (only when the text has no `<`), mojibake repair (``MojibakeFixer``: UTF-8 read as Latin-1,
+/// Windows code pages, MacRoman or CP437, found by ftfy's badness heuristic), C1 controls read
+/// as Windows-1252, Latin ligatures, full/half-width forms, curly quotes, line breaks, terminal
+/// escapes, control characters, NFC.
 public struct TextCleaner: Sendable {
     let tables: EntityTables
+    let mojibake: MojibakeFixer
 
-    /// Loads the entity tables shipped with the module.
+    /// Loads the entity and encoding tables shipped with the module.
     public init() throws {
         tables = try EntityTables.shared()
+        mojibake = MojibakeFixer(tables: try MojibakeTables.shared())
     }
 
     /// `whitespace_clean(basic_clean(text)).lower()`.
@@ -71,7 +73,7 @@ public struct TextCleaner: Sendable {
         return String(out)
     }
 
-    /// ftfy's `fix_text` with the default config, minus mojibake repair.
+    /// ftfy's `fix_text` with the default config.
     func fixText(_ text: String) -> String {
         var out = ""
         var unescape = true
@@ -91,6 +93,7 @@ public struct TextCleaner: Sendable {
         for _ in 0..<16 {
             let original = text
             if unescapeHTML { text = tables.ftfyUnescape(text) }
+            text = mojibake.fixEncoding(text)
             text = mapScalars(text) { u in
                 // fix_c1_controls: U+0080-U+009F as (sloppy) Windows-1252.
                 if (0x80...0x9F).contains(u.value) { return [EntityTables.windows1252[Int(u.value) - 0x80]] }

@@ -1,0 +1,64 @@
+import Foundation
+
+/// What ftfy 6.3's mojibake repair reads (`Resources/mojibake-tables.tsv`, written by
+/// `scripts/make_text_tables.py`): the single-byte encodings it tries, in its order, and the
+/// character sets of its badness heuristic and UTF-8 detector.
+struct MojibakeTables: Sendable {
+    /// A single-byte encoding: byte -> scalar, and back.
+    struct Charmap: Sendable {
+        var name: String
+        var decode: [Unicode.Scalar]
+        var encode: [UInt32: UInt8]
+        /// The scalars ftfy's `possible_encoding` accepts: ASCII but U+001A, and what bytes
+        /// 0x80-0xFF and 0x1A decode to.
+        var possible: Set<UInt32>
+
+        var isSloppy: Bool { name.hasPrefix("sloppy") }
+    }
+
+    var charmaps: [Charmap] = []
+    /// Badness categories (`common`, `c1`, `bad`, …) and UTF-8 clues (`utf8_first_of_2`, …).
+    var sets: [String: Set<UInt32>] = [:]
+
+    nonisolated(unsafe) private static var cached: MojibakeTables?
+    private static let lock = NSLock()
+
+    static func shared() throws -> MojibakeTables {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached { return cached }
+        guard let url = Bundle.module.url(forResource: "mojibake-tables", withExtension: "tsv"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw TextError.missingResource("mojibake-tables.tsv")
+        }
+        var tables = MojibakeTables()
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let values = fields[2].split(separator: " ").compactMap { UInt32($0, radix: 16) }
+            switch fields[0] {
+            case "charmap":
+                guard values.count == 256 else { throw TextError.missingResource("mojibake-tables.tsv: \(fields[1]) has \(values.count) bytes") }
+                let scalars = values.compactMap(Unicode.Scalar.init)
+                var encode: [UInt32: UInt8] = [:]
+                for (byte, value) in values.enumerated() { encode[value] = UInt8(byte) }
+                var possible = Set<UInt32>((0x00...0x19).map { $0 } + (0x1B...0x7F).map { $0 })
+                possible.formUnion(values[0x80...])
+                possible.insert(values[0x1A])
+                tables.charmaps.append(Charmap(name: String(fields[1]), decode: scalars, encode: encode, possible: possible))
+            case "category", "clue":
+                tables.sets[String(fields[1]), default: []].formUnion(values)
+            default: break
+            }
+        }
+        cached = tables
+        return tables
+    }
+
+    /// The union of the named sets plus the given literal characters.
+    func union(_ names: [String], _ literal: String = "") -> Set<UInt32> {
+        var out = Set(literal.unicodeScalars.map(\.value))
+        for name in names { out.formUnion(sets[name] ?? []) }
+        return out
+    }
+}
