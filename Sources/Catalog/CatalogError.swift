@@ -4,6 +4,8 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         case schemaTooNew = "schema_too_new"
         case notACatalog = "not_a_catalog"
+        /// A column holds what this code never writes there (hand-edited or damaged).
+        case corrupt
     }
 
     public var code: Code

@@ -22,7 +22,7 @@ struct CountingStage: UnitProcessor {
         return UnitOutput(files: [("objects/count/unit-\(unit).txt", Array(text.utf8))]) { _, db in
             try db.run("CREATE TABLE IF NOT EXISTS seen (unit INTEGER PRIMARY KEY, items TEXT)")
             try db.run("INSERT OR REPLACE INTO seen VALUES (?, ?)", [unit, text])
-            return items.map { $0 < 0 ? ItemOutcome(status: "failed", reason: "negative") : ItemOutcome(status: "ok") }
+            return items.map { $0 < 0 ? .failed("negative") : .ok }
         }
     }
 }

@@ -79,14 +79,14 @@ public struct RunSummary: Codable, Sendable, Equatable {
     }
 
     /// Adds one item's outcome.
-    mutating func count(_ outcome: ItemOutcome) {
+    mutating func count(_ outcome: Outcome) {
         itemsIn += 1
-        switch outcome.status {
-        case "ok": itemsOK += 1
-        case "skipped": itemsSkipped += 1
-        default: itemsFailed += 1
+        switch outcome {
+        case .ok: itemsOK += 1
+        case .skipped: itemsSkipped += 1
+        case .failed: itemsFailed += 1
         }
-        if let reason = outcome.reason, outcome.status != "ok" { reasons["\(outcome.status):\(reason)", default: 0] += 1 }
+        if let reason = outcome.reason { reasons["\(outcome.status):\(reason)", default: 0] += 1 }
     }
 
     /// JSON with sorted keys.
@@ -132,15 +132,5 @@ public struct RunSummary: Codable, Sendable, Equatable {
             for (reason, count) in reasons.sorted(by: { $0.key < $1.key }) { md += "| \(reason) | \(count) |\n" }
         }
         return md
-    }
-}
-
-/// The outcome of one item: `ok`, `skipped` or `failed`, with a reason for the latter two.
-public struct ItemOutcome: Sendable, Equatable {
-    public var status: String
-    public var reason: String?
-    public init(status: String, reason: String? = nil) {
-        self.status = status
-        self.reason = reason
     }
 }

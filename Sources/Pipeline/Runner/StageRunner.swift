@@ -37,9 +37,9 @@ public struct UnitOutput {
     public var files: [(path: String, bytes: [UInt8])]
     /// Records the unit's rows; runs inside the transaction that marks the unit done, and
     /// returns each item's final outcome.
-    public var record: (Catalog, Database) throws -> [ItemOutcome]
+    public var record: (Catalog, Database) throws -> [Outcome]
 
-    public init(files: [(path: String, bytes: [UInt8])] = [], record: @escaping (Catalog, Database) throws -> [ItemOutcome]) {
+    public init(files: [(path: String, bytes: [UInt8])] = [], record: @escaping (Catalog, Database) throws -> [Outcome]) {
         self.files = files
         self.record = record
     }
@@ -205,13 +205,13 @@ public final class StageRunner {
                 DispatchQueue.global().async(group: group) {
                     let (catalog, output, files, base) = job
                     result.value = Result {
-                        try catalog.write { db -> [ItemOutcome] in
+                        try catalog.write { db -> [Outcome] in
                             let outcomes = try output.record(catalog, db)
                             var record = base
                             record.itemsIn = outcomes.count
-                            record.itemsOK = outcomes.filter { $0.status == "ok" }.count
-                            record.itemsSkipped = outcomes.filter { $0.status == "skipped" }.count
-                            record.itemsFailed = outcomes.filter { $0.status == "failed" }.count
+                            record.itemsOK = outcomes.filter { $0 == .ok }.count
+                            record.itemsSkipped = outcomes.filter { if case .skipped = $0 { true } else { false } }.count
+                            record.itemsFailed = outcomes.filter { if case .failed = $0 { true } else { false } }.count
                             record.finished = Date().timeIntervalSince1970
                             try catalog.recordUnit(record, files: files, in: db)
                             return outcomes
@@ -272,9 +272,9 @@ public final class StageRunner {
 final class CommitResult: @unchecked Sendable {
     // @unchecked: written once by the commit thread before the group leaves, read by the
     // runner only after `DispatchGroup.wait()`, which orders the two.
-    var value: Result<[ItemOutcome], any Error>?
+    var value: Result<[Outcome], any Error>?
 
-    func get() throws -> [ItemOutcome] {
+    func get() throws -> [Outcome] {
         guard let value else { return [] }
         return try value.get()
     }
@@ -292,32 +292,29 @@ public struct WorkUnit<Item> {
         self.load = load
     }
 
-    /// The units a stage takes from an earlier stage's catalog: `countSQL` yields (unit, items)
-    /// rows in unit order; each unit's items are loaded only when the runner reaches it.
+    /// The units a stage takes from an earlier stage's catalog: (unit, items) in unit order;
+    /// each unit's items are loaded only when the runner reaches it.
     /// - Returns: the units and the total item count.
-    public static func fromCatalog(_ db: Database, countSQL: String, load: @escaping (Int, Database) throws -> [Item])
-        throws -> (units: AnyIterator<WorkUnit<Item>>, samples: Int) {
-        var counts: [(Int, Int)] = []
-        try db.forEach(countSQL) { counts.append(($0[0].int ?? 0, $0[1].int ?? 0)) }
+    public static func units(_ counts: [(unit: Int, count: Int)], load: @escaping (Int) throws -> [Item])
+        -> (units: AnyIterator<WorkUnit<Item>>, samples: Int) {
         var index = 0
         let iterator = AnyIterator<WorkUnit<Item>> {
             guard index < counts.count else { return nil }
             let (unit, count) = counts[index]
             index += 1
-            return WorkUnit(unit: unit, count: count) { try load(unit, db) }
+            return WorkUnit(unit: unit, count: count) { try load(unit) }
         }
-        return (iterator, counts.reduce(0) { $0 + $1.1 })
+        return (iterator, counts.reduce(0) { $0 + $1.count })
     }
 }
 
 /// The order of the stages: a stage runs only after the one it reads has finished.
 enum StageOrder {
     /// Throws `.usage` ("run <stage> first") unless `stage` has done, with `configHash`, every unit
-    /// holding an entry that matches `condition` (SQL over `entries e`: the earlier stage's input).
-    static func requireDone(_ stage: String, configHash: String, unitsWhere condition: String, in input: Catalog) throws {
-        let done = try input.doneUnits(stage: stage, configHash: configHash)
-        var needed = Set<Int>()
-        try input.database.forEach("SELECT DISTINCT e.unit FROM entries e WHERE \(condition)") { needed.insert($0[0].int ?? 0) }
+    /// holding some of `input` (the earlier stage's input).
+    static func requireDone(_ stage: String, configHash: String, unitsHolding input: Catalog.StageInput, in catalog: Catalog) throws {
+        let done = try catalog.doneUnits(stage: stage, configHash: configHash)
+        let needed = try catalog.units(holding: input)
         let missing = needed.subtracting(done)
         guard missing.isEmpty else {
             throw PipelineError(.usage, "run \(stage) first: \(missing.count) of \(needed.count) units are not done by \(stage) with the current config")

@@ -13,6 +13,21 @@ public struct CropItem: Sendable {
     /// The image's size before a downloader resized it, where its JSON records one
     /// (img2dataset's `original_width` / `original_height`).
     public var originalSize: (width: Int, height: Int)?
+
+    public init(sampleID: String, source: String, imageRef: String, masks: [MaskRecord], nounIndex: [Int: Int] = [:],
+                originalSize: (width: Int, height: Int)? = nil) {
+        (self.sampleID, self.source, self.imageRef, self.masks, self.nounIndex, self.originalSize) = (sampleID, source, imageRef, masks, nounIndex, originalSize)
+    }
+
+    /// From the catalog's record; ingest parsed the JSON already, so a size that is not an
+    /// integer is no recorded size.
+    init(_ sample: Catalog.MaskedSample) {
+        self.init(sampleID: sample.sampleID, source: sample.source, imageRef: sample.imageRef, masks: sample.masks, nounIndex: sample.nounIndex)
+        if let text = sample.metadataJSON, text.contains("original_width"), let json = try? JSONValue.parse(Array(text.utf8)),
+           let width = json["original_width"]?.int, let height = json["original_height"]?.int, width > 0, height > 0 {
+            originalSize = (width, height)
+        }
+    }
 }
 
 /// The crop stage: for each sample with masks, applies the paper's image and subject filters,
@@ -40,66 +55,18 @@ public struct CropStage: UnitProcessor {
         let keys = StageKeys(pipeline: pipeline)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
         configHash = try keys.crop()
-        try StageOrder.requireDone("tag", configHash: try keys.tag(), unitsWhere: "e.status = 'ok'", in: input)
+        try StageOrder.requireDone("tag", configHash: try keys.tag(), unitsHolding: .accepted, in: input)
     }
 
-    /// Accepted samples that the tag stage kept.
-    static let kept = """
-        e.status = 'ok' AND NOT EXISTS (SELECT 1 FROM sample_status t
-            WHERE t.stage = 'tag' AND t.sample_id = e.sample_id AND t.status <> 'ok')
-        """
-
-    /// The units (the ingest stage's) with accepted samples, loading each unit's samples lazily.
+    /// The units (the ingest stage's) with samples the tag stage kept, each loaded lazily.
     public func units() throws -> (units: AnyIterator<WorkUnit<CropItem>>, samples: Int) {
-        try WorkUnit.fromCatalog(input.database, countSQL: "SELECT e.unit, COUNT(*) FROM entries e WHERE \(Self.kept) GROUP BY e.unit ORDER BY e.unit",
-                                 load: { try Self.load(unit: $0, from: $1) })
+        let input = self.input
+        return try WorkUnit.units(input.unitCounts(.keptByTag)) { try input.maskedSamples(unit: $0).map(CropItem.init) }
     }
 
-    static func load(unit: Int, from db: Database) throws -> [CropItem] {
-        var items: [CropItem] = []
-        var byPosition: [Int: Int] = [:]
-        var bySample: [String: Int] = [:]
-        try db.forEach("""
-            SELECT e.position, e.sample_id, e.source, e.image_ref, e.metadata_json FROM entries e WHERE e.unit = ? AND \(kept)
-            ORDER BY e.position
-            """, [unit]) { row in
-            bySample[row[1].string ?? ""] = items.count
-            byPosition[row[0].int!] = items.count
-            var item = CropItem(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "", masks: [])
-            // Ingest parsed this JSON already; a value that is not an integer is no recorded size.
-            if let text = row[4].string, text.contains("original_width"), let json = try? JSONValue.parse(Array(text.utf8)),
-               let width = json["original_width"]?.int, let height = json["original_height"]?.int, width > 0, height > 0 {
-                item.originalSize = (width, height)
-            }
-            items.append(item)
-        }
-        try db.forEach("""
-            SELECT m.position, m.k, m.kind, m.ref, m.value, m.label, m.score, m.box_json, m.data_json
-            FROM masks m JOIN entries e ON e.position = m.position
-            WHERE e.unit = ? AND \(kept) ORDER BY m.position, m.k
-            """, [unit]) { r in
-            guard let i = byPosition[r[0].int!] else { return }
-            items[i].masks.append(MaskRecord(k: r[1].int!, kind: r[2].string ?? "", ref: r[3].string, value: r[4].int,
-                                             label: r[5].string, score: r[6].double, boxJSON: r[7].string, dataJSON: r[8].string))
-        }
-        try db.forEach("""
-            SELECT l.sample_id, l.k, l.noun_idx FROM noun_labels l JOIN entries e ON e.sample_id = l.sample_id
-            WHERE e.unit = ? AND \(kept) AND l.noun_idx IS NOT NULL
-            """, [unit]) { r in
-            guard let i = bySample[r[0].string ?? ""] else { return }
-            items[i].nounIndex[r[1].int!] = r[2].int!
-        }
-        return items
-    }
-
-    /// What happened to one sample.
+    /// What happened to one sample: the catalog's record and the files it adds.
     struct Result: Sendable {
-        var sampleID: String
-        var status = "ok"
-        var reason: String?
-        var message: String?
-        var subjects: [SubjectRow] = []
-        var canny: String?
+        var record: Catalog.CropRecord
         var files: [(String, [UInt8])] = []
     }
 
@@ -108,35 +75,23 @@ public struct CropStage: UnitProcessor {
         var sampleID: String
         var status: String
         var reason: String?, message: String?
-        var subjects: [SubjectRow]
+        var subjects: [Catalog.SubjectRow]
         var canny: String?
         var paths: [String]
         var contents: [Data]
 
         init(_ r: Result) {
-            (sampleID, status, reason, message, subjects, canny) = (r.sampleID, r.status, r.reason, r.message, r.subjects, r.canny)
+            (sampleID, status, reason, message) = (r.record.sampleID, r.record.outcome.status, r.record.outcome.reason, r.record.outcome.message)
+            (subjects, canny) = (r.record.subjects, r.record.canny)
             paths = r.files.map(\.0)
             contents = r.files.map { Data($0.1) }
         }
 
         var result: Result {
-            Result(sampleID: sampleID, status: status, reason: reason, message: message, subjects: subjects, canny: canny,
+            Result(record: Catalog.CropRecord(sampleID: sampleID, outcome: Outcome(status: status, reason: reason, message: message),
+                                              subjects: subjects, canny: canny),
                    files: zip(paths, contents).map { ($0, Array($1)) })
         }
-    }
-
-    struct SubjectRow: Sendable, Codable {
-        var k: Int
-        var label: String
-        var nounIndex: Int?
-        var box: PixelBox?
-        var area: Int
-        var fill: Double
-        var boxAreaRatio: Double
-        var score: Double?
-        var object: String?
-        var status: String
-        var reason: String?
     }
 
     public func process(unit: Int, firstPosition: Int, items: [CropItem]) throws -> UnitOutput {
@@ -164,44 +119,19 @@ public struct CropStage: UnitProcessor {
         scratch.announce(stage: stage, unit: unit)
         var files: [String: [UInt8]] = [:]
         for r in done { for (path, bytes) in r.files { files[path] = bytes } }
-        return UnitOutput(files: files.keys.sorted().map { ($0, files[$0]!) }) { _, db in
-            for r in done {
-                try db.run("DELETE FROM subjects WHERE sample_id = ?", [r.sampleID])
-                try db.run("DELETE FROM sample_objects WHERE sample_id = ? AND stage = 'crop'", [r.sampleID])
-                try db.run("""
-                    INSERT OR REPLACE INTO sample_status (stage, sample_id, unit, status, reason, message)
-                    VALUES ('crop', ?, ?, ?, ?, ?)
-                    """, [r.sampleID, unit, r.status, r.reason, r.message])
-                for s in r.subjects {
-                    try db.run("""
-                        INSERT INTO subjects (sample_id, k, label, noun_idx, box_json, mask_area, fill_ratio, box_area_ratio,
-                            score, crop_object, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, [r.sampleID, s.k, s.label, s.nounIndex, s.box.map { JSONText.render(.array($0.array.map { .int($0) })) },
-                              s.area, (s.fill * 1e6).rounded() / 1e6, (s.boxAreaRatio * 1e6).rounded() / 1e6, s.score,
-                              s.object, s.status, s.reason])
-                }
-                if let canny = r.canny {
-                    try db.run("INSERT INTO sample_objects (sample_id, stage, kind, object) VALUES (?, 'crop', 'canny', ?)",
-                               [r.sampleID, canny])
-                }
-            }
-            return done.map { ItemOutcome(status: $0.status, reason: $0.reason) }
+        let records = done.map(\.record)
+        return UnitOutput(files: files.keys.sorted().map { ($0, files[$0]!) }) { catalog, db in
+            try catalog.recordCrop(unit: unit, records, in: db)
+            return records.map(\.outcome)
         }
     }
 
     /// Crops a batch of samples concurrently.
     func crop(_ batch: [CropItem], progress: ItemProgress) -> [Result] {
-        var results = [Result?](repeating: nil, count: batch.count)
-        // `crop(_:)` reads only the immutable config and source roots, never the catalog handle.
-        nonisolated(unsafe) let stage = self
-        results.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: batch.count) { i in
-                out[i] = stage.crop(batch[i])
-                progress.advance()
-            }
+        ParallelMap.map(batch) { item in
+            defer { progress.advance() }
+            return crop(item)
         }
-        return results.map { $0! }
     }
 
     /// Names everything a batch's results depend on besides the config: each sample's id, image,
@@ -221,125 +151,139 @@ public struct CropStage: UnitProcessor {
         return "objects/\(kind)/\(digest.prefix(2))/\(digest).png"
     }
 
-    /// Crops one sample. Never throws: problems become its status.
+    /// Crops one sample. Never throws: problems become its outcome.
     func crop(_ item: CropItem) -> Result {
-        var result = Result(sampleID: item.sampleID)
-        func finish(_ status: String, _ reason: String, _ message: String) -> Result {
-            result.status = status
-            result.reason = reason
-            result.message = message
-            result.files = []
-            result.canny = nil
-            return result
+        func finish(_ outcome: Outcome, subjects: [Catalog.SubjectRow] = []) -> Result {
+            Result(record: Catalog.CropRecord(sampleID: item.sampleID, outcome: outcome, subjects: subjects, canny: nil))
         }
-        guard !item.masks.isEmpty else { return finish("skipped", "no_masks", "the sample has no masks") }
+        guard !item.masks.isEmpty else { return finish(.skipped("no_masks", "the sample has no masks")) }
         let bytes: [UInt8], image: Raster
         do {
             bytes = try files.read(item.imageRef, source: item.source, maxBytes: 1 << 30)
             image = try ImageCodec.decodeRGB(bytes, maxPixels: config.maxPixels)
         } catch let error as FileIO.Refusal {
-            return finish("failed", error.reason, error.message)
+            return finish(.failed(error.reason, error.message))
         } catch let error as ImagingError {
-            return finish("failed", error.code.rawValue, error.message)
+            return finish(.failed(error.code.rawValue, error.message))
         } catch {
-            return finish("failed", "unreadable", "\(error)")
+            return finish(.failed("unreadable", "\(error)"))
         }
         let decoded = (width: image.width, height: image.height)
         let checked = config.minImageSideOf == "original" ? item.originalSize ?? decoded : decoded
         guard min(checked.width, checked.height) >= config.minImageSide else {
             let what = checked == decoded ? "" : " originally (before resizing)"
-            return finish("skipped", "image_too_small", "\(checked.width)x\(checked.height)\(what) is below \(config.minImageSide) px")
+            return finish(.skipped("image_too_small", "\(checked.width)x\(checked.height)\(what) is below \(config.minImageSide) px"))
         }
         let white = SubjectCrop.whiteFraction(image)
         guard white <= config.maxWhiteFraction else {
-            return finish("skipped", "too_white", String(format: "%.1f%% white pixels", white * 100))
+            return finish(.skipped("too_white", String(format: "%.1f%% white pixels", white * 100)))
         }
-        var reader = MaskReader(files: files, maxPixels: config.maxPixels)
-        let imageArea = Double(image.width * image.height)
-        // An instance map listed without values (no mask list) holds one subject per value.
-        let records: [MaskRecord]
-        do {
-            records = try reader.expanded(item.masks, source: item.source)
-        } catch let error as FileIO.Refusal {
-            return finish("failed", error.reason == "missing_file" ? "missing_mask" : error.reason, error.message)
-        } catch {
-            return finish("failed", "bad_mask", "\(error)")
+        var result: Result
+        switch subjects(of: item, in: image) {
+        case .maskFailed(let outcome): return finish(outcome)
+        case .judged(let found): result = found
         }
-        for record in records {
-            var row = SubjectRow(k: record.k, label: record.label ?? "object", nounIndex: item.nounIndex[record.k], box: nil, area: 0, fill: 0, boxAreaRatio: 0,
-                                 score: record.score, object: nil, status: "skipped", reason: nil)
-            let mask: Mask
-            do {
-                mask = try reader.mask(record, source: item.source, width: image.width, height: image.height)
-            } catch let error as FileIO.Refusal {
-                return finish("failed", error.reason == "missing_file" ? "missing_mask" : error.reason, error.message)
-            } catch let error as ImagingError {
-                return finish("failed", "bad_mask", error.message)
-            } catch {
-                return finish("failed", "bad_mask", "\(error)")
-            }
-            let given = record.boxJSON.flatMap { try? JSONValue.parse(Array($0.utf8)) }?.array?.compactMap(\.number)
-            guard let box = given.flatMap({ PixelBox(covering: $0, width: image.width, height: image.height) }) ?? mask.box else {
-                row.reason = "empty_mask"
-                result.subjects.append(row)
-                continue
-            }
-            row.box = box
-            row.area = mask.area(in: box)
-            row.fill = Double(row.area) / Double(box.area)
-            row.boxAreaRatio = Double(box.area) / imageArea
-            if row.area == 0 {
-                row.reason = "empty_mask"
-            } else if let score = record.score, score < config.minScore {
-                row.reason = "low_score"
-            } else if row.boxAreaRatio <= config.minBoxArea {
-                row.reason = "box_too_small"
-            } else if row.boxAreaRatio >= config.maxBoxArea {
-                row.reason = "box_too_large"
-            } else if row.fill < config.minFill {
-                row.reason = "low_fill"
-            } else {
-                row.status = "ok"
-                let png: [UInt8]
-                do {
-                    png = try ImageCodec.encodePNG(SubjectCrop.crop(image, mask: mask, box: box))
-                } catch {
-                    // Never a 0-byte crop recorded as kept.
-                    return finish("failed", "encode_failed", "could not encode subject \(record.k)'s crop as PNG: \(error)")
-                }
-                let path = Self.objectPath("crops", png)
-                row.object = path
-                result.files.append((path, png))
-            }
-            result.subjects.append(row)
-        }
-        let kept = result.subjects.filter { $0.status == "ok" }.count
-        let verdict: (reason: String, message: String)? =
-            kept < max(1, config.minSubjects) ? ("no_subjects", "no subject passed the filters")
-            : kept > config.maxSubjects ? ("too_many_subjects", "\(kept) subjects passed, the maximum is \(config.maxSubjects)")
+        let kept = result.record.subjects.filter { $0.status == "ok" }.count
+        let verdict: Outcome? =
+            kept < max(1, config.minSubjects) ? .skipped("no_subjects", "no subject passed the filters")
+            : kept > config.maxSubjects ? .skipped("too_many_subjects", "\(kept) subjects passed, the maximum is \(config.maxSubjects)")
             : nil
         if let verdict {
             // The sample is skipped: its subjects stay recorded, none keeps a crop.
-            let subjects = result.subjects.map { subject -> SubjectRow in
+            return finish(verdict, subjects: result.record.subjects.map { subject in
                 var s = subject
                 if s.status == "ok" { (s.status, s.reason, s.object) = ("skipped", "sample_skipped", nil) }
                 return s
-            }
-            var skipped = finish("skipped", verdict.reason, verdict.message)
-            skipped.subjects = subjects
-            return skipped
+            })
         }
-        if config.canny {
-            // JPEGs: libjpeg's own gray output, as cv2.imread(..., GRAYSCALE); others: the decoded RGB.
-            let gray = ImageFormat.sniff(bytes) == .jpeg
-                ? (try? ImageCodec.decodeGray(bytes, maxPixels: config.maxPixels)) ?? image.grayscale()
-                : image.grayscale()
-            if let png = try? ImageCodec.encodePNG(Canny.edges(gray, low: config.cannyLow, high: config.cannyHigh)) {
-                let path = Self.objectPath("canny", png)
-                result.canny = path
-                result.files.append((path, png))
-            }
+        if config.canny, let (path, png) = cannyImage(bytes, image) {
+            result.record.canny = path
+            result.files.append((path, png))
         }
         return result
+    }
+
+    /// A sample's subjects, or the outcome of a mask that could not be read.
+    enum Subjects {
+        case judged(Result)
+        case maskFailed(Outcome)
+    }
+
+    /// Every mask's subject judged by the paper's filters; kept ones cropped. A mask that cannot
+    /// be read fails the whole sample.
+    func subjects(of item: CropItem, in image: Raster) -> Subjects {
+        var result = Result(record: Catalog.CropRecord(sampleID: item.sampleID, outcome: .ok, subjects: [], canny: nil))
+        var reader = MaskReader(files: files, maxPixels: config.maxPixels)
+        func failure(_ error: any Error) -> Outcome {
+            switch error {
+            case let refusal as FileIO.Refusal: .failed(refusal.reason == "missing_file" ? "missing_mask" : refusal.reason, refusal.message)
+            case let imaging as ImagingError: .failed("bad_mask", imaging.message)
+            default: .failed("bad_mask", "\(error)")
+            }
+        }
+        // An instance map listed without values (no mask list) holds one subject per value.
+        let records: [MaskRecord]
+        do { records = try reader.expanded(item.masks, source: item.source) } catch { return .maskFailed(failure(error)) }
+        for record in records {
+            let mask: Mask
+            do {
+                mask = try reader.mask(record, source: item.source, width: image.width, height: image.height)
+            } catch {
+                return .maskFailed(failure(error))
+            }
+            var row = judge(record, mask: mask, image: image, nounIndex: item.nounIndex[record.k])
+            if row.status == "ok", let box = row.box {
+                do {
+                    let png = try ImageCodec.encodePNG(SubjectCrop.crop(image, mask: mask, box: PixelBox(x0: box[0], y0: box[1], x1: box[2], y1: box[3])))
+                    row.object = Self.objectPath("crops", png)
+                    result.files.append((row.object!, png))
+                } catch {
+                    // Never a 0-byte crop recorded as kept.
+                    return .maskFailed(.failed("encode_failed", "could not encode subject \(record.k)'s crop as PNG: \(error)"))
+                }
+            }
+            result.record.subjects.append(row)
+        }
+        return .judged(result)
+    }
+
+    /// One subject's verdict: its box (given, else the mask's), area, fill and box share, and
+    /// the first filter it fails (`ok` when none).
+    func judge(_ record: MaskRecord, mask: Mask, image: Raster, nounIndex: Int?) -> Catalog.SubjectRow {
+        var row = Catalog.SubjectRow(k: record.k, label: record.label ?? "object", nounIndex: nounIndex, box: nil, area: 0, fill: 0,
+                                     boxAreaRatio: 0, score: record.score, object: nil, status: "skipped", reason: nil)
+        let given = record.boxJSON.flatMap { try? JSONValue.parse(Array($0.utf8)) }?.array?.compactMap(\.number)
+        guard let box = given.flatMap({ PixelBox(covering: $0, width: image.width, height: image.height) }) ?? mask.box else {
+            row.reason = "empty_mask"
+            return row
+        }
+        row.box = box.array
+        row.area = mask.area(in: box)
+        row.fill = Double(row.area) / Double(box.area)
+        row.boxAreaRatio = Double(box.area) / Double(image.width * image.height)
+        if row.area == 0 {
+            row.reason = "empty_mask"
+        } else if let score = record.score, score < config.minScore {
+            row.reason = "low_score"
+        } else if row.boxAreaRatio <= config.minBoxArea {
+            row.reason = "box_too_small"
+        } else if row.boxAreaRatio >= config.maxBoxArea {
+            row.reason = "box_too_large"
+        } else if row.fill < config.minFill {
+            row.reason = "low_fill"
+        } else {
+            row.status = "ok"
+        }
+        return row
+    }
+
+    /// The Canny edge image as a content-addressed PNG. JPEGs: libjpeg's own gray output, as
+    /// cv2.imread(..., GRAYSCALE); others: the decoded RGB.
+    func cannyImage(_ bytes: [UInt8], _ image: Raster) -> (String, [UInt8])? {
+        let gray = ImageFormat.sniff(bytes) == .jpeg
+            ? (try? ImageCodec.decodeGray(bytes, maxPixels: config.maxPixels)) ?? image.grayscale()
+            : image.grayscale()
+        guard let png = try? ImageCodec.encodePNG(Canny.edges(gray, low: config.cannyLow, high: config.cannyHigh)) else { return nil }
+        return (Self.objectPath("canny", png), png)
     }
 }

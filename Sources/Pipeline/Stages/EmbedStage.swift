@@ -6,15 +6,7 @@ import Tensor
 import Text
 
 /// One cropped sample as the embed stage reads it.
-public struct EmbedItem: Sendable {
-    public var sampleID: String
-    public var source: String
-    public var imageRef: String
-    public var caption: String
-    /// (mask k, crop object path) of each kept subject, in k order.
-    public var subjects: [(k: Int, object: String)]
-    public var canny: String?
-}
+public typealias EmbedItem = Catalog.CroppedSample
 
 /// The embed stage: CLIP features of each cropped sample. Per unit one safetensors file
 /// `features/embed/unit-NNNNN.safetensors` holds, row-aligned with the unit's samples, the
@@ -73,44 +65,14 @@ public struct EmbedStage: UnitProcessor {
         modelHash = try StageKeys.modelDigest(directory: config.model)
         configHash = try keys.embed(modelDigest: modelHash)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        try StageOrder.requireDone("crop", configHash: try keys.crop(), unitsWhere: CropStage.kept, in: input)
+        try StageOrder.requireDone("crop", configHash: try keys.crop(), unitsHolding: .keptByTag, in: input)
         BLAS.setThreadCount(config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.threads)
     }
 
-    static let kept = """
-        e.status = 'ok' AND EXISTS (SELECT 1 FROM sample_status c WHERE c.stage = 'crop' AND c.sample_id = e.sample_id AND c.status = 'ok')
-        """
-
+    /// The units (the ingest stage's) with samples the crop stage kept, each loaded lazily.
     public func units() throws -> (units: AnyIterator<WorkUnit<EmbedItem>>, samples: Int) {
-        try WorkUnit.fromCatalog(input.database, countSQL: "SELECT e.unit, COUNT(*) FROM entries e WHERE \(Self.kept) GROUP BY e.unit ORDER BY e.unit",
-                                 load: { try Self.load(unit: $0, from: $1) })
-    }
-
-    static func load(unit: Int, from db: Database) throws -> [EmbedItem] {
-        var items: [EmbedItem] = []
-        var bySample: [String: Int] = [:]
-        try db.forEach("""
-            SELECT e.sample_id, e.source, e.image_ref, e.caption FROM entries e WHERE e.unit = ? AND \(kept) ORDER BY e.position
-            """, [unit]) { r in
-            bySample[r[0].string ?? ""] = items.count
-            items.append(EmbedItem(sampleID: r[0].string ?? "", source: r[1].string ?? "", imageRef: r[2].string ?? "",
-                                   caption: r[3].string ?? "", subjects: [], canny: nil))
-        }
-        try db.forEach("""
-            SELECT s.sample_id, s.k, s.crop_object FROM subjects s JOIN entries e ON e.sample_id = s.sample_id
-            WHERE e.unit = ? AND \(kept) AND s.status = 'ok' ORDER BY s.sample_id, s.k
-            """, [unit]) { r in
-            guard let i = bySample[r[0].string ?? ""], let object = r[2].string else { return }
-            items[i].subjects.append((r[1].int ?? 0, object))
-        }
-        try db.forEach("""
-            SELECT o.sample_id, o.object FROM sample_objects o JOIN entries e ON e.sample_id = o.sample_id
-            WHERE e.unit = ? AND \(kept) AND o.kind = 'canny'
-            """, [unit]) { r in
-            guard let i = bySample[r[0].string ?? ""] else { return }
-            items[i].canny = r[1].string
-        }
-        return items
+        let input = self.input
+        return try WorkUnit.units(input.unitCounts(.keptByCrop)) { try input.croppedSamples(unit: $0) }
     }
 
     /// One sample's model inputs, or why it has none.
@@ -160,23 +122,20 @@ public struct EmbedStage: UnitProcessor {
         // Progress in item-equivalents: decoding and preprocessing count for a fifth of a unit,
         // the encoded rows (texts, images, subjects, Canny images) for the rest.
         let decoded = ItemProgress()
-        var prepared = [Prepared?](repeating: nil, count: items.count)
-        nonisolated(unsafe) let stage = self
-        prepared.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: items.count) { i in
-                out[i] = stage.prepare(items[i])
+        let prepared = ParallelMap.map(items) { item in
+            defer {
                 decoded.advance()
                 progress.reach(decoded.value / 5)
             }
+            return prepare(item)
         }
-        let ok = prepared.indices.filter { prepared[$0]!.failure == nil }
+        let ok = prepared.indices.filter { prepared[$0].failure == nil }
         // Rows: every ok sample's text and image; subjects and Canny images after them.
         var images: [Float] = [], subjectRows: [[Int: Int]] = [], cannyRows: [Int?] = []
         var subjectPixels: [Float] = [], cannyPixels: [Float] = []
         var subjectCount = 0, cannyCount = 0
         for i in ok {
-            let p = prepared[i]!
+            let p = prepared[i]
             images += p.image
             var rows: [Int: Int] = [:]
             for (j, s) in p.subjects.enumerated() { rows[items[i].subjects[j].k] = subjectCount; subjectCount += 1; subjectPixels += s }
@@ -193,13 +152,13 @@ public struct EmbedStage: UnitProcessor {
         }
         // Finished batches are kept until the unit is committed: an interrupted run's rerun reads
         // them back, so an interrupt costs at most the batch in progress.
-        let scratch = UnitScratch(layout: layout, stage: self.stage, unit: unit, configHash: configHash)
+        let scratch = UnitScratch(layout: layout, stage: stage, unit: unit, configHash: configHash)
         if !ok.isEmpty {
             var hidden: [Float] = [], textEmbeds: [Float] = []
             let hiddenPerRow = config.textHiddenStates ? 77 * d : 0
             for start in stride(from: 0, to: ok.count, by: config.batch) {
                 let rows = ok[start..<min(ok.count, start + config.batch)]
-                let ids = rows.map { prepared[$0]!.ids }, mask = rows.map { prepared[$0]!.mask }
+                let ids = rows.map { prepared[$0].ids }, mask = rows.map { prepared[$0].mask }
                 let inputs = UnitScratch.digest([ids.joined().map { Int64($0) }.withUnsafeBytes { Array($0) },
                                                  mask.joined().map { Int64($0) }.withUnsafeBytes { Array($0) }])
                 let values = try scratch.floats(String(format: "text-%06d", start), inputs: inputs, count: rows.count * (hiddenPerRow + p)) {
@@ -221,29 +180,27 @@ public struct EmbedStage: UnitProcessor {
             let plane = 3 * vision.config.imageSize * vision.config.imageSize
             tensors.append(entry("zero_image_embeds", [1, p], try embedImages([Float](repeating: 0, count: plane), count: 1)))
         }
-        scratch.announce(stage: self.stage, unit: unit)
+        scratch.announce(stage: stage, unit: unit)
         let path = String(format: "features/embed/unit-%05d.safetensors", unit)
         let sampleIDs = ok.map { items[$0].sampleID }
         let metadata = ["schema": "eclipse-embed-1", "model": (config.model as NSString).lastPathComponent, "model_sha256": modelHash,
                         "random_weights": randomWeights ? "true" : "false", "config_hash": configHash,
                         "sample_ids": sampleIDs.joined(separator: ",")]
         let files: [(String, [UInt8])] = ok.isEmpty ? [] : [(path, Safetensors.serialize(tensors, metadata: metadata))]
-        let done = prepared.map { $0! }
-        return UnitOutput(files: files) { _, db in
-            var row = 0
-            for (i, item) in items.enumerated() {
-                try db.run("DELETE FROM features WHERE sample_id = ?", [item.sampleID])
-                let failure = done[i].failure
-                try db.run("""
-                    INSERT OR REPLACE INTO sample_status (stage, sample_id, unit, status, reason, message) VALUES ('embed', ?, ?, ?, ?, ?)
-                    """, [item.sampleID, unit, failure == nil ? "ok" : "failed", failure?.reason, failure?.message])
-                guard failure == nil else { continue }
-                let subjects = subjectRows[row].keys.sorted().map { JSONText.Value.array([.int($0), .int(subjectRows[row][$0]!)]) }
-                try db.run("INSERT INTO features (sample_id, unit, path, row, subject_rows_json, canny_row) VALUES (?, ?, ?, ?, ?, ?)",
-                           [item.sampleID, unit, path, row, JSONText.render(.array(subjects)), cannyRows[row]])
+        var records: [(sampleID: String, outcome: Outcome, features: Catalog.FeatureRow?)] = []
+        var row = 0
+        for (item, p) in zip(items, prepared) {
+            guard let failure = p.failure else {
+                let subjects = subjectRows[row].keys.sorted().map { ($0, subjectRows[row][$0]!) }
+                records.append((item.sampleID, .ok, Catalog.FeatureRow(path: path, row: row, subjectRows: subjects, cannyRow: cannyRows[row])))
                 row += 1
+                continue
             }
-            return done.map { ItemOutcome(status: $0.failure == nil ? "ok" : "failed", reason: $0.failure?.reason) }
+            records.append((item.sampleID, .failed(failure.reason, failure.message), nil))
+        }
+        return UnitOutput(files: files) { catalog, db in
+            try catalog.recordEmbed(unit: unit, records, in: db)
+            return records.map(\.outcome)
         }
     }
 

@@ -43,17 +43,12 @@ public struct IngestStage: UnitProcessor {
 
     public func process(unit: Int, firstPosition: Int, items: [EntryDescriptor], progress: ItemProgress) throws -> UnitOutput {
         let config = pipeline.ingest
-        var records = [EntryRecord?](repeating: nil, count: items.count)
-        records.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: items.count) { i in
-                out[i] = Self.ingest(items[i], position: firstPosition + i, unit: unit, config: config)
-                progress.advance()
-            }
+        let entries = ParallelMap.map(Array(items.enumerated())) { i, item in
+            defer { progress.advance() }
+            return Self.ingest(item, position: firstPosition + i, unit: unit, config: config)
         }
-        let entries = records.map { $0! }
         return UnitOutput { catalog, db in
-            try catalog.replaceEntries(unit: unit, entries, in: db).map { ItemOutcome(status: $0.status, reason: $0.reason) }
+            try catalog.replaceEntries(unit: unit, entries, in: db).map { Outcome(status: $0.status, reason: $0.reason, message: $0.message) }
         }
     }
 

@@ -5,16 +5,7 @@ import Tensor
 import Text
 
 /// One embedded sample as the shard stage reads it.
-public struct ShardItem: Sendable {
-    public var sampleID: String
-    public var caption: String
-    public var featurePath: String
-    public var featureRow: Int
-    /// (mask k, subject feature row, reference token positions) of each kept subject with a
-    /// caption noun, in k order.
-    public var subjects: [(k: Int, row: Int, positions: [Int])]
-    public var cannyRow: Int?
-}
+public typealias ShardItem = Catalog.EmbeddedSample
 
 /// The shard stage: per unit one safetensors shard `shards/shard-NNNNN.safetensors` of the
 /// λ-ECLIPSE training rows (schema 2): the interleaved text features (the caption's last hidden
@@ -48,44 +39,13 @@ public struct ShardStage: UnitProcessor {
         let embed = try keys.recordedEmbed(in: input) ?? keys.embed(modelDigest: StageKeys.modelDigest(directory: pipeline.embed.model))
         configHash = keys.shard(embed: embed)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
-        try StageOrder.requireDone("embed", configHash: embed, unitsWhere: EmbedStage.kept, in: input)
+        try StageOrder.requireDone("embed", configHash: embed, unitsHolding: .keptByCrop, in: input)
     }
 
+    /// The units (the ingest stage's) with embedded samples, each loaded lazily.
     public func units() throws -> (units: AnyIterator<WorkUnit<ShardItem>>, samples: Int) {
-        try WorkUnit.fromCatalog(input.database, countSQL: """
-            SELECT e.unit, COUNT(*) FROM entries e JOIN features f ON f.sample_id = e.sample_id WHERE e.status = 'ok'
-            GROUP BY e.unit ORDER BY e.unit
-            """, load: { try Self.load(unit: $0, from: $1) })
-    }
-
-    static func load(unit: Int, from db: Database) throws -> [ShardItem] {
-        var items: [ShardItem] = []
-        var bySample: [String: Int] = [:]
-        var subjectRows: [Int: [Int: Int]] = [:]
-        try db.forEach("""
-            SELECT e.sample_id, e.caption, f.path, f.row, f.subject_rows_json, f.canny_row FROM entries e
-            JOIN features f ON f.sample_id = e.sample_id WHERE e.unit = ? AND e.status = 'ok' ORDER BY e.position
-            """, [unit]) { r in
-            bySample[r[0].string ?? ""] = items.count
-            var rows: [Int: Int] = [:]
-            for pair in (try? JSONValue.parse(Array((r[4].string ?? "[]").utf8)))?.array ?? [] {
-                if let p = pair.array?.compactMap(\.int), p.count == 2 { rows[p[0]] = p[1] }
-            }
-            subjectRows[items.count] = rows
-            items.append(ShardItem(sampleID: r[0].string ?? "", caption: r[1].string ?? "", featurePath: r[2].string ?? "",
-                                   featureRow: r[3].int ?? 0, subjects: [], cannyRow: r[5].int))
-        }
-        try db.forEach("""
-            SELECT s.sample_id, s.k, l.token_positions_json FROM subjects s
-            JOIN noun_labels l ON l.sample_id = s.sample_id AND l.k = s.k
-            JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
-            WHERE e.unit = ? AND s.status = 'ok' AND s.noun_idx IS NOT NULL ORDER BY s.sample_id, s.k
-            """, [unit]) { r in
-            guard let i = bySample[r[0].string ?? ""], let k = r[1].int, let row = subjectRows[i]?[k] else { return }
-            let positions = (try? JSONValue.parse(Array((r[2].string ?? "[]").utf8)))?.array?.compactMap(\.int) ?? []
-            items[i].subjects.append((k, row, positions))
-        }
-        return items
+        let input = self.input
+        return try WorkUnit.units(input.unitCounts(.embedded)) { try input.embeddedSamples(unit: $0) }
     }
 
     public func process(unit: Int, firstPosition: Int, items: [ShardItem]) throws -> UnitOutput {
@@ -108,14 +68,14 @@ public struct ShardStage: UnitProcessor {
             tensors[path + "\u{0}" + name] = t
             return t
         }
-        var outcomes: [ItemOutcome] = []
+        var outcomes: [Outcome] = []
         var kept: [(item: ShardItem, subjects: [(k: Int, row: Int, positions: [Int])])] = []
         for item in items {
             let subjects = Array(item.subjects.filter { !$0.positions.isEmpty }.prefix(config.maxSubjects))
             if subjects.isEmpty {
-                outcomes.append(ItemOutcome(status: "skipped", reason: "no_subject_tokens"))
+                outcomes.append(.skipped("no_subject_tokens", "no kept subject has label tokens in the caption"))
             } else {
-                outcomes.append(ItemOutcome(status: "ok", reason: nil))
+                outcomes.append(.ok)
                 kept.append((item, subjects))
             }
         }
@@ -201,24 +161,12 @@ public struct ShardStage: UnitProcessor {
             (digest, size) = (SHA256.hex(bytes), bytes.count)
             output.append((path, bytes))
         }
-        let config = self.config, hash = configHash
-        return UnitOutput(files: output) { _, db in
-            try db.run("DELETE FROM shard_rows WHERE shard = ?", [id])
-            try db.run("DELETE FROM shards WHERE id = ?", [id])
-            if n > 0 {
-                try db.run("INSERT INTO shards (id, path, rows, bytes, sha256, schema_version, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [id, path, n, size, digest, Self.schemaVersion, hash])
-            }
-            for (row, entry) in kept.enumerated() {
-                try db.run("INSERT OR REPLACE INTO shard_rows (sample_id, shard, row, split) VALUES (?, ?, ?, ?)",
-                           [entry.item.sampleID, id, row, config.split(of: entry.item.sampleID)])
-            }
-            for (item, outcome) in zip(items, outcomes) {
-                try db.run("""
-                    INSERT OR REPLACE INTO sample_status (stage, sample_id, unit, status, reason, message) VALUES ('shard', ?, ?, ?, ?, ?)
-                    """, [item.sampleID, unit, outcome.status, outcome.reason,
-                          outcome.reason == nil ? nil : "no kept subject has label tokens in the caption"])
-            }
+        let shard = n > 0 ? Catalog.ShardFile(id: id, path: path, rows: n, bytes: size, sha256: digest, schemaVersion: Self.schemaVersion,
+                                              configHash: configHash) : nil
+        let rows = kept.map { ($0.item.sampleID, config.split(of: $0.item.sampleID)) }
+        let verdicts = zip(items, outcomes).map { ($0.sampleID, $1) }
+        return UnitOutput(files: output) { catalog, db in
+            try catalog.recordShard(unit: unit, id: id, file: shard, rows: rows, verdicts: verdicts, in: db)
             return outcomes
         }
     }

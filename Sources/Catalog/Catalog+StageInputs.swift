@@ -1,0 +1,225 @@
+/// What each stage reads from the catalog: which samples it takes, grouped by the ingest
+/// stage's units, and each unit's samples as typed records.
+extension Catalog {
+    /// The samples a stage takes.
+    public enum StageInput: Sendable {
+        /// Entries the ingest stage accepted (tag's input).
+        case accepted
+        /// Accepted samples the tag stage did not skip (crop's input).
+        case keptByTag
+        /// Accepted samples the crop stage kept (embed's input).
+        case keptByCrop
+        /// Accepted samples with features (shard's input).
+        case embedded
+
+        /// The condition over `entries e`.
+        var condition: String {
+            switch self {
+            case .accepted: "e.status = 'ok'"
+            case .keptByTag:
+                "e.status = 'ok' AND NOT EXISTS (SELECT 1 FROM sample_status t WHERE t.stage = 'tag' AND t.sample_id = e.sample_id AND t.status <> 'ok')"
+            case .keptByCrop:
+                "e.status = 'ok' AND EXISTS (SELECT 1 FROM sample_status c WHERE c.stage = 'crop' AND c.sample_id = e.sample_id AND c.status = 'ok')"
+            case .embedded: "e.status = 'ok' AND EXISTS (SELECT 1 FROM features f WHERE f.sample_id = e.sample_id)"
+            }
+        }
+    }
+
+    /// (unit, samples) of every unit holding some of `input`, in unit order.
+    public func unitCounts(_ input: StageInput) throws -> [(unit: Int, count: Int)] {
+        try database.query("SELECT e.unit, COUNT(*) FROM entries e WHERE \(input.condition) GROUP BY e.unit ORDER BY e.unit")
+            .map { ($0[0].int ?? 0, $0[1].int ?? 0) }
+    }
+
+    /// The units holding some of `input`.
+    public func units(holding input: StageInput) throws -> Set<Int> {
+        Set(try unitCounts(input).map(\.unit))
+    }
+
+    /// Source name -> root folder.
+    public func sourceRoots() throws -> [String: String] {
+        var roots: [String: String] = [:]
+        try database.forEach("SELECT name, root FROM sources") { roots[$0[0].string ?? ""] = $0[1].string }
+        return roots
+    }
+
+    // MARK: - Per-unit samples
+
+    /// An accepted sample with its caption and mask labels (the tag stage's item).
+    public struct CaptionedSample: Sendable {
+        public var sampleID: String
+        public var source: String
+        public var imageRef: String
+        public var caption: String
+        /// (mask k, label) for each mask; the label is nil where the manifest gave none.
+        public var labels: [(k: Int, label: String?)]
+
+        public init(sampleID: String, source: String, imageRef: String, caption: String, labels: [(k: Int, label: String?)]) {
+            (self.sampleID, self.source, self.imageRef, self.caption, self.labels) = (sampleID, source, imageRef, caption, labels)
+        }
+    }
+
+    /// The accepted samples of one unit in manifest order.
+    public func captionedSamples(unit: Int) throws -> [CaptionedSample] {
+        var items: [CaptionedSample] = []
+        var byPosition: [Int: Int] = [:]
+        try database.forEach("""
+            SELECT position, sample_id, source, image_ref, caption FROM entries WHERE unit = ? AND status = 'ok' ORDER BY position
+            """, [unit]) { row in
+            byPosition[try self.int(row[0], "entries.position")] = items.count
+            items.append(CaptionedSample(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "",
+                                         caption: row[4].string ?? "", labels: []))
+        }
+        try database.forEach("""
+            SELECT m.position, m.k, m.label FROM masks m JOIN entries e ON e.position = m.position
+            WHERE e.unit = ? AND e.status = 'ok' ORDER BY m.position, m.k
+            """, [unit]) { r in
+            guard let i = byPosition[try self.int(r[0], "masks.position")] else { return }
+            items[i].labels.append((try self.int(r[1], "masks.k"), r[2].string))
+        }
+        return items
+    }
+
+    /// A sample the tag stage kept, with its masks and the caption noun each mask matched.
+    public struct MaskedSample: Sendable {
+        public var sampleID: String
+        public var source: String
+        public var imageRef: String
+        /// The entry's JSON metadata (a downloader's original size, …).
+        public var metadataJSON: String?
+        public var masks: [MaskRecord] = []
+        /// Mask k -> index of the caption noun its label matched.
+        public var nounIndex: [Int: Int] = [:]
+    }
+
+    /// The samples of one unit that the tag stage kept, in manifest order.
+    public func maskedSamples(unit: Int) throws -> [MaskedSample] {
+        let kept = StageInput.keptByTag.condition
+        var items: [MaskedSample] = []
+        var byPosition: [Int: Int] = [:], bySample: [String: Int] = [:]
+        try database.forEach("""
+            SELECT e.position, e.sample_id, e.source, e.image_ref, e.metadata_json FROM entries e WHERE e.unit = ? AND \(kept)
+            ORDER BY e.position
+            """, [unit]) { row in
+            bySample[row[1].string ?? ""] = items.count
+            byPosition[try self.int(row[0], "entries.position")] = items.count
+            items.append(MaskedSample(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "",
+                                      metadataJSON: row[4].string))
+        }
+        try database.forEach("""
+            SELECT m.position, m.k, m.kind, m.ref, m.value, m.label, m.score, m.box_json, m.data_json
+            FROM masks m JOIN entries e ON e.position = m.position
+            WHERE e.unit = ? AND \(kept) ORDER BY m.position, m.k
+            """, [unit]) { r in
+            guard let i = byPosition[try self.int(r[0], "masks.position")] else { return }
+            items[i].masks.append(MaskRecord(k: try self.int(r[1], "masks.k"), kind: r[2].string ?? "", ref: r[3].string, value: r[4].int,
+                                             label: r[5].string, score: r[6].double, boxJSON: r[7].string, dataJSON: r[8].string))
+        }
+        try database.forEach("""
+            SELECT l.sample_id, l.k, l.noun_idx FROM noun_labels l JOIN entries e ON e.sample_id = l.sample_id
+            WHERE e.unit = ? AND \(kept) AND l.noun_idx IS NOT NULL
+            """, [unit]) { r in
+            guard let i = bySample[r[0].string ?? ""] else { return }
+            items[i].nounIndex[try self.int(r[1], "noun_labels.k")] = try self.int(r[2], "noun_labels.noun_idx")
+        }
+        return items
+    }
+
+    /// A sample the crop stage kept, with its kept subjects' crops (the embed stage's item).
+    public struct CroppedSample: Sendable {
+        public var sampleID: String
+        public var source: String
+        public var imageRef: String
+        public var caption: String
+        /// (mask k, crop object path) of each kept subject, in k order.
+        public var subjects: [(k: Int, object: String)]
+        public var canny: String?
+
+        public init(sampleID: String, source: String, imageRef: String, caption: String, subjects: [(k: Int, object: String)], canny: String?) {
+            (self.sampleID, self.source, self.imageRef, self.caption, self.subjects, self.canny) = (sampleID, source, imageRef, caption, subjects, canny)
+        }
+    }
+
+    /// The samples of one unit that the crop stage kept, in manifest order.
+    public func croppedSamples(unit: Int) throws -> [CroppedSample] {
+        let kept = StageInput.keptByCrop.condition
+        var items: [CroppedSample] = []
+        var bySample: [String: Int] = [:]
+        try database.forEach("""
+            SELECT e.sample_id, e.source, e.image_ref, e.caption FROM entries e WHERE e.unit = ? AND \(kept) ORDER BY e.position
+            """, [unit]) { r in
+            bySample[r[0].string ?? ""] = items.count
+            items.append(CroppedSample(sampleID: r[0].string ?? "", source: r[1].string ?? "", imageRef: r[2].string ?? "",
+                                       caption: r[3].string ?? "", subjects: [], canny: nil))
+        }
+        try database.forEach("""
+            SELECT s.sample_id, s.k, s.crop_object FROM subjects s JOIN entries e ON e.sample_id = s.sample_id
+            WHERE e.unit = ? AND \(kept) AND s.status = 'ok' ORDER BY s.sample_id, s.k
+            """, [unit]) { r in
+            guard let i = bySample[r[0].string ?? ""], let object = r[2].string else { return }
+            items[i].subjects.append((try self.int(r[1], "subjects.k"), object))
+        }
+        try database.forEach("""
+            SELECT o.sample_id, o.object FROM sample_objects o JOIN entries e ON e.sample_id = o.sample_id
+            WHERE e.unit = ? AND \(kept) AND o.kind = 'canny'
+            """, [unit]) { r in
+            guard let i = bySample[r[0].string ?? ""] else { return }
+            items[i].canny = r[1].string
+        }
+        return items
+    }
+
+    /// A sample with features, and each kept subject's feature row and token positions (the shard
+    /// stage's item).
+    public struct EmbeddedSample: Sendable {
+        public var sampleID: String
+        public var caption: String
+        public var featurePath: String
+        public var featureRow: Int
+        /// (mask k, subject feature row, reference token positions) of each kept subject with a
+        /// caption noun, in k order.
+        public var subjects: [(k: Int, row: Int, positions: [Int])]
+        public var cannyRow: Int?
+
+        public init(sampleID: String, caption: String, featurePath: String, featureRow: Int,
+                    subjects: [(k: Int, row: Int, positions: [Int])], cannyRow: Int?) {
+            (self.sampleID, self.caption, self.featurePath, self.featureRow, self.subjects, self.cannyRow)
+                = (sampleID, caption, featurePath, featureRow, subjects, cannyRow)
+        }
+    }
+
+    /// The samples of one unit with features, in manifest order.
+    /// - Throws: ``CatalogError`` `.corrupt` for a JSON column that is not the list it should be.
+    public func embeddedSamples(unit: Int) throws -> [EmbeddedSample] {
+        var items: [EmbeddedSample] = []
+        var bySample: [String: Int] = [:]
+        var subjectRows: [Int: [Int: Int]] = [:]
+        try database.forEach("""
+            SELECT e.sample_id, e.caption, f.path, f.row, f.subject_rows_json, f.canny_row FROM entries e
+            JOIN features f ON f.sample_id = e.sample_id WHERE e.unit = ? AND e.status = 'ok' ORDER BY e.position
+            """, [unit]) { r in
+            bySample[r[0].string ?? ""] = items.count
+            var rows: [Int: Int] = [:]
+            for pair in try IntegerLists.pairs(r[4].string ?? "[]", column: "features.subject_rows_json", path: self.path) { rows[pair.0] = pair.1 }
+            subjectRows[items.count] = rows
+            items.append(EmbeddedSample(sampleID: r[0].string ?? "", caption: r[1].string ?? "", featurePath: r[2].string ?? "",
+                                        featureRow: try self.int(r[3], "features.row"), subjects: [], cannyRow: r[5].int))
+        }
+        try database.forEach("""
+            SELECT s.sample_id, s.k, l.token_positions_json FROM subjects s
+            JOIN noun_labels l ON l.sample_id = s.sample_id AND l.k = s.k
+            JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
+            WHERE e.unit = ? AND s.status = 'ok' AND s.noun_idx IS NOT NULL ORDER BY s.sample_id, s.k
+            """, [unit]) { r in
+            guard let i = bySample[r[0].string ?? ""], let k = r[1].int, let row = subjectRows[i]?[k] else { return }
+            items[i].subjects.append((k, row, try IntegerLists.list(r[2].string ?? "[]", column: "noun_labels.token_positions_json", path: self.path)))
+        }
+        return items
+    }
+
+    /// An integer column that must hold one.
+    func int(_ value: SQLValue, _ column: String) throws -> Int {
+        guard let int = value.int else { throw CatalogError(.corrupt, "\(column) holds \(value), not an integer", path: path) }
+        return int
+    }
+}
