@@ -4,8 +4,8 @@ import Foundation
 ///
 /// Owns one ``Database`` connection; use it from one context (the stage runner's).
 public final class Catalog {
-    /// The connection, for stage-specific queries.
-    public let database: Database
+    /// The connection. Only this module writes SQL; tests of this package may read through it.
+    package let database: Database
     /// The catalog file.
     public var path: String { database.path }
 

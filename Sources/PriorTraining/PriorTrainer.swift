@@ -46,7 +46,7 @@ public final class PriorTrainer {
     func runID(train: ShardBatches) throws -> String {
         var text = settings.canonicalJSON()
         text += "|rows:\(train.count)|text:\(train.textWidth)|proj:\(train.projWidth)"
-        try catalog.database.forEach("SELECT sha256 FROM shards ORDER BY id") { text += "|" + ($0[0].string ?? "") }
+        for digest in try catalog.shardDigests() { text += "|" + digest }
         return String(SHA256.hex(Array(text.utf8)).prefix(16))
     }
 
@@ -144,10 +144,8 @@ public final class PriorTrainer {
             step += 1
             samples += batchSize
             finalLoss = value.total
-            try catalog.database.run("""
-                INSERT OR REPLACE INTO train_steps (run, step, epoch, samples, loss, mse, info_nce, learning_rate, grad_norm)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [run, step, epoch, batchSize, value.total, value.mse, value.infoNCE, rate, norm])
+            try catalog.recordTrainStep(Catalog.TrainStep(run: run, step: step, epoch: epoch, samples: batchSize, loss: value.total,
+                                                          mse: value.mse, infoNCE: value.infoNCE, learningRate: rate, gradNorm: norm))
             let epochEnds = step % stepsPerEpoch == 0
             if step == first + 1 || epochEnds || step == settings.steps || step % 10 == 0 || Date().timeIntervalSince(lastLine) >= rhythm {
                 lastLine = Date()
@@ -159,21 +157,18 @@ public final class PriorTrainer {
             if val.count > 0 && (epochEnds || step == settings.steps || (settings.evalEvery > 0 && step % settings.evalEvery == 0)) {
                 let metrics = try PriorEvaluation.run(model, on: val, batchSize: batchSize, pool: batchSize, prior: "run \(run) step \(step)")
                 lastEval = metrics
-                try catalog.database.run("""
-                    INSERT OR REPLACE INTO train_evals (run, step, epoch, split, samples, mse, cosine, top1)
-                    VALUES (?, ?, ?, 'val', ?, ?, ?, ?)
-                    """, [run, step, epoch, metrics.rows, metrics.mse, metrics.cosine, metrics.top1])
+                try catalog.recordTrainEval(run: run, step: step, epoch: epoch, split: "val", samples: metrics.rows, mse: metrics.mse,
+                                            cosine: metrics.cosine, top1: metrics.top1)
                 log(String(format: "epoch %d (step %d) val: mse %.6f, cosine %.4f, top-1 %.3f over %d rows (batches of %d)",
                            epoch, step, metrics.mse, metrics.cosine, metrics.top1, metrics.rows, batchSize))
             }
             if step % settings.checkpointEvery == 0 || step == settings.steps {
                 let written = try PriorCheckpoint.write(prior: model, optimiser: optimiser, run: run, seed: settings.seed, to: output)
                 let relative = settings.output + "/" + PriorCheckpoint.folderName(step: step)
-                try catalog.database.run("INSERT OR REPLACE INTO checkpoints (run, step, path, bytes, sha256) VALUES (?, ?, ?, ?, ?)",
-                                         [run, step, relative, written.bytes, written.sha256])
+                try catalog.recordCheckpoint(run: run, step: step, path: relative, bytes: written.bytes, sha256: written.sha256)
                 for (old, path) in PriorCheckpoint.list(output).dropFirst(settings.keepCheckpoints) {
                     try? FileManager.default.removeItem(atPath: path)
-                    try catalog.database.run("DELETE FROM checkpoints WHERE run = ? AND step = ?", [run, old])
+                    try catalog.forgetCheckpoint(run: run, step: old)
                 }
             }
         }

@@ -26,7 +26,7 @@ public enum BuildMerger {
         var lines: [String] = []
         for path in catalogs {
             try catalog.merge(workerCatalog: path)
-            let units = try Catalog(path: path, readOnly: true).database.scalar("SELECT COUNT(*) FROM units").int ?? 0
+            let units = try Catalog(path: path, readOnly: true).unitCount()
             lines.append("merged \(path) (\(units) units)")
         }
         let removed = try StageRunner(layout: layout, options: RunOptions()).sweep(catalog)

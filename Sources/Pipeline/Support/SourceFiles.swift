@@ -9,9 +9,7 @@ public struct SourceFiles: Sendable {
 
     /// Loads the source roots from a catalog.
     public init(catalog: Catalog) throws {
-        var roots: [String: String] = [:]
-        try catalog.database.forEach("SELECT name, root FROM sources") { roots[$0[0].string ?? ""] = $0[1].string }
-        self.roots = roots
+        roots = try catalog.sourceRoots()
     }
 
     /// The bytes of `reference` in `source`.
