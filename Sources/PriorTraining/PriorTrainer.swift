@@ -71,6 +71,38 @@ public final class PriorTrainer {
               epsilon: settings.adamEpsilon)
     }
 
+    /// The newest readable checkpoint of this run with its optimiser state and step, else a new
+    /// prior (`train.prior`'s weights, or initialised) with a fresh optimiser.
+    func resume(run: String, train: ShardBatches) throws -> (PriorTransformer, AdamW, Int?) {
+        var optimiser = optimiserSettings
+        for (step, path) in PriorCheckpoint.list(output) {
+            do {
+                let loaded = try PriorCheckpoint.read(path, settings: optimiserSettings)
+                guard loaded.state.run == run else {
+                    throw PriorError(.foreignCheckpoint, "belongs to training run \(loaded.state.run), not this one (\(run)): the train settings or shards changed; use another train.output", path: path)
+                }
+                return (loaded.prior, loaded.optimiser, step)
+            } catch let error as PriorError where error.code == .badCheckpoint {
+                log("warning: skipping checkpoint \(path): \(error.message)")
+            }
+        }
+        let model = try initialPrior(textWidth: train.textWidth, projWidth: train.projWidth)
+        optimiser.exponentialAverage = [Float](repeating: 0, count: model.parameters.count)
+        optimiser.exponentialAverageSquared = optimiser.exponentialAverage
+        return (model, optimiser, nil)
+    }
+
+    /// Writes a checkpoint, records it, and drops those beyond `train.keep_checkpoints`.
+    func checkpoint(_ model: PriorTransformer, optimiser: AdamW, run: String, step: Int) throws {
+        let written = try PriorCheckpoint.write(prior: model, optimiser: optimiser, run: run, seed: settings.seed, to: output)
+        let relative = settings.output + "/" + PriorCheckpoint.folderName(step: step)
+        try catalog.recordCheckpoint(run: run, step: step, path: relative, bytes: written.bytes, sha256: written.sha256)
+        for (old, path) in PriorCheckpoint.list(output).dropFirst(settings.keepCheckpoints) {
+            try? FileManager.default.removeItem(atPath: path)
+            try catalog.forgetCheckpoint(run: run, step: old)
+        }
+    }
+
     public func run() throws -> Summary {
         let train = try ShardBatches(catalog: catalog, buildDir: pipeline.buildDir, split: "train", seed: settings.seed)
         guard train.count > 0 else {
@@ -80,28 +112,7 @@ public final class PriorTrainer {
         let run = try runID(train: train)
         PriorCheckpoint.sweep(output)
 
-        // Resume from the newest readable checkpoint of this run.
-        var prior: PriorTransformer?
-        var optimiser = optimiserSettings
-        var resumedFrom: Int?
-        for (step, path) in PriorCheckpoint.list(output) {
-            do {
-                let loaded = try PriorCheckpoint.read(path, settings: optimiserSettings)
-                guard loaded.state.run == run else {
-                    throw PriorError(.foreignCheckpoint, "belongs to training run \(loaded.state.run), not this one (\(run)): the train settings or shards changed; use another train.output", path: path)
-                }
-                (prior, optimiser, resumedFrom) = (loaded.prior, loaded.optimiser, step)
-                break
-            } catch let error as PriorError where error.code == .badCheckpoint {
-                log("warning: skipping checkpoint \(path): \(error.message)")
-            }
-        }
-        let model: PriorTransformer
-        if let prior { model = prior } else {
-            model = try initialPrior(textWidth: train.textWidth, projWidth: train.projWidth)
-            optimiser.exponentialAverage = [Float](repeating: 0, count: model.parameters.count)
-            optimiser.exponentialAverageSquared = optimiser.exponentialAverage
-        }
+        var (model, optimiser, resumedFrom) = try resume(run: run, train: train)
         let config = model.config
         let batchSize = min(settings.batchSize, train.count)
         let stepsPerEpoch = max(1, train.count / batchSize)
@@ -163,13 +174,7 @@ public final class PriorTrainer {
                            epoch, step, metrics.mse, metrics.cosine, metrics.top1, metrics.rows, batchSize))
             }
             if step % settings.checkpointEvery == 0 || step == settings.steps {
-                let written = try PriorCheckpoint.write(prior: model, optimiser: optimiser, run: run, seed: settings.seed, to: output)
-                let relative = settings.output + "/" + PriorCheckpoint.folderName(step: step)
-                try catalog.recordCheckpoint(run: run, step: step, path: relative, bytes: written.bytes, sha256: written.sha256)
-                for (old, path) in PriorCheckpoint.list(output).dropFirst(settings.keepCheckpoints) {
-                    try? FileManager.default.removeItem(atPath: path)
-                    try catalog.forgetCheckpoint(run: run, step: old)
-                }
+                try checkpoint(model, optimiser: optimiser, run: run, step: step)
             }
         }
         let seconds = Date().timeIntervalSince(started)

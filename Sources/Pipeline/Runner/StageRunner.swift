@@ -123,24 +123,16 @@ public final class StageRunner {
     public func run<P: UnitProcessor, U: IteratorProtocol>(_ processor: P, units: U, estimatedCount: Int? = nil) throws -> RunSummary
     where U.Element == WorkUnit<P.Item> {
         precondition(options.workers >= 1 && (0..<options.workers).contains(options.worker), "bad worker index")
-        let catalogPath = layout.catalog(worker: options.worker, workers: options.workers)
-        try FileManager.default.createDirectory(atPath: (catalogPath as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        let lock = try FileLock(path: layout.lock(forCatalog: catalogPath), purpose: "\(processor.stage) worker \(tag)")
+        let (catalog, lock) = try open(stage: processor.stage)
         defer { withExtendedLifetime(lock) {} }
-        let catalog = try Catalog(path: catalogPath)
-        try sweep(catalog)
         try processor.prepare(catalog)
-
-        var summary = RunSummary(stage: processor.stage, worker: options.worker, workers: options.workers,
-                                 configHash: processor.configHash)
+        var summary = RunSummary(stage: processor.stage, worker: options.worker, workers: options.workers, configHash: processor.configHash)
         let runID = try catalog.beginRun(stage: processor.stage, worker: options.worker, workers: options.workers,
                                          configHash: processor.configHash, configJSON: processor.configJSON)
-        let interrupts = InterruptHandler(stage: processor.stage, catalogPath: catalogPath, runID: runID)
+        let interrupts = InterruptHandler(stage: processor.stage, catalogPath: catalog.path, runID: runID)
         defer { interrupts.cancel() }
         let done = try catalog.doneUnits(stage: processor.stage, configHash: processor.configHash)
-        let retry = options.retryFailed
-            ? try catalog.unitsWithFailures(stage: processor.stage, configHash: processor.configHash) : []
+        let retry = options.retryFailed ? try catalog.unitsWithFailures(stage: processor.stage, configHash: processor.configHash) : []
         // Units recorded under any config: redoing one first forgets its record (see below).
         var recorded = try catalog.recordedUnits(stage: processor.stage)
         let progress = options.quiet ? nil : LiveProgress(Progress(stage: processor.stage, total: estimatedCount))
@@ -148,19 +140,15 @@ public final class StageRunner {
         let clock = Date()
         var units = units
         var seen = 0
-        // A unit's commit runs on a background thread while the next unit is processed; at most
-        // one commit is in flight, and the catalog is touched only by it until it is drained.
-        var inFlight: (group: DispatchGroup, result: CommitResult, seenAfter: Int, unit: Int)?
+        // A unit's commit runs on a background thread while the next unit is processed.
+        let committer = UnitCommitter(catalog: catalog)
         func drain() throws {
-            guard let flight = inFlight else { return }
-            inFlight = nil
-            flight.group.wait()
-            let outcomes = try flight.result.get()
+            guard let commit = try committer.drain() else { return }
             // Committed: the unit's finished batches are no longer needed.
-            UnitScratch.remove(layout: layout, stage: processor.stage, unit: flight.unit)
+            UnitScratch.remove(layout: layout, stage: processor.stage, unit: commit.unit)
             summary.unitsProcessed += 1
-            for outcome in outcomes { summary.count(outcome) }
-            progress?.set(done: flight.seenAfter, processed: summary.itemsIn, failed: summary.itemsFailed, current: nil)
+            for outcome in commit.outcomes { summary.count(outcome) }
+            progress?.set(done: commit.seenAfter, processed: summary.itemsIn, failed: summary.itemsFailed, current: nil)
         }
         do {
             while let work = units.next() {
@@ -189,40 +177,17 @@ public final class StageRunner {
                     try catalog.forgetUnit(stage: processor.stage, unit: unit)
                     recorded.remove(unit)
                 }
-                var files: [FileRecord] = []
-                for (path, bytes) in output.files {
-                    let written = try AtomicFile.write(bytes, to: layout.absolute(path), tag: tag)
-                    files.append(FileRecord(path: path, bytes: written.bytes, sha256: written.sha256))
-                }
+                let files = try write(output.files)
                 try drain()
                 if let delay = unitDelay { Thread.sleep(forTimeInterval: delay) }
-                let group = DispatchGroup()
-                let result = CommitResult()
-                let record = UnitRecord(stage: processor.stage, unit: unit, configHash: processor.configHash, itemsIn: 0,
-                                        itemsOK: 0, itemsSkipped: 0, itemsFailed: 0, host: host, worker: options.worker,
-                                        runID: runID, started: started, finished: 0)
-                nonisolated(unsafe) let job = (catalog, output, files, record)
-                DispatchQueue.global().async(group: group) {
-                    let (catalog, output, files, base) = job
-                    result.value = Result {
-                        try catalog.write { db -> [Outcome] in
-                            let outcomes = try output.record(catalog, db)
-                            var record = base
-                            record.itemsIn = outcomes.count
-                            record.itemsOK = outcomes.filter { $0 == .ok }.count
-                            record.itemsSkipped = outcomes.filter { if case .skipped = $0 { true } else { false } }.count
-                            record.itemsFailed = outcomes.filter { if case .failed = $0 { true } else { false } }.count
-                            record.finished = Date().timeIntervalSince1970
-                            try catalog.recordUnit(record, files: files, in: db)
-                            return outcomes
-                        }
-                    }
-                }
-                inFlight = (group, result, seen + work.count, unit)
+                committer.start(output, files: files, seenAfter: seen + work.count,
+                                record: UnitRecord(stage: processor.stage, unit: unit, configHash: processor.configHash, itemsIn: 0,
+                                                   itemsOK: 0, itemsSkipped: 0, itemsFailed: 0, host: host, worker: options.worker,
+                                                   runID: runID, started: started, finished: 0))
             }
             try drain()
         } catch {
-            inFlight?.group.wait()
+            committer.wait()
             progress?.finish()
             summary.seconds = Date().timeIntervalSince(clock)
             try? catalog.finishRun(id: runID, status: "failed", summaryJSON: summary.json)
@@ -231,11 +196,37 @@ public final class StageRunner {
         progress?.set(done: seen, processed: summary.itemsIn, failed: summary.itemsFailed, current: nil, force: true)
         progress?.finish()
         summary.seconds = Date().timeIntervalSince(clock)
+        return try finish(summary, runID: runID, in: catalog)
+    }
+
+    /// Takes this process's catalog (the build's, or its worker's) under its lock, sweeping what
+    /// killed runs left.
+    private func open(stage: String) throws -> (Catalog, FileLock) {
+        let catalogPath = layout.catalog(worker: options.worker, workers: options.workers)
+        try FileManager.default.createDirectory(atPath: (catalogPath as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let lock = try FileLock(path: layout.lock(forCatalog: catalogPath), purpose: "\(stage) worker \(tag)")
+        let catalog = try Catalog(path: catalogPath)
+        try sweep(catalog)
+        return (catalog, lock)
+    }
+
+    /// Records the run as done and writes its reports, which describe the build, so a run with
+    /// nothing left to do does not blank them.
+    private func finish(_ summary: RunSummary, runID: Int, in catalog: Catalog) throws -> RunSummary {
+        var summary = summary
         try catalog.finishRun(id: runID, status: "done", summaryJSON: summary.json)
-        // The reports describe the build, so a run with nothing left to do does not blank them.
-        summary.build = try catalog.stageState(stage: processor.stage)
+        summary.build = try catalog.stageState(stage: summary.stage)
         try writeReports(summary)
         return summary
+    }
+
+    /// Writes a unit's files atomically and returns their records.
+    private func write(_ outputs: [(path: String, bytes: [UInt8])]) throws -> [FileRecord] {
+        try outputs.map { path, bytes in
+            let written = try AtomicFile.write(bytes, to: layout.absolute(path), tag: tag)
+            return FileRecord(path: path, bytes: written.bytes, sha256: written.sha256)
+        }
     }
 
     /// Removes temporaries, and (for a single-worker build) files under the managed folders
@@ -266,6 +257,54 @@ public final class StageRunner {
         try AtomicFile.write(summary.markdown, to: layout.summaryReport(stage: summary.stage, worker: options.worker,
                                                                         workers: options.workers, ext: "md"), tag: tag)
     }
+}
+
+/// Commits units on a background thread, one at a time: a unit's rows and record are written in
+/// one transaction while the runner processes the next unit. At most one commit is in flight, and
+/// the runner touches the catalog only after draining it.
+final class UnitCommitter {
+    private let catalog: Catalog
+    private var inFlight: (group: DispatchGroup, result: CommitResult, seenAfter: Int, unit: Int)?
+
+    init(catalog: Catalog) { self.catalog = catalog }
+
+    /// Starts committing a unit: its rows (the output's record closure), then its unit record
+    /// with the outcome counts and its files.
+    func start(_ output: UnitOutput, files: [FileRecord], seenAfter: Int, record base: UnitRecord) {
+        precondition(inFlight == nil, "drain the commit in flight first")
+        let group = DispatchGroup()
+        let result = CommitResult()
+        nonisolated(unsafe) let job = (catalog, output, files, base)
+        DispatchQueue.global().async(group: group) {
+            let (catalog, output, files, base) = job
+            result.value = Result {
+                try catalog.write { db -> [Outcome] in
+                    let outcomes = try output.record(catalog, db)
+                    var record = base
+                    record.itemsIn = outcomes.count
+                    record.itemsOK = outcomes.filter { $0 == .ok }.count
+                    record.itemsSkipped = outcomes.filter { if case .skipped = $0 { true } else { false } }.count
+                    record.itemsFailed = outcomes.filter { if case .failed = $0 { true } else { false } }.count
+                    record.finished = Date().timeIntervalSince1970
+                    try catalog.recordUnit(record, files: files, in: db)
+                    return outcomes
+                }
+            }
+        }
+        inFlight = (group, result, seenAfter, base.unit)
+    }
+
+    /// Waits for the commit in flight and returns what it recorded (nil when none was).
+    /// - Throws: what the commit threw.
+    func drain() throws -> (outcomes: [Outcome], seenAfter: Int, unit: Int)? {
+        guard let flight = inFlight else { return nil }
+        inFlight = nil
+        flight.group.wait()
+        return (try flight.result.get(), flight.seenAfter, flight.unit)
+    }
+
+    /// Waits for the commit in flight without looking at its result (the run is failing anyway).
+    func wait() { inFlight?.group.wait() }
 }
 
 /// The outcome of a background commit, read by the runner after waiting on its group.

@@ -143,7 +143,7 @@ public struct EmbedStage: UnitProcessor {
             if let c = p.canny { cannyRows.append(cannyCount); cannyCount += 1; cannyPixels += c } else { cannyRows.append(nil) }
         }
         var tensors: [Safetensors.Entry] = []
-        let p = text.projection, d = text.config.hiddenSize
+        let p = text.projection
         let totalRows = max(1, 2 * ok.count + subjectCount + cannyCount)
         var rowsDone = 0
         func encoded(_ rows: Int) {
@@ -154,23 +154,7 @@ public struct EmbedStage: UnitProcessor {
         // them back, so an interrupt costs at most the batch in progress.
         let scratch = UnitScratch(layout: layout, stage: stage, unit: unit, configHash: configHash)
         if !ok.isEmpty {
-            var hidden: [Float] = [], textEmbeds: [Float] = []
-            let hiddenPerRow = config.textHiddenStates ? 77 * d : 0
-            for start in stride(from: 0, to: ok.count, by: config.batch) {
-                let rows = ok[start..<min(ok.count, start + config.batch)]
-                let ids = rows.map { prepared[$0].ids }, mask = rows.map { prepared[$0].mask }
-                let inputs = UnitScratch.digest([ids.joined().map { Int64($0) }.withUnsafeBytes { Array($0) },
-                                                 mask.joined().map { Int64($0) }.withUnsafeBytes { Array($0) }])
-                let values = try scratch.floats(String(format: "text-%06d", start), inputs: inputs, count: rows.count * (hiddenPerRow + p)) {
-                    let r = try text.encode(ids: ids, attentionMask: mask)
-                    return (config.textHiddenStates ? r.lastHiddenState : []) + r.textEmbeds
-                }
-                hidden += values[0..<(rows.count * hiddenPerRow)]
-                textEmbeds += values[(rows.count * hiddenPerRow)...]
-                encoded(rows.count)
-            }
-            if config.textHiddenStates { tensors.append(entry("text_last_hidden_state", [ok.count, 77, d], hidden)) }
-            tensors.append(entry("text_embeds", [ok.count, p], textEmbeds))
+            tensors += try embedTexts(ok.map { prepared[$0] }, scratch: scratch, encoded: encoded)
             tensors.append(entry("image_embeds", [ok.count, p], try embedImages(images, count: ok.count, scratch: (scratch, "image"), encoded: encoded)))
             tensors.append(entry("subject_embeds", [subjectCount, p],
                                  try embedImages(subjectPixels, count: subjectCount, scratch: (scratch, "subject"), encoded: encoded)))
@@ -202,6 +186,31 @@ public struct EmbedStage: UnitProcessor {
             try catalog.recordEmbed(unit: unit, records, in: db)
             return records.map(\.outcome)
         }
+    }
+
+    /// The captions' last hidden states (when configured) and pooled embeddings, in batches, each
+    /// kept in `scratch`; `encoded` hears of each batch's rows.
+    func embedTexts(_ rows: [Prepared], scratch: UnitScratch, encoded: (Int) -> Void) throws -> [Safetensors.Entry] {
+        let p = text.projection, d = text.config.hiddenSize
+        var hidden: [Float] = [], textEmbeds: [Float] = []
+        let hiddenPerRow = config.textHiddenStates ? 77 * d : 0
+        for start in stride(from: 0, to: rows.count, by: config.batch) {
+            let batch = rows[start..<min(rows.count, start + config.batch)]
+            let ids = batch.map(\.ids), mask = batch.map(\.mask)
+            let inputs = UnitScratch.digest([ids.joined().map { Int64($0) }.withUnsafeBytes { Array($0) },
+                                             mask.joined().map { Int64($0) }.withUnsafeBytes { Array($0) }])
+            let values = try scratch.floats(String(format: "text-%06d", start), inputs: inputs, count: batch.count * (hiddenPerRow + p)) {
+                let r = try text.encode(ids: ids, attentionMask: mask)
+                return (config.textHiddenStates ? r.lastHiddenState : []) + r.textEmbeds
+            }
+            hidden += values[0..<(batch.count * hiddenPerRow)]
+            textEmbeds += values[(batch.count * hiddenPerRow)...]
+            encoded(batch.count)
+        }
+        var tensors: [Safetensors.Entry] = []
+        if config.textHiddenStates { tensors.append(entry("text_last_hidden_state", [rows.count, 77, d], hidden)) }
+        tensors.append(entry("text_embeds", [rows.count, p], textEmbeds))
+        return tensors
     }
 
     /// Image embeddings of `count` preprocessed images, in batches, each kept in `scratch` under

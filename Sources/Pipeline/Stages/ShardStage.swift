@@ -53,21 +53,6 @@ public struct ShardStage: UnitProcessor {
     }
 
     public func process(unit: Int, firstPosition: Int, items: [ShardItem], progress: ItemProgress) throws -> UnitOutput {
-        var files: [String: SafetensorsFile] = [:]
-        func file(_ path: String) throws -> SafetensorsFile {
-            if let f = files[path] { return f }
-            let f = try SafetensorsFile(path: layout.absolute(path))
-            files[path] = f
-            return f
-        }
-        // Each feature tensor converted to float32 once per unit.
-        var tensors: [String: Weight] = [:]
-        func tensor(_ path: String, _ name: String) throws -> Weight {
-            if let t = tensors[path + "\u{0}" + name] { return t }
-            let t = try file(path).floats(name)
-            tensors[path + "\u{0}" + name] = t
-            return t
-        }
         var outcomes: [Outcome] = []
         var kept: [(item: ShardItem, subjects: [(k: Int, row: Int, positions: [Int])])] = []
         for item in items {
@@ -79,90 +64,23 @@ public struct ShardStage: UnitProcessor {
                 kept.append((item, subjects))
             }
         }
-        let s = config.maxSubjects, n = kept.count
-        var dims: (d: Int, p: Int) = (0, 0)
-        var interleaved: [Float] = [], plain: [Float] = [], textEmbeds: [Float] = [], targets: [Float] = []
-        var subjectEmbeds: [Float] = [], control: [Float] = []
-        var masks: [UInt8] = [], subjectMasks: [UInt8] = [], counts: [Int] = [], hasCanny: [UInt8] = []
         progress.advance(by: items.count - kept.count)
+        let features = FeatureReader(layout: layout)
+        var columns = ShardColumns(maxSubjects: config.maxSubjects, plainText: config.plainText)
         for (item, subjects) in kept {
-            let features = try file(item.featurePath)
-            func row(_ name: String, _ index: Int) throws -> [Float] {
-                let t = try tensor(item.featurePath, name)
-                let width = t.shape.dropFirst().reduce(1, *)
-                guard index >= 0, (index + 1) * width <= t.count else {
-                    throw PipelineError(.io, "row \(index) of \(name) is outside \(t.shape)", file: item.featurePath)
-                }
-                return Array(UnsafeBufferPointer(start: t.pointer + index * width, count: width))
-            }
-            defer { progress.advance() }
-            let hidden = try row("text_last_hidden_state", item.featureRow)
-            let p = try tensor(item.featurePath, "text_embeds").shape[1]
-            let d = hidden.count / 77
-            guard d == p else {
-                throw PipelineError(.config, "text width \(d) differs from the projection \(p): the substitution needs them equal", key: "embed.model")
-            }
-            dims = (d, p)
-            var mixed = hidden
-            var tokenMask = [UInt8](repeating: 0, count: s * 77)
-            var subjectRows = [Float](repeating: 0, count: s * p)
-            for (j, subject) in subjects.enumerated() {
-                let embedding = try row("subject_embeds", subject.row)
-                for i in 0..<p { subjectRows[j * p + i] = embedding[i] }
-                for position in subject.positions where position < 77 {
-                    for i in 0..<d { mixed[position * d + i] = embedding[i] }
-                    tokenMask[j * 77 + position] = 1
-                }
-            }
-            interleaved += mixed
-            if config.plainText { plain += hidden }
-            textEmbeds += try row("text_embeds", item.featureRow)
-            targets += try row("image_embeds", item.featureRow)
-            subjectEmbeds += subjectRows
-            subjectMasks += tokenMask
-            counts.append(subjects.count)
-            masks += tokenizer.tokenize(item.caption).attentionMask.map { UInt8($0) }
-            if let canny = item.cannyRow, features.entries["canny_embeds"] != nil {
-                control += try row("canny_embeds", canny)
-                hasCanny.append(1)
-            } else {
-                control += try row("zero_image_embeds", 0)
-                hasCanny.append(0)
-            }
+            try columns.append(item, subjects: subjects, from: features, attentionMask: tokenizer.tokenize(item.caption).attentionMask)
+            progress.advance()
         }
         let id = String(format: "shard-%05d", unit), path = "shards/\(id).safetensors"
         var output: [(String, [UInt8])] = []
-        var digest = "", size = 0
-        if n > 0 {
-            // The zero-image embedding, for the trainer's control dropout.
-            let zeroImage = try tensor(kept[0].item.featurePath, "zero_image_embeds")
-            guard zeroImage.count >= dims.p else {
-                throw PipelineError(.io, "zero_image_embeds holds \(zeroImage.count) values, not \(dims.p)", file: kept[0].item.featurePath)
-            }
-            var entries = [
-                floats("interleaved_text", [n, 77, dims.d], interleaved),
-                floats("text_embeds", [n, dims.p], textEmbeds),
-                .init(name: "attention_mask", dtype: "U8", shape: [n, 77], bytes: masks),
-                floats("target_image_embeds", [n, dims.p], targets),
-                floats("subject_embeds", [n, s, dims.p], subjectEmbeds),
-                .init(name: "subject_count", dtype: "I64", shape: [n], bytes: counts.flatMap { c in (0..<8).map { UInt8((c >> (8 * $0)) & 0xFF) } }),
-                .init(name: "subject_token_mask", dtype: "U8", shape: [n, s, 77], bytes: subjectMasks),
-                floats("control_embeds", [n, dims.p], control),
-                .init(name: "has_canny", dtype: "U8", shape: [n], bytes: hasCanny),
-                floats("zero_image_embeds", [1, dims.p], Array(UnsafeBufferPointer(start: zeroImage.pointer, count: dims.p))),
-            ]
-            if config.plainText { entries.append(floats("text_last_hidden_state", [n, 77, dims.d], plain)) }
-            let first = try file(kept[0].item.featurePath).metadata
-            let metadata = ["schema": "eclipse-shard", "schema_version": String(Self.schemaVersion), "config_hash": configHash,
-                            "clip_model": first["model"] ?? "", "clip_model_sha256": first["model_sha256"] ?? "",
-                            "random_weights": first["random_weights"] ?? "false", "tokenizer": "clip-bpe-49408",
-                            "sample_ids": kept.map(\.item.sampleID).joined(separator: ",")]
-            let bytes = Safetensors.serialize(entries, metadata: metadata)
-            (digest, size) = (SHA256.hex(bytes), bytes.count)
+        var shard: Catalog.ShardFile?
+        if let first = kept.first?.item.featurePath {
+            let bytes = Safetensors.serialize(try columns.entries(zeroImage: features.zeroImage(first, width: columns.p), floats: floats),
+                                              metadata: try metadata(features.file(first).metadata, sampleIDs: kept.map(\.item.sampleID)))
             output.append((path, bytes))
+            shard = Catalog.ShardFile(id: id, path: path, rows: kept.count, bytes: bytes.count, sha256: SHA256.hex(bytes),
+                                      schemaVersion: Self.schemaVersion, configHash: configHash)
         }
-        let shard = n > 0 ? Catalog.ShardFile(id: id, path: path, rows: n, bytes: size, sha256: digest, schemaVersion: Self.schemaVersion,
-                                              configHash: configHash) : nil
         let rows = kept.map { ($0.item.sampleID, config.split(of: $0.item.sampleID)) }
         let verdicts = zip(items, outcomes).map { ($0.sampleID, $1) }
         return UnitOutput(files: output) { catalog, db in
@@ -171,7 +89,131 @@ public struct ShardStage: UnitProcessor {
         }
     }
 
+    /// The shard's metadata: schema, config, the CLIP model (from the first feature file), rows.
+    func metadata(_ features: [String: String], sampleIDs: [String]) -> [String: String] {
+        ["schema": "eclipse-shard", "schema_version": String(Self.schemaVersion), "config_hash": configHash,
+         "clip_model": features["model"] ?? "", "clip_model_sha256": features["model_sha256"] ?? "",
+         "random_weights": features["random_weights"] ?? "false", "tokenizer": "clip-bpe-49408",
+         "sample_ids": sampleIDs.joined(separator: ",")]
+    }
+
     func floats(_ name: String, _ shape: [Int], _ values: [Float]) -> Safetensors.Entry {
         Safetensors.Entry(name: name, shape: shape, floats: values, half: config.dtype == "f16")
+    }
+}
+
+/// The embed stage's unit files as the shard stage reads them: each file mapped once, each
+/// tensor converted to float32 once per unit.
+final class FeatureReader {
+    let layout: BuildLayout
+    private var files: [String: SafetensorsFile] = [:]
+    private var tensors: [String: Weight] = [:]
+
+    init(layout: BuildLayout) { self.layout = layout }
+
+    func file(_ path: String) throws -> SafetensorsFile {
+        if let f = files[path] { return f }
+        let f = try SafetensorsFile(path: layout.absolute(path))
+        files[path] = f
+        return f
+    }
+
+    func tensor(_ path: String, _ name: String) throws -> Weight {
+        if let t = tensors[path + "\u{0}" + name] { return t }
+        let t = try file(path).floats(name)
+        tensors[path + "\u{0}" + name] = t
+        return t
+    }
+
+    /// Row `index` of a tensor (its leading dimension).
+    func row(_ path: String, _ name: String, _ index: Int) throws -> [Float] {
+        let t = try tensor(path, name)
+        let width = t.shape.dropFirst().reduce(1, *)
+        guard index >= 0, (index + 1) * width <= t.count else {
+            throw PipelineError(.io, "row \(index) of \(name) is outside \(t.shape)", file: path)
+        }
+        return Array(UnsafeBufferPointer(start: t.pointer + index * width, count: width))
+    }
+
+    /// The zero-image embedding of a unit file, for the trainer's control dropout.
+    func zeroImage(_ path: String, width: Int) throws -> [Float] {
+        let zero = try tensor(path, "zero_image_embeds")
+        guard zero.count >= width else { throw PipelineError(.io, "zero_image_embeds holds \(zero.count) values, not \(width)", file: path) }
+        return Array(UnsafeBufferPointer(start: zero.pointer, count: width))
+    }
+}
+
+/// A shard's columns, one row appended per kept sample.
+struct ShardColumns {
+    let maxSubjects: Int, plainText: Bool
+    /// Text width and projection width (equal: the substitution writes image embeddings into
+    /// text positions).
+    private(set) var d = 0, p = 0, rows = 0
+    var interleaved: [Float] = [], plain: [Float] = [], textEmbeds: [Float] = [], targets: [Float] = []
+    var subjectEmbeds: [Float] = [], control: [Float] = []
+    var masks: [UInt8] = [], subjectMasks: [UInt8] = [], counts: [Int] = [], hasCanny: [UInt8] = []
+
+    init(maxSubjects: Int, plainText: Bool) {
+        (self.maxSubjects, self.plainText) = (maxSubjects, plainText)
+    }
+
+    /// One sample: its caption's hidden state with every position of each subject's label
+    /// tokens overwritten by that subject's image embedding (later subjects winning).
+    mutating func append(_ item: ShardItem, subjects: [(k: Int, row: Int, positions: [Int])], from features: FeatureReader,
+                         attentionMask: [Int]) throws {
+        let path = item.featurePath, s = maxSubjects
+        let hidden = try features.row(path, "text_last_hidden_state", item.featureRow)
+        let p = try features.tensor(path, "text_embeds").shape[1]
+        let d = hidden.count / 77
+        guard d == p else {
+            throw PipelineError(.config, "text width \(d) differs from the projection \(p): the substitution needs them equal", key: "embed.model")
+        }
+        (self.d, self.p) = (d, p)
+        var mixed = hidden
+        var tokenMask = [UInt8](repeating: 0, count: s * 77)
+        var subjectRows = [Float](repeating: 0, count: s * p)
+        for (j, subject) in subjects.enumerated() {
+            let embedding = try features.row(path, "subject_embeds", subject.row)
+            for i in 0..<p { subjectRows[j * p + i] = embedding[i] }
+            for position in subject.positions where position < 77 {
+                for i in 0..<d { mixed[position * d + i] = embedding[i] }
+                tokenMask[j * 77 + position] = 1
+            }
+        }
+        interleaved += mixed
+        if plainText { plain += hidden }
+        textEmbeds += try features.row(path, "text_embeds", item.featureRow)
+        targets += try features.row(path, "image_embeds", item.featureRow)
+        subjectEmbeds += subjectRows
+        subjectMasks += tokenMask
+        counts.append(subjects.count)
+        masks += attentionMask.map { UInt8($0) }
+        if let canny = item.cannyRow, try features.file(path).entries["canny_embeds"] != nil {
+            control += try features.row(path, "canny_embeds", canny)
+            hasCanny.append(1)
+        } else {
+            control += try features.row(path, "zero_image_embeds", 0)
+            hasCanny.append(0)
+        }
+        rows += 1
+    }
+
+    /// The shard's tensors (schema 2), floats stored by `floats` (the configured dtype).
+    func entries(zeroImage: [Float], floats: (String, [Int], [Float]) -> Safetensors.Entry) -> [Safetensors.Entry] {
+        let n = rows, s = maxSubjects
+        var entries = [
+            floats("interleaved_text", [n, 77, d], interleaved),
+            floats("text_embeds", [n, p], textEmbeds),
+            .init(name: "attention_mask", dtype: "U8", shape: [n, 77], bytes: masks),
+            floats("target_image_embeds", [n, p], targets),
+            floats("subject_embeds", [n, s, p], subjectEmbeds),
+            .init(name: "subject_count", dtype: "I64", shape: [n], bytes: counts.flatMap { c in (0..<8).map { UInt8((c >> (8 * $0)) & 0xFF) } }),
+            .init(name: "subject_token_mask", dtype: "U8", shape: [n, s, 77], bytes: subjectMasks),
+            floats("control_embeds", [n, p], control),
+            .init(name: "has_canny", dtype: "U8", shape: [n], bytes: hasCanny),
+            floats("zero_image_embeds", [1, p], zeroImage),
+        ]
+        if plainText { entries.append(floats("text_last_hidden_state", [n, 77, d], plain)) }
+        return entries
     }
 }
