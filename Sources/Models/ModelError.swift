@@ -1,3 +1,5 @@
+import Formats
+
 /// Errors of the Models module: a code, a message, and the file concerned.
 public struct ModelError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
@@ -21,4 +23,17 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { (path.map { "\($0): " } ?? "") + message }
+}
+
+extension ModelError {
+    /// A checkpoint file's format problem as the model loader reports it.
+    init(_ error: FormatError) {
+        let code: Code = switch error.code {
+        case .missingFile: .missingFile
+        case .malformed, .wrongType: .badCheckpoint
+        case .missingTensor: .missingWeights
+        case .shapeMismatch: .shapeMismatch
+        }
+        self.init(code, error.message, path: error.path)
+    }
 }

@@ -1,3 +1,4 @@
+import Formats
 import Tensor
 
 /// Cutting images into patch rows for a patch-embedding convolution with stride = kernel, so

@@ -1,3 +1,4 @@
+import Formats
 import Tensor
 
 /// A pre-norm transformer encoder (CLIP's and ViT's): per layer

@@ -1,3 +1,4 @@
+import Formats
 import Tensor
 
 /// A ViT as transformers' ViTModel computes it (facebook/dino-vits16 and the DINO ViTs): the

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// The tensors of a checkpoint as a model takes them: each name taken is recorded, so that
@@ -27,6 +28,14 @@ final class WeightSet {
     /// The checkpoint of a model directory: `model.safetensors`, or the shards that
     /// `model.safetensors.index.json` lists (each tensor in the shard its weight map names).
     static func load(directory: String) throws -> WeightSet {
+        do {
+            return try loadFiles(directory: directory)
+        } catch let error as FormatError {
+            throw ModelError(error)
+        }
+    }
+
+    private static func loadFiles(directory: String) throws -> WeightSet {
         let single = directory + "/model.safetensors", index = directory + "/model.safetensors.index.json"
         if FileManager.default.fileExists(atPath: single) || !FileManager.default.fileExists(atPath: index) {
             return try WeightSet(files: [SafetensorsFile(path: single)])
@@ -55,7 +64,11 @@ final class WeightSet {
             missing.append(name)
             return Weight(shape: shape, values: [Float](repeating: 0, count: shape.reduce(1, *)))
         }
-        return try file.floats(name, shape: shape)
+        do {
+            return try file.floats(name, shape: shape)
+        } catch let error as FormatError {
+            throw ModelError(error)
+        }
     }
 
     /// Takes a tensor if present (optional parts such as a ViT pooler).

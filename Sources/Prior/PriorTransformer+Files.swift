@@ -1,6 +1,7 @@
+public import Formats
 import Foundation
-public import Models
-public import Tensor
+import Models
+import Tensor
 
 /// Reading and writing the prior in diffusers' layout: a folder with `config.json` and
 /// `diffusion_pytorch_model.safetensors` (or `model.safetensors`), tensor names as

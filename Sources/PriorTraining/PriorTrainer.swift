@@ -1,3 +1,4 @@
+import Formats
 public import Catalog
 import Foundation
 public import Pipeline
@@ -53,7 +54,7 @@ public final class PriorTrainer {
     func initialPrior(textWidth: Int, projWidth: Int) throws -> PriorTransformer {
         if !settings.prior.isEmpty {
             let prior = try PriorTransformer.load(directory: settings.prior)
-            guard prior.config.embeddingDim == textWidth, prior.config.projDim == projWidth, prior.config.numEmbeddings == 77 else {
+            guard prior.config.embeddingDim == textWidth, prior.config.projDim == projWidth, prior.config.numEmbeddings == CLIPText.contextLength else {
                 throw PriorError(.badInput, "the prior takes \(prior.config.embeddingDim)-wide text and \(prior.config.projDim)-wide embeddings; the shards hold \(textWidth) and \(projWidth)", path: settings.prior)
             }
             return prior

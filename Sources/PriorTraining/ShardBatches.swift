@@ -1,3 +1,4 @@
+import Formats
 public import Catalog
 import Foundation
 import Models
@@ -53,7 +54,7 @@ public final class ShardBatches {
             return
         }
         let file = try SafetensorsFile(path: buildDir + "/" + sample.path)
-        guard let text = file.entries["interleaved_text"], text.shape.count == 3, let pooled = file.entries["text_embeds"],
+        guard let text = file.entries[ShardSchema.Tensor.interleavedText.rawValue], text.shape.count == 3, let pooled = file.entries[ShardSchema.Tensor.textEmbeds.rawValue],
               pooled.shape.count == 2 else {
             throw PriorError(.badInput, "not an interleaved shard (no interleaved_text / text_embeds)", path: file.path)
         }
@@ -84,7 +85,7 @@ public final class ShardBatches {
     /// A shard's attention mask bytes, read once per shard.
     private func attentionMask(_ path: String) throws -> [UInt8] {
         if let bytes = masks[path] { return bytes }
-        let bytes = try shardFile(path).bytes("attention_mask")
+        let bytes = try shardFile(path).bytes(ShardSchema.Tensor.attentionMask.rawValue)
         masks[path] = bytes
         return bytes
     }
@@ -108,10 +109,10 @@ public final class ShardBatches {
     public func batch(_ rows: [Row], noiseStream: String, controlDropout: Double, noiseWidth: Int) throws -> Batch {
         let n = rows.count, t = textWidth, p = projWidth
         var text = [Float](), mask = [UInt8](), pooled = [Float](), control = [Float](), noise = [Float](), target = [Float]()
-        text.reserveCapacity(n * 77 * t)
+        text.reserveCapacity(n * CLIPText.contextLength * t)
         for row in rows {
             let file = try shardFile(row.path)
-            let (hidden, hiddenShape) = try tensor(row.path, "interleaved_text")
+            let (hidden, hiddenShape) = try tensor(row.path, ShardSchema.Tensor.interleavedText.rawValue)
             guard hiddenShape.count == 3, row.row < hiddenShape[0], hiddenShape[2] == t else {
                 throw PriorError(.badInput, "row \(row.row) is outside interleaved_text \(hiddenShape) or of another width", path: file.path)
             }
@@ -129,11 +130,11 @@ public final class ShardBatches {
                 }
                 return values[(index * p)..<((index + 1) * p)]
             }
-            pooled += try vector("text_embeds", row.row)
-            target += try vector("target_image_embeds", row.row)
+            pooled += try vector(ShardSchema.Tensor.textEmbeds.rawValue, row.row)
+            target += try vector(ShardSchema.Tensor.targetImageEmbeds.rawValue, row.row)
             var rng = SplitMix64(seed: Self.streamSeed(seed: seed, stream: noiseStream, sampleID: row.sampleID))
             let dropControl = Double(rng.nextUnit()) < controlDropout
-            control += try dropControl ? vector("zero_image_embeds", 0) : vector("control_embeds", row.row)
+            control += try dropControl ? vector(ShardSchema.Tensor.zeroImageEmbeds.rawValue, 0) : vector(ShardSchema.Tensor.controlEmbeds.rawValue, row.row)
             for _ in 0..<noiseWidth { noise.append(rng.nextGaussian()) }
         }
         return Batch(inputs: PriorBatch(size: n, text: text, textMask: mask, pooled: pooled, control: control, noise: noise),

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import PipelineTestSupport
 import Testing
@@ -18,7 +19,7 @@ import Tensor
         do {
             _ = try SafetensorsFile(path: try write(bytes, dir))
             return "accepted"
-        } catch let error as ModelError {
+        } catch let error as FormatError {
             return error.description
         }
     }
@@ -36,12 +37,12 @@ import Tensor
         let file = try SafetensorsFile(path: f32)
         let w = try file.floats("w", shape: [2, 3])
         #expect(w.array == values)
-        #expect(throws: ModelError.self) { _ = try file.floats("w", shape: [3, 2]) }
-        #expect(throws: ModelError.self) { _ = try file.floats("nope") }
+        #expect(throws: FormatError.self) { _ = try file.floats("w", shape: [3, 2]) }
+        #expect(throws: FormatError.self) { _ = try file.floats("nope") }
         let halves = values.map { Float16($0).bitPattern }.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
         let brains = values.map { UInt16($0.bitPattern >> 16) }.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
-        let mixed = Safetensors.serialize([.init(name: "h", dtype: "F16", shape: [6], bytes: halves),
-                                           .init(name: "b", dtype: "BF16", shape: [6], bytes: brains)])
+        let mixed = Safetensors.serialize([.init(name: "h", dtype: .f16, shape: [6], bytes: halves),
+                                           .init(name: "b", dtype: .bf16, shape: [6], bytes: brains)])
         let other = try SafetensorsFile(path: try write(mixed, dir, "mixed.safetensors"))
         #expect(try other.floats("h").array == values.map { Float(Float16($0)) })
         #expect(try other.floats("b").array == values.map { Float(bitPattern: $0.bitPattern & 0xFFFF_0000) })

@@ -1,3 +1,4 @@
+import Formats
 import Catalog
 import Foundation
 import Imaging

@@ -1,3 +1,4 @@
+import Formats
 import Catalog
 import Foundation
 import Models
@@ -123,6 +124,8 @@ import Text
         let verified = try ExecutableRunner.run("catalog", ["verify", "--pipeline", pipeline])
         #expect(verified.status == 0 && verified.stdout.contains("all match"))
         try pythonReaderTests(build: dir.appending("build"))
+        try pythonReaderMatchesTheSchema(build: dir.appending("build"), textWidth: try SafetensorsFile(
+            path: dir.appending("build/" + (try db.scalar("SELECT path FROM shards ORDER BY id LIMIT 1").string ?? ""))).floats("text_embeds").shape[1])
         // A changed shard file is reported.
         let first = try #require(try db.scalar("SELECT path FROM shards ORDER BY id LIMIT 1").string)
         var bytes = try FileIO.read(dir.appending("build/" + first), maxBytes: 1 << 30)
@@ -133,6 +136,38 @@ import Text
         let id = try #require(try db.scalar("SELECT sample_id FROM shard_rows LIMIT 1").string)
         let lineage = try ExecutableRunner.run("catalog", ["inspect", id, "--pipeline", pipeline])
         #expect(lineage.status == 0 && lineage.stdout.contains("label matches:") && lineage.stdout.contains("shard row:"))
+    }
+
+    /// The Python reader reads exactly the shard schema: one row's tensors by name, each with its
+    /// schema shape less the row dimension and its dtype, the per-shard tensors apart, the same
+    /// schema version (the demo's config: f16 floats, plain text kept, 4 subjects).
+    func pythonReaderMatchesTheSchema(build: String, textWidth d: Int) throws {
+        if let missing = ReferencePython.missing(["numpy", "safetensors"]) {
+            SkippedCheck.report("Python shard reader against the schema", cause: .package, because: missing); return
+        }
+        let script = """
+            import json, sys
+            sys.path.insert(0, sys.argv[2])
+            import eclipse_shards as es
+            index = es.ShardIndex(sys.argv[1])
+            row = index.row(index.sample_ids()[0])
+            print(json.dumps({"version": es.SCHEMA_VERSION, "per_shard": sorted(es.PER_SHARD_TENSORS),
+                              "row": {k: [list(v.shape), v.dtype.name] for k, v in row.items()}}))
+            """
+        let run = ReferencePython.run(["-c", script, build, ReferencePython.repository + "/python"], separateErrors: true)
+        #expect(run.status == 0, "\(run.errors)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+        #expect(json["version"] as? Int == ShardSchema.version)
+        #expect(json["per_shard"] as? [String] == ShardSchema.perShard.map(\.rawValue).sorted())
+        let row = try #require(json["row"] as? [String: [Any]])
+        let expected = ShardSchema.Tensor.allCases.filter { !ShardSchema.perShard.contains($0) }
+        #expect(Set(row.keys) == Set(expected.map(\.rawValue)))
+        let numpy: [DType: String] = [.f16: "float16", .f32: "float32", .u8: "uint8", .i64: "int64"]
+        for tensor in expected {
+            let shape = ShardSchema.shape(tensor, rows: 1, maxSubjects: 4, textWidth: d, projection: d).dropFirst()
+            #expect(row[tensor.rawValue]?.first as? [Int] == Array(shape), "\(tensor.rawValue)")
+            #expect(row[tensor.rawValue]?.last as? String == numpy[ShardSchema.dtype(tensor, floats: .f16)], "\(tensor.rawValue)")
+        }
     }
 
     /// The Python reader's own tests (python/tests, the PyTorch Dataset included) on this build,

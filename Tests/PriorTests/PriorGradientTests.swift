@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Models
 import PipelineTestSupport
@@ -172,7 +173,7 @@ import Testing
         let inputs = dir.appending("inputs.safetensors")
         let entries = [
             Safetensors.Entry(name: "text", shape: [4, 77, 24], floats: r.batch.text),
-            Safetensors.Entry(name: "attention_mask", dtype: "U8", shape: [4, 77], bytes: r.batch.textMask),
+            Safetensors.Entry(name: "attention_mask", dtype: .u8, shape: [4, 77], bytes: r.batch.textMask),
             Safetensors.Entry(name: "pooled", shape: [4, 24], floats: r.batch.pooled),
             Safetensors.Entry(name: "control", shape: [4, 24], floats: r.batch.control),
             Safetensors.Entry(name: "noise", shape: [4, 24], floats: r.batch.noise),

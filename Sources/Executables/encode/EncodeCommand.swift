@@ -1,3 +1,4 @@
+import Formats
 import ArgumentParser
 import Foundation
 import Imaging
@@ -159,9 +160,9 @@ struct EncodeCommand: ParsableCommand {
     static func integers(_ entry: Safetensors.Entry) throws -> [Int] {
         let b = entry.bytes
         switch entry.dtype {
-        case "I64": return stride(from: 0, to: b.count, by: 8).map { i in (0..<8).reduce(0) { $0 | Int(b[i + $1]) << (8 * $1) } }
-        case "I32": return stride(from: 0, to: b.count, by: 4).map { i in Int(Int32(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[i + $1]) << (8 * UInt32($1)) })) }
-        default: throw ValidationError("\(entry.name) is \(entry.dtype); expected I64 or I32")
+        case .i64: return stride(from: 0, to: b.count, by: 8).map { i in (0..<8).reduce(0) { $0 | Int(b[i + $1]) << (8 * $1) } }
+        case .i32: return stride(from: 0, to: b.count, by: 4).map { i in Int(Int32(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[i + $1]) << (8 * UInt32($1)) })) }
+        default: throw ValidationError("\(entry.name) is \(entry.dtype.rawValue); expected I64 or I32")
         }
     }
 
@@ -169,7 +170,7 @@ struct EncodeCommand: ParsableCommand {
     func pixelRows(size: Int, dino: Bool) throws -> ([Float], Int)? {
         if let pixelValues {
             let file = try Safetensors.read(try FileIO.readInput(pixelValues, option: "--pixel-values")).tensors
-            guard let entry = file["pixel_values"], entry.dtype == "F32", entry.shape.count == 4,
+            guard let entry = file["pixel_values"], entry.dtype == .f32, entry.shape.count == 4,
                   entry.shape[1] == 3, entry.shape[2] == size, entry.shape[3] == size else {
                 throw ValidationError("\(pixelValues) needs F32 pixel_values [N, 3, \(size), \(size)]")
             }

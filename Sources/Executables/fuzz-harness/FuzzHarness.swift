@@ -1,3 +1,4 @@
+import Formats
 import ArgumentParser
 import Foundation
 import Imaging
@@ -171,7 +172,7 @@ enum Target: String, CaseIterable {
             return [[20, 30] + Array("51Z2c0O1N2M3O00".utf8), [64, 64, 3, 5, 200, 7, 9]]
         case .safetensors:
             return [Safetensors.serialize([.init(name: "a", shape: [2, 3], floats: [1, 2, 3, 4, 5, 6]),
-                                           .init(name: "m", dtype: "U8", shape: [4], bytes: [1, 1, 0, 0]),
+                                           .init(name: "m", dtype: .u8, shape: [4], bytes: [1, 1, 0, 0]),
                                            .init(name: "h", shape: [2], floats: [0.5, -2], half: true)], metadata: ["k": "v"])]
         case .tokenizer, .tagger:
             return ["Two corgis & a “teddy bear” on the sofa, 2019!", "a photo of sks dog wearing sunglasses 🕶️",

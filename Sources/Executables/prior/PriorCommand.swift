@@ -1,3 +1,4 @@
+import Formats
 import ArgumentParser
 import Catalog
 import Foundation
@@ -94,13 +95,13 @@ extension PriorCommand {
                 let started = Date()
                 for path in shards {
                     let file = try SafetensorsFile(path: path)
-                    let text = try file.floats("interleaved_text"), pooled = try file.floats("text_embeds")
+                    let text = try file.floats(ShardSchema.Tensor.interleavedText.rawValue), pooled = try file.floats(ShardSchema.Tensor.textEmbeds.rawValue)
                     let n = text.shape[0]
                     guard text.shape == [n, c.numEmbeddings, c.embeddingDim], pooled.shape == [n, c.projDim] else {
                         throw PriorError(.badInput, "interleaved_text \(text.shape) / text_embeds \(pooled.shape) do not fit the prior's widths (\(c.embeddingDim), \(c.projDim))", path: path)
                     }
-                    let mask = try file.bytes("attention_mask")
-                    let control = c.hasControl ? try file.floats("control_embeds", shape: [n, c.projDim]).array : []
+                    let mask = try file.bytes(ShardSchema.Tensor.attentionMask.rawValue)
+                    let control = c.hasControl ? try file.floats(ShardSchema.Tensor.controlEmbeds.rawValue, shape: [n, c.projDim]).array : []
                     let rowIDs = file.metadata["sample_ids"]?.split(separator: ",").map(String.init) ?? []
                     for start in stride(from: 0, to: n, by: batch) {
                         let r = start..<min(n, start + batch)

@@ -1,3 +1,4 @@
+import Formats
 public import Catalog
 import Foundation
 import Models

@@ -1,3 +1,4 @@
+import Formats
 public import Catalog
 import Foundation
 import Imaging
@@ -155,19 +156,19 @@ public struct EmbedStage: UnitProcessor {
         let scratch = UnitScratch(layout: layout, stage: stage, unit: unit, configHash: configHash)
         if !ok.isEmpty {
             tensors += try embedTexts(ok.map { prepared[$0] }, scratch: scratch, encoded: encoded)
-            tensors.append(entry("image_embeds", [ok.count, p], try embedImages(images, count: ok.count, scratch: (scratch, "image"), encoded: encoded)))
-            tensors.append(entry("subject_embeds", [subjectCount, p],
+            tensors.append(entry(.imageEmbeds, [ok.count, p], try embedImages(images, count: ok.count, scratch: (scratch, "image"), encoded: encoded)))
+            tensors.append(entry(.subjectEmbeds, [subjectCount, p],
                                  try embedImages(subjectPixels, count: subjectCount, scratch: (scratch, "subject"), encoded: encoded)))
             if cannyCount > 0 {
-                tensors.append(entry("canny_embeds", [cannyCount, p], try embedImages(cannyPixels, count: cannyCount, scratch: (scratch, "canny"), encoded: encoded)))
+                tensors.append(entry(.cannyEmbeds, [cannyCount, p], try embedImages(cannyPixels, count: cannyCount, scratch: (scratch, "canny"), encoded: encoded)))
             }
             let plane = 3 * vision.config.imageSize * vision.config.imageSize
-            tensors.append(entry("zero_image_embeds", [1, p], try embedImages([Float](repeating: 0, count: plane), count: 1)))
+            tensors.append(entry(.zeroImageEmbeds, [1, p], try embedImages([Float](repeating: 0, count: plane), count: 1)))
         }
         scratch.announce(stage: stage, unit: unit)
         let path = String(format: "features/embed/unit-%05d.safetensors", unit)
         let sampleIDs = ok.map { items[$0].sampleID }
-        let metadata = ["schema": "eclipse-embed-1", "model": (config.model as NSString).lastPathComponent, "model_sha256": modelHash,
+        let metadata = ["schema": FeatureSchema.name, "model": (config.model as NSString).lastPathComponent, "model_sha256": modelHash,
                         "random_weights": randomWeights ? "true" : "false", "config_hash": configHash,
                         "sample_ids": sampleIDs.joined(separator: ",")]
         let files: [(String, [UInt8])] = ok.isEmpty ? [] : [(path, Safetensors.serialize(tensors, metadata: metadata))]
@@ -193,7 +194,7 @@ public struct EmbedStage: UnitProcessor {
     func embedTexts(_ rows: [Prepared], scratch: UnitScratch, encoded: (Int) -> Void) throws -> [Safetensors.Entry] {
         let p = text.projection, d = text.config.hiddenSize
         var hidden: [Float] = [], textEmbeds: [Float] = []
-        let hiddenPerRow = config.textHiddenStates ? 77 * d : 0
+        let hiddenPerRow = config.textHiddenStates ? CLIPText.contextLength * d : 0
         for start in stride(from: 0, to: rows.count, by: config.batch) {
             let batch = rows[start..<min(rows.count, start + config.batch)]
             let ids = batch.map(\.ids), mask = batch.map(\.mask)
@@ -208,8 +209,8 @@ public struct EmbedStage: UnitProcessor {
             encoded(batch.count)
         }
         var tensors: [Safetensors.Entry] = []
-        if config.textHiddenStates { tensors.append(entry("text_last_hidden_state", [rows.count, 77, d], hidden)) }
-        tensors.append(entry("text_embeds", [rows.count, p], textEmbeds))
+        if config.textHiddenStates { tensors.append(entry(.textLastHiddenState, [rows.count, CLIPText.contextLength, d], hidden)) }
+        tensors.append(entry(.textEmbeds, [rows.count, p], textEmbeds))
         return tensors
     }
 
@@ -233,7 +234,7 @@ public struct EmbedStage: UnitProcessor {
         return out
     }
 
-    func entry(_ name: String, _ shape: [Int], _ values: [Float]) -> Safetensors.Entry {
-        Safetensors.Entry(name: name, shape: shape, floats: values, half: config.dtype == "f16")
+    func entry(_ tensor: FeatureSchema.Tensor, _ shape: [Int], _ values: [Float]) -> Safetensors.Entry {
+        Safetensors.Entry(name: tensor.rawValue, shape: shape, floats: values, half: config.dtype == "f16")
     }
 }

@@ -1,3 +1,4 @@
+import Formats
 public import Catalog
 import Foundation
 import Models
@@ -17,7 +18,7 @@ public typealias ShardItem = Catalog.EmbeddedSample
 /// dropout). Catalog: `shards` (size, SHA-256) and `shard_rows` (row, split).
 public struct ShardStage: UnitProcessor {
     public typealias Item = ShardItem
-    public static let schemaVersion = 2
+    public static let schemaVersion = ShardSchema.version
 
     public let config: ShardConfig
     public var stage: String { "shard" }
@@ -75,7 +76,7 @@ public struct ShardStage: UnitProcessor {
         var output: [(String, [UInt8])] = []
         var shard: Catalog.ShardFile?
         if let first = kept.first?.item.featurePath {
-            let bytes = Safetensors.serialize(try columns.entries(zeroImage: features.zeroImage(first, width: columns.p), floats: floats),
+            let bytes = Safetensors.serialize(try columns.entries(zeroImage: features.zeroImage(first, width: columns.p), floats: config.dtype == "f16" ? .f16 : .f32),
                                               metadata: try metadata(features.file(first).metadata, sampleIDs: kept.map(\.item.sampleID)))
             output.append((path, bytes))
             shard = Catalog.ShardFile(id: id, path: path, rows: kept.count, bytes: bytes.count, sha256: SHA256.hex(bytes),
@@ -91,15 +92,12 @@ public struct ShardStage: UnitProcessor {
 
     /// The shard's metadata: schema, config, the CLIP model (from the first feature file), rows.
     func metadata(_ features: [String: String], sampleIDs: [String]) -> [String: String] {
-        ["schema": "eclipse-shard", "schema_version": String(Self.schemaVersion), "config_hash": configHash,
+        ["schema": ShardSchema.name, "schema_version": String(Self.schemaVersion), "config_hash": configHash,
          "clip_model": features["model"] ?? "", "clip_model_sha256": features["model_sha256"] ?? "",
          "random_weights": features["random_weights"] ?? "false", "tokenizer": "clip-bpe-49408",
          "sample_ids": sampleIDs.joined(separator: ",")]
     }
 
-    func floats(_ name: String, _ shape: [Int], _ values: [Float]) -> Safetensors.Entry {
-        Safetensors.Entry(name: name, shape: shape, floats: values, half: config.dtype == "f16")
-    }
 }
 
 /// The embed stage's unit files as the shard stage reads them: each file mapped once, each
@@ -118,26 +116,27 @@ final class FeatureReader {
         return f
     }
 
-    func tensor(_ path: String, _ name: String) throws -> Weight {
-        if let t = tensors[path + "\u{0}" + name] { return t }
-        let t = try file(path).floats(name)
-        tensors[path + "\u{0}" + name] = t
+    func tensor(_ path: String, _ tensor: FeatureSchema.Tensor) throws -> Weight {
+        let key = path + "\u{0}" + tensor.rawValue
+        if let t = tensors[key] { return t }
+        let t = try file(path).floats(tensor.rawValue)
+        tensors[key] = t
         return t
     }
 
     /// Row `index` of a tensor (its leading dimension).
-    func row(_ path: String, _ name: String, _ index: Int) throws -> [Float] {
-        let t = try tensor(path, name)
+    func row(_ path: String, _ tensor: FeatureSchema.Tensor, _ index: Int) throws -> [Float] {
+        let t = try self.tensor(path, tensor)
         let width = t.shape.dropFirst().reduce(1, *)
         guard index >= 0, (index + 1) * width <= t.count else {
-            throw PipelineError(.io, "row \(index) of \(name) is outside \(t.shape)", file: path)
+            throw PipelineError(.io, "row \(index) of \(tensor.rawValue) is outside \(t.shape)", file: path)
         }
         return Array(UnsafeBufferPointer(start: t.pointer + index * width, count: width))
     }
 
     /// The zero-image embedding of a unit file, for the trainer's control dropout.
     func zeroImage(_ path: String, width: Int) throws -> [Float] {
-        let zero = try tensor(path, "zero_image_embeds")
+        let zero = try tensor(path, .zeroImageEmbeds)
         guard zero.count >= width else { throw PipelineError(.io, "zero_image_embeds holds \(zero.count) values, not \(width)", file: path) }
         return Array(UnsafeBufferPointer(start: zero.pointer, count: width))
     }
@@ -162,58 +161,65 @@ struct ShardColumns {
     mutating func append(_ item: ShardItem, subjects: [(k: Int, row: Int, positions: [Int])], from features: FeatureReader,
                          attentionMask: [Int]) throws {
         let path = item.featurePath, s = maxSubjects
-        let hidden = try features.row(path, "text_last_hidden_state", item.featureRow)
-        let p = try features.tensor(path, "text_embeds").shape[1]
-        let d = hidden.count / 77
+        let hidden = try features.row(path, .textLastHiddenState, item.featureRow)
+        let p = try features.tensor(path, .textEmbeds).shape[1]
+        let t = CLIPText.contextLength, d = hidden.count / t
         guard d == p else {
             throw PipelineError(.config, "text width \(d) differs from the projection \(p): the substitution needs them equal", key: "embed.model")
         }
         (self.d, self.p) = (d, p)
         var mixed = hidden
-        var tokenMask = [UInt8](repeating: 0, count: s * 77)
+        var tokenMask = [UInt8](repeating: 0, count: s * t)
         var subjectRows = [Float](repeating: 0, count: s * p)
         for (j, subject) in subjects.enumerated() {
-            let embedding = try features.row(path, "subject_embeds", subject.row)
+            let embedding = try features.row(path, .subjectEmbeds, subject.row)
             for i in 0..<p { subjectRows[j * p + i] = embedding[i] }
-            for position in subject.positions where position < 77 {
+            for position in subject.positions where position < t {
                 for i in 0..<d { mixed[position * d + i] = embedding[i] }
-                tokenMask[j * 77 + position] = 1
+                tokenMask[j * t + position] = 1
             }
         }
         interleaved += mixed
         if plainText { plain += hidden }
-        textEmbeds += try features.row(path, "text_embeds", item.featureRow)
-        targets += try features.row(path, "image_embeds", item.featureRow)
+        textEmbeds += try features.row(path, .textEmbeds, item.featureRow)
+        targets += try features.row(path, .imageEmbeds, item.featureRow)
         subjectEmbeds += subjectRows
         subjectMasks += tokenMask
         counts.append(subjects.count)
         masks += attentionMask.map { UInt8($0) }
-        if let canny = item.cannyRow, try features.file(path).entries["canny_embeds"] != nil {
-            control += try features.row(path, "canny_embeds", canny)
+        if let canny = item.cannyRow, try features.file(path).entries[FeatureSchema.Tensor.cannyEmbeds.rawValue] != nil {
+            control += try features.row(path, .cannyEmbeds, canny)
             hasCanny.append(1)
         } else {
-            control += try features.row(path, "zero_image_embeds", 0)
+            control += try features.row(path, .zeroImageEmbeds, 0)
             hasCanny.append(0)
         }
         rows += 1
     }
 
-    /// The shard's tensors (schema 2), floats stored by `floats` (the configured dtype).
-    func entries(zeroImage: [Float], floats: (String, [Int], [Float]) -> Safetensors.Entry) -> [Safetensors.Entry] {
-        let n = rows, s = maxSubjects
+    /// The shard's tensors (``ShardSchema``), floats stored as `floats` (the configured dtype).
+    func entries(zeroImage: [Float], floats: DType) -> [Safetensors.Entry] {
+        func entry(_ tensor: ShardSchema.Tensor, _ values: [Float]) -> Safetensors.Entry {
+            let shape = ShardSchema.shape(tensor, rows: rows, maxSubjects: maxSubjects, textWidth: d, projection: p)
+            return Safetensors.Entry(name: tensor.rawValue, shape: shape, floats: values, half: floats == .f16)
+        }
+        func entry(_ tensor: ShardSchema.Tensor, bytes: [UInt8]) -> Safetensors.Entry {
+            Safetensors.Entry(name: tensor.rawValue, dtype: ShardSchema.dtype(tensor, floats: floats),
+                              shape: ShardSchema.shape(tensor, rows: rows, maxSubjects: maxSubjects, textWidth: d, projection: p), bytes: bytes)
+        }
         var entries = [
-            floats("interleaved_text", [n, 77, d], interleaved),
-            floats("text_embeds", [n, p], textEmbeds),
-            .init(name: "attention_mask", dtype: "U8", shape: [n, 77], bytes: masks),
-            floats("target_image_embeds", [n, p], targets),
-            floats("subject_embeds", [n, s, p], subjectEmbeds),
-            .init(name: "subject_count", dtype: "I64", shape: [n], bytes: counts.flatMap { c in (0..<8).map { UInt8((c >> (8 * $0)) & 0xFF) } }),
-            .init(name: "subject_token_mask", dtype: "U8", shape: [n, s, 77], bytes: subjectMasks),
-            floats("control_embeds", [n, p], control),
-            .init(name: "has_canny", dtype: "U8", shape: [n], bytes: hasCanny),
-            floats("zero_image_embeds", [1, p], zeroImage),
+            entry(.interleavedText, interleaved),
+            entry(.textEmbeds, textEmbeds),
+            entry(.attentionMask, bytes: masks),
+            entry(.targetImageEmbeds, targets),
+            entry(.subjectEmbeds, subjectEmbeds),
+            Safetensors.Entry(name: ShardSchema.Tensor.subjectCount.rawValue, shape: [rows], int64s: counts),
+            entry(.subjectTokenMask, bytes: subjectMasks),
+            entry(.controlEmbeds, control),
+            entry(.hasCanny, bytes: hasCanny),
+            entry(.zeroImageEmbeds, zeroImage),
         ]
-        if plainText { entries.append(floats("text_last_hidden_state", [n, 77, d], plain)) }
+        if plainText { entries.append(entry(.textLastHiddenState, plain)) }
         return entries
     }
 }

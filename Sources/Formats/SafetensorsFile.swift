@@ -21,46 +21,33 @@ public final class SafetensorsFile: @unchecked Sendable {
         public var count: Int { shape.reduce(1, *) }
     }
 
-    /// Element types this reader converts to float32 (others are listed but refused on read).
-    public enum DType: String, Sendable {
-        case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8",
-             u8 = "U8", bool = "BOOL"
-
-        var size: Int {
-            switch self {
-            case .f64, .i64: 8
-            case .f32, .i32: 4
-            case .f16, .bf16, .i16: 2
-            case .i8, .u8, .bool: 1
-            }
-        }
-    }
+    public typealias DType = Formats.DType
 
     /// Maps and validates a file.
-    /// - Throws: ``ModelError`` `.badCheckpoint` naming the file and the problem.
+    /// - Throws: ``FormatError`` naming the file and the problem.
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ModelError(.missingFile, "cannot open (\(String(cString: strerror(errno))))", path: path) }
+        guard fd >= 0 else { throw FormatError(.missingFile, "cannot open (\(String(cString: strerror(errno))))", path: path) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ModelError(.badCheckpoint, "cannot stat", path: path) }
+        guard fstat(fd, &info) == 0 else { throw FormatError(.malformed, "cannot stat", path: path) }
         size = Int(info.st_size)
-        guard size >= 8 else { throw ModelError(.badCheckpoint, "file of \(size) bytes is shorter than its 8-byte header length", path: path) }
+        guard size >= 8 else { throw FormatError(.malformed, "file of \(size) bytes is shorter than its 8-byte header length", path: path) }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw ModelError(.badCheckpoint, "cannot map the file", path: path)
+            throw FormatError(.malformed, "cannot map the file", path: path)
         }
         base = UnsafeRawPointer(mapped)
         var headerLength = 0
         for i in 0..<8 { headerLength |= Int(base.load(fromByteOffset: i, as: UInt8.self)) << (8 * i) }
         guard headerLength > 1, headerLength <= size - 8, headerLength < 100 << 20 else {
             munmap(mapped, size)
-            throw ModelError(.badCheckpoint, "header length \(headerLength) does not fit a file of \(size) bytes (truncated?)", path: path)
+            throw FormatError(.malformed, "header length \(headerLength) does not fit a file of \(size) bytes (truncated?)", path: path)
         }
         dataStart = 8 + headerLength
         do {
             (entries, metadata) = try Self.parseHeader(Data(bytes: base + 8, count: headerLength), dataBytes: size - dataStart)
-        } catch let error as ModelError {
+        } catch let error as FormatError {
             munmap(mapped, size)
             var e = error
             e.path = path
@@ -73,27 +60,27 @@ public final class SafetensorsFile: @unchecked Sendable {
     static func parseHeader(_ data: Data, dataBytes: Int) throws -> ([String: Entry], [String: String]) {
         // Duplicate keys: JSONSerialization keeps the last, so count the names in the raw text.
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelError(.badCheckpoint, "header is not a JSON object")
+            throw FormatError(.malformed, "header is not a JSON object")
         }
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in object {
             if name == "__metadata__" {
-                guard let m = value as? [String: String] else { throw ModelError(.badCheckpoint, "__metadata__ is not a string map") }
+                guard let m = value as? [String: String] else { throw FormatError(.malformed, "__metadata__ is not a string map") }
                 metadata = m
                 continue
             }
             guard let info = value as? [String: Any], let dtypeName = info["dtype"] as? String,
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
-                throw ModelError(.badCheckpoint, "tensor '\(name)' lacks dtype, shape or data_offsets")
+                throw FormatError(.malformed, "tensor '\(name)' lacks dtype, shape or data_offsets")
             }
-            guard let dtype = DType(rawValue: dtypeName) else { throw ModelError(.badCheckpoint, "tensor '\(name)' has unknown dtype \(dtypeName)") }
+            guard let dtype = DType(rawValue: dtypeName) else { throw FormatError(.malformed, "tensor '\(name)' has unknown dtype \(dtypeName)") }
             guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataBytes else {
-                throw ModelError(.badCheckpoint, "tensor '\(name)' has offsets \(offsets) outside the \(dataBytes) data bytes (truncated?)")
+                throw FormatError(.malformed, "tensor '\(name)' has offsets \(offsets) outside the \(dataBytes) data bytes (truncated?)")
             }
             let count = shape.reduce(1, *)
             guard count * dtype.size == offsets[1] - offsets[0] else {
-                throw ModelError(.badCheckpoint, "tensor '\(name)' shape \(shape) x \(dtype.size) bytes != \(offsets[1] - offsets[0]) bytes")
+                throw FormatError(.malformed, "tensor '\(name)' shape \(shape) x \(dtype.size) bytes != \(offsets[1] - offsets[0]) bytes")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
         }
@@ -102,27 +89,27 @@ public final class SafetensorsFile: @unchecked Sendable {
         let text = String(decoding: data, as: UTF8.self)
         if text.components(separatedBy: "\"data_offsets\"").count - 1 > entries.count {
             let twice = entries.keys.sorted().first { text.components(separatedBy: "\"\($0)\"").count > 2 } ?? "?"
-            throw ModelError(.badCheckpoint, "tensor '\(twice)' appears twice in the header")
+            throw FormatError(.malformed, "tensor '\(twice)' appears twice in the header")
         }
         let sorted = entries.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.value.range.upperBound > b.value.range.lowerBound {
-            throw ModelError(.badCheckpoint, "tensors '\(a.key)' and '\(b.key)' overlap")
+            throw FormatError(.malformed, "tensors '\(a.key)' and '\(b.key)' overlap")
         }
         return (entries, metadata)
     }
 
     /// A tensor's raw bytes (for integer and boolean tensors such as masks).
     public func bytes(_ name: String) throws -> [UInt8] {
-        guard let entry = entries[name] else { throw ModelError(.missingWeights, "missing tensor '\(name)'", path: path) }
+        guard let entry = entries[name] else { throw FormatError(.missingTensor, "missing tensor '\(name)'", path: path) }
         return Array(UnsafeRawBufferPointer(start: base + dataStart + entry.range.lowerBound, count: entry.range.count))
     }
 
     /// A tensor as float32.
-    /// - Throws: ``ModelError`` for a missing name, an unexpected shape, or a non-float dtype.
+    /// - Throws: ``FormatError`` for a missing name, an unexpected shape, or a non-float dtype.
     public func floats(_ name: String, shape expected: [Int]? = nil) throws -> Weight {
-        guard let entry = entries[name] else { throw ModelError(.missingWeights, "missing tensor '\(name)'", path: path) }
+        guard let entry = entries[name] else { throw FormatError(.missingTensor, "missing tensor '\(name)'", path: path) }
         if let expected, expected != entry.shape {
-            throw ModelError(.shapeMismatch, "tensor '\(name)' has shape \(entry.shape), the config needs \(expected)", path: path)
+            throw FormatError(.shapeMismatch, "tensor '\(name)' has shape \(entry.shape), the config needs \(expected)", path: path)
         }
         let start = base + dataStart + entry.range.lowerBound
         switch entry.dtype {
@@ -143,7 +130,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             let values = (0..<entry.count).map { Float(start.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self)) }
             return Weight(shape: entry.shape, values: values)
         default:
-            throw ModelError(.badCheckpoint, "tensor '\(name)' is \(entry.dtype.rawValue), not a float type", path: path)
+            throw FormatError(.wrongType, "tensor '\(name)' is \(entry.dtype.rawValue), not a float type", path: path)
         }
     }
 }
@@ -156,13 +143,13 @@ public final class Weight: @unchecked Sendable {
     public let pointer: UnsafePointer<Float>
     private let owner: AnyObject?
 
-    init(shape: [Int], pointer: UnsafePointer<Float>, owner: AnyObject) {
+    package init(shape: [Int], pointer: UnsafePointer<Float>, owner: AnyObject) {
         self.shape = shape
         self.pointer = pointer
         self.owner = owner
     }
 
-    init(shape: [Int], values: [Float]) {
+    package init(shape: [Int], values: [Float]) {
         self.shape = shape
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
         buffer.initialize(from: values, count: values.count)

@@ -6,12 +6,11 @@ public enum Safetensors {
     /// One tensor to write.
     public struct Entry: Sendable {
         public var name: String
-        /// `F32`, `F16`, `I64`, `U8`, …
-        public var dtype: String
+        public var dtype: DType
         public var shape: [Int]
         public var bytes: [UInt8]
 
-        public init(name: String, dtype: String, shape: [Int], bytes: [UInt8]) {
+        public init(name: String, dtype: DType, shape: [Int], bytes: [UInt8]) {
             self.name = name
             self.dtype = dtype
             self.shape = shape
@@ -21,7 +20,7 @@ public enum Safetensors {
         /// A float32 tensor.
         public init(name: String, shape: [Int], floats: [Float]) {
             precondition(shape.reduce(1, *) == floats.count, "shape \(shape) does not match \(floats.count) values")
-            self.init(name: name, dtype: "F32", shape: shape, bytes: floats.withUnsafeBytes { Array($0) })
+            self.init(name: name, dtype: .f32, shape: shape, bytes: floats.withUnsafeBytes { Array($0) })
         }
 
         /// A float tensor stored as `F16` (`half`) or `F32`.
@@ -29,7 +28,13 @@ public enum Safetensors {
             guard half else { self.init(name: name, shape: shape, floats: floats); return }
             precondition(shape.reduce(1, *) == floats.count, "shape \(shape) does not match \(floats.count) values")
             let halves = floats.map { Float16($0).bitPattern }
-            self.init(name: name, dtype: "F16", shape: shape, bytes: halves.withUnsafeBytes { Array($0) })
+            self.init(name: name, dtype: .f16, shape: shape, bytes: halves.withUnsafeBytes { Array($0) })
+        }
+
+        /// A little-endian int64 tensor.
+        public init(name: String, shape: [Int], int64s: [Int]) {
+            precondition(shape.reduce(1, *) == int64s.count, "shape \(shape) does not match \(int64s.count) values")
+            self.init(name: name, dtype: .i64, shape: shape, bytes: int64s.map { Int64($0).littleEndian }.withUnsafeBytes { Array($0) })
         }
     }
 
@@ -42,7 +47,7 @@ public enum Safetensors {
         }
         var offset = 0
         for e in entries {
-            header.append(quote(e.name) + ":{\"dtype\":\"\(e.dtype)\",\"shape\":[" + e.shape.map(String.init).joined(separator: ",")
+            header.append(quote(e.name) + ":{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[" + e.shape.map(String.init).joined(separator: ",")
                           + "],\"data_offsets\":[\(offset),\(offset + e.bytes.count)]}")
             offset += e.bytes.count
         }
@@ -58,25 +63,25 @@ public enum Safetensors {
     }
 
     /// Reads every tensor of a file into memory (for tests and small files).
-    /// - Throws: `CocoaError`/`DecodingError` style errors for malformed files.
+    /// - Throws: ``FormatError`` `.malformed`.
     public static func read(_ bytes: [UInt8]) throws -> (tensors: [String: Entry], metadata: [String: String]) {
-        struct Malformed: Error, CustomStringConvertible { var description: String }
-        guard bytes.count >= 8 else { throw Malformed(description: "file shorter than the 8-byte header length") }
+        func malformed(_ description: String) -> FormatError { FormatError(.malformed, description) }
+        guard bytes.count >= 8 else { throw malformed("file shorter than the 8-byte header length") }
         let n = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         // Compared without adding, so a huge length cannot overflow (found by the fuzz harness).
-        guard n > 0, n <= bytes.count - 8 else { throw Malformed(description: "header length \(n) exceeds the file") }
-        guard let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any] else {
-            throw Malformed(description: "header is not a JSON object")
+        guard n > 0, n <= bytes.count - 8 else { throw malformed("header length \(n) exceeds the file") }
+        guard let header = (try? JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)]))) as? [String: Any] else {
+            throw malformed("header is not a JSON object")
         }
         var tensors: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         let data = 8 + n
         for (name, value) in header {
             if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
-            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+            guard let info = value as? [String: Any], let dtype = (info["dtype"] as? String).flatMap(DType.init(rawValue:)),
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
                   offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= bytes.count - data else {
-                throw Malformed(description: "bad entry for tensor '\(name)'")
+                throw malformed("bad entry for tensor '\(name)'")
             }
             tensors[name] = Entry(name: name, dtype: dtype, shape: shape, bytes: Array(bytes[(data + offsets[0])..<(data + offsets[1])]))
         }
