@@ -140,7 +140,9 @@ public final class SafetensorsFile: @unchecked Sendable {
 public final class Weight: @unchecked Sendable {
     // @unchecked: immutable after init.
     public let shape: [Int]
-    public let pointer: UnsafePointer<Float>
+    /// The values in place, for the numeric kernels (Models, Prior); other code takes copies
+    /// through ``values(_:)`` and ``rows(_:)``.
+    package let pointer: UnsafePointer<Float>
     private let owner: AnyObject?
 
     package init(shape: [Int], pointer: UnsafePointer<Float>, owner: AnyObject) {
@@ -162,4 +164,17 @@ public final class Weight: @unchecked Sendable {
     public var count: Int { shape.reduce(1, *) }
     /// The values as an array (a copy).
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// The flat values in `range` (a copy).
+    public func values(_ range: Range<Int>) -> [Float] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "values \(range) outside \(count)")
+        return Array(UnsafeBufferPointer(start: pointer + range.lowerBound, count: range.count))
+    }
+
+    /// Rows `range` of the leading dimension (a copy); nil when they are outside the tensor.
+    public func rows(_ range: Range<Int>) -> [Float]? {
+        let width = shape.dropFirst().reduce(1, *)
+        guard range.lowerBound >= 0, range.upperBound * width <= count else { return nil }
+        return values((range.lowerBound * width)..<(range.upperBound * width))
+    }
 }

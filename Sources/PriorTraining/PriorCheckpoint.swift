@@ -93,10 +93,8 @@ public enum PriorCheckpoint {
         let moments = try SafetensorsFile(path: path + "/optimizer.safetensors")
         for t in prior.layout.tensors where t.isTrainable {
             let m = try moments.floats("exp_avg." + t.name, shape: t.shape), v = try moments.floats("exp_avg_sq." + t.name, shape: t.shape)
-            for i in 0..<t.count {
-                optimiser.exponentialAverage[t.offset + i] = m.pointer[i]
-                optimiser.exponentialAverageSquared[t.offset + i] = v.pointer[i]
-            }
+            optimiser.exponentialAverage.replaceSubrange(t.offset..<(t.offset + t.count), with: m.array)
+            optimiser.exponentialAverageSquared.replaceSubrange(t.offset..<(t.offset + t.count), with: v.array)
         }
         guard let step = moments.metadata["step"].flatMap(Int.init), step == state.step else {
             throw PriorError(.badCheckpoint, "optimizer.safetensors's step differs from trainer_state.json's \(state.step)", path: path)

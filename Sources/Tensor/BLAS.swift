@@ -20,8 +20,17 @@ public enum BLAS {
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
-    /// Sets the number of OpenBLAS threads (the one threading setting; see style rule 26).
-    public static func setThreadCount(_ count: Int) {
+    /// Runs `body` with `count` OpenBLAS threads and restores the count it found: the way callers
+    /// choose BLAS threading (a scope around the work, never a lasting process-wide change).
+    public static func withThreads<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+        let saved = threadCount
+        setThreadCount(count)
+        defer { setThreadCount(saved) }
+        return try body()
+    }
+
+    /// Sets the number of OpenBLAS threads; outside this module, ``withThreads(_:_:)``.
+    static func setThreadCount(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 

@@ -23,9 +23,14 @@ import Testing
         }
     }
 
-    @Test func threadCountIsSettable() {
-        BLAS.setThreadCount(1)
-        #expect(BLAS.threadCount == 1)
+    /// Threads are chosen for a scope and restored after it, also when the scope throws.
+    @Test func threadCountIsScoped() throws {
+        let before = BLAS.threadCount, other = before == 1 ? 2 : 1
+        #expect(BLAS.withThreads(other) { BLAS.threadCount } == other)
+        #expect(BLAS.threadCount == before)
+        struct Stop: Error {}
+        #expect(throws: Stop.self) { try BLAS.withThreads(other) { throw Stop() } }
+        #expect(BLAS.threadCount == before)
     }
 
     /// A batch splits into one contiguous, covering group per core only when the groups come

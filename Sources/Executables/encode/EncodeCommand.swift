@@ -43,7 +43,10 @@ struct EncodeCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreadCount(threads)
+        try BLAS.withThreads(threads) { try encode() }
+    }
+
+    func encode() throws {
         if sgemmPeak {
             print(String(format: "sgemm: %.1f GFLOP/s with %d thread(s); ", Self.sgemmRate(), threads) + "OpenBLAS kernels " + BLAS.core)
             return

@@ -36,7 +36,10 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreadCount(threads)
+        try BLAS.withThreads(threads) { try evaluate() }
+    }
+
+    func evaluate() throws {
         do {
             let set = try DreamBenchSet.load(directory: dreambench)
             guard case .vit(let dino) = try LoadedModel.load(directory: dinoModel) else { throw ValidationError("\(dinoModel) is not a ViT") }

@@ -23,8 +23,9 @@ struct PriorCommand: ParsableCommand {
         return ExitCode(StageCommandSupport.exitCode(for: error))
     }
 
-    static func setThreads(_ threads: Int?) {
-        if let threads { BLAS.setThreadCount(threads) }
+    /// Runs `body` with `threads` OpenBLAS threads when given (else OpenBLAS's default).
+    static func withThreads(_ threads: Int?, _ body: () throws -> Void) throws {
+        if let threads { try BLAS.withThreads(threads, body) } else { try body() }
     }
 }
 
@@ -42,7 +43,10 @@ extension PriorCommand {
         @Flag(help: "Print only the summary.") var quiet = false
 
         func run() throws {
-            PriorCommand.setThreads(threads)
+            try PriorCommand.withThreads(threads) { try work() }
+        }
+
+        func work() throws {
             do {
                 let config = try PipelineConfig.load(path: pipeline, overrides: overrides)
                 let layout = BuildLayout(root: config.buildDir)
@@ -87,7 +91,10 @@ extension PriorCommand {
         }
 
         func run() throws {
-            PriorCommand.setThreads(threads)
+            try PriorCommand.withThreads(threads) { try work() }
+        }
+
+        func work() throws {
             do {
                 let model = try PriorTransformer.load(directory: prior)
                 let c = model.config
@@ -114,10 +121,9 @@ extension PriorCommand {
                         }
                         let inputs = PriorBatch(
                             size: r.count,
-                            text: Array(UnsafeBufferPointer(start: text.pointer + r.lowerBound * c.numEmbeddings * c.embeddingDim,
-                                                            count: r.count * c.numEmbeddings * c.embeddingDim)),
+                            text: text.values((r.lowerBound * c.numEmbeddings * c.embeddingDim)..<(r.upperBound * c.numEmbeddings * c.embeddingDim)),
                             textMask: Array(mask[(r.lowerBound * c.numEmbeddings)..<(r.upperBound * c.numEmbeddings)]),
-                            pooled: Array(UnsafeBufferPointer(start: pooled.pointer + r.lowerBound * c.projDim, count: r.count * c.projDim)),
+                            pooled: pooled.values((r.lowerBound * c.projDim)..<(r.upperBound * c.projDim)),
                             control: c.hasControl ? Array(control[(r.lowerBound * c.projDim)..<(r.upperBound * c.projDim)]) : [],
                             noise: noise)
                         embeds += try model.predict(inputs)
@@ -155,7 +161,10 @@ extension PriorCommand {
         }
 
         func run() throws {
-            PriorCommand.setThreads(threads)
+            try PriorCommand.withThreads(threads) { try work() }
+        }
+
+        func work() throws {
             do {
                 let config = try PipelineConfig.load(path: pipeline)
                 let folder = try prior ?? {
@@ -225,7 +234,10 @@ extension PriorCommand {
         @Option(help: "BLAS threads (default: every core).") var threads: Int?
 
         func run() throws {
-            PriorCommand.setThreads(threads)
+            try PriorCommand.withThreads(threads) { try work() }
+        }
+
+        func work() throws {
             let model = try PriorTransformer(config: PriorConfig(heads: heads, headDim: headDim, layers: layers, embeddingDim: embeddingDim), seed: 1)
             let c = model.config
             var rng = SplitMix64(seed: 2)

@@ -35,6 +35,8 @@ public struct EmbedStage: UnitProcessor {
     let files: SourceFiles
     let layout: BuildLayout
     let input: Catalog
+    /// OpenBLAS threads for the encoders (`embed.threads`; 0 in the config: every core).
+    let threads: Int
 
     public init(pipeline: PipelineConfig, input: Catalog) throws {
         config = pipeline.embed
@@ -67,7 +69,7 @@ public struct EmbedStage: UnitProcessor {
         configHash = try keys.embed(modelDigest: modelHash)
         configJSON = ConfigLoader.canonicalJSON(pipeline)
         try StageOrder.requireDone("crop", configHash: try keys.crop(), unitsHolding: .keptByTag, in: input)
-        BLAS.setThreadCount(config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.threads)
+        threads = config.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : config.threads
     }
 
     /// The units (the ingest stage's) with samples the crop stage kept, each loaded lazily.
@@ -195,18 +197,20 @@ public struct EmbedStage: UnitProcessor {
         let p = text.projection, d = text.config.hiddenSize
         var hidden: [Float] = [], textEmbeds: [Float] = []
         let hiddenPerRow = config.textHiddenStates ? CLIPText.contextLength * d : 0
-        for start in stride(from: 0, to: rows.count, by: config.batch) {
-            let batch = rows[start..<min(rows.count, start + config.batch)]
-            let ids = batch.map(\.ids), mask = batch.map(\.mask)
-            let inputs = UnitScratch.digest([ids.joined().map { Int64($0) }.withUnsafeBytes { Array($0) },
-                                             mask.joined().map { Int64($0) }.withUnsafeBytes { Array($0) }])
-            let values = try scratch.floats(String(format: "text-%06d", start), inputs: inputs, count: batch.count * (hiddenPerRow + p)) {
-                let r = try text.encode(ids: ids, attentionMask: mask)
-                return (config.textHiddenStates ? r.lastHiddenState : []) + r.textEmbeds
+        try BLAS.withThreads(threads) {
+            for start in stride(from: 0, to: rows.count, by: config.batch) {
+                let batch = rows[start..<min(rows.count, start + config.batch)]
+                let ids = batch.map(\.ids), mask = batch.map(\.mask)
+                let inputs = UnitScratch.digest([ids.joined().map { Int64($0) }.withUnsafeBytes { Array($0) },
+                                                 mask.joined().map { Int64($0) }.withUnsafeBytes { Array($0) }])
+                let values = try scratch.floats(String(format: "text-%06d", start), inputs: inputs, count: batch.count * (hiddenPerRow + p)) {
+                    let r = try text.encode(ids: ids, attentionMask: mask)
+                    return (config.textHiddenStates ? r.lastHiddenState : []) + r.textEmbeds
+                }
+                hidden += values[0..<(batch.count * hiddenPerRow)]
+                textEmbeds += values[(batch.count * hiddenPerRow)...]
+                encoded(batch.count)
             }
-            hidden += values[0..<(batch.count * hiddenPerRow)]
-            textEmbeds += values[(batch.count * hiddenPerRow)...]
-            encoded(batch.count)
         }
         var tensors: [Safetensors.Entry] = []
         if config.textHiddenStates { tensors.append(entry(.textLastHiddenState, [rows.count, CLIPText.contextLength, d], hidden)) }
@@ -219,17 +223,19 @@ public struct EmbedStage: UnitProcessor {
     func embedImages(_ pixels: [Float], count: Int, scratch: (UnitScratch, String)? = nil, encoded: (Int) -> Void = { _ in }) throws -> [Float] {
         let plane = 3 * vision.config.imageSize * vision.config.imageSize
         var out: [Float] = []
-        for start in stride(from: 0, to: count, by: config.batch) {
-            let end = min(count, start + config.batch)
-            let batch = Array(pixels[(start * plane)..<(end * plane)])
-            let compute = { try self.vision.encode(pixelValues: batch, batch: end - start).imageEmbeds }
-            if let (scratch, name) = scratch {
-                let inputs = UnitScratch.digest([batch.withUnsafeBytes { Array($0) }])
-                out += try scratch.floats(String(format: "%@-%06d", name, start), inputs: inputs, count: (end - start) * text.projection, compute: compute)
-            } else {
-                out += try compute()
+        try BLAS.withThreads(threads) {
+            for start in stride(from: 0, to: count, by: config.batch) {
+                let end = min(count, start + config.batch)
+                let batch = Array(pixels[(start * plane)..<(end * plane)])
+                let compute = { try self.vision.encode(pixelValues: batch, batch: end - start).imageEmbeds }
+                if let (scratch, name) = scratch {
+                    let inputs = UnitScratch.digest([batch.withUnsafeBytes { Array($0) }])
+                    out += try scratch.floats(String(format: "%@-%06d", name, start), inputs: inputs, count: (end - start) * text.projection, compute: compute)
+                } else {
+                    out += try compute()
+                }
+                encoded(end - start)
             }
-            encoded(end - start)
         }
         return out
     }

@@ -127,18 +127,17 @@ final class FeatureReader {
     /// Row `index` of a tensor (its leading dimension).
     func row(_ path: String, _ tensor: FeatureSchema.Tensor, _ index: Int) throws -> [Float] {
         let t = try self.tensor(path, tensor)
-        let width = t.shape.dropFirst().reduce(1, *)
-        guard index >= 0, (index + 1) * width <= t.count else {
+        guard let row = t.rows(index..<(index + 1)) else {
             throw PipelineError(.io, "row \(index) of \(tensor.rawValue) is outside \(t.shape)", file: path)
         }
-        return Array(UnsafeBufferPointer(start: t.pointer + index * width, count: width))
+        return row
     }
 
     /// The zero-image embedding of a unit file, for the trainer's control dropout.
     func zeroImage(_ path: String, width: Int) throws -> [Float] {
         let zero = try tensor(path, .zeroImageEmbeds)
         guard zero.count >= width else { throw PipelineError(.io, "zero_image_embeds holds \(zero.count) values, not \(width)", file: path) }
-        return Array(UnsafeBufferPointer(start: zero.pointer, count: width))
+        return zero.values(0..<width)
     }
 }
 
