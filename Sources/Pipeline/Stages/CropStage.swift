@@ -58,6 +58,17 @@ public struct CropStage: UnitProcessor {
         try StageOrder.requireDone("tag", configHash: try keys.tag(), unitsHolding: .accepted, in: input)
     }
 
+    /// A crop stage over sources given directly, for running its per-item work in process
+    /// (`crop(_:)`, `process(unit:…)`) on items built in memory: no catalog to read, no order check.
+    package init(config: CropConfig, sourceRoots: [String: String], buildDir: String) throws {
+        self.config = config
+        files = SourceFiles(roots: sourceRoots)
+        layout = BuildLayout(root: buildDir)
+        input = try Catalog(path: ":memory:")
+        configHash = "in-process"
+        configJSON = "{}"
+    }
+
     /// The units (the ingest stage's) with samples the tag stage kept, each loaded lazily.
     public func units() throws -> (units: AnyIterator<WorkUnit<CropItem>>, samples: Int) {
         let input = self.input

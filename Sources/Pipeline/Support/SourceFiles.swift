@@ -7,6 +7,11 @@ public struct SourceFiles: Sendable {
     /// Source name -> root folder.
     public let roots: [String: String]
 
+    /// Source roots given directly (tests that run a stage's per-item work in process).
+    package init(roots: [String: String]) {
+        self.roots = roots
+    }
+
     /// Loads the source roots from a catalog.
     public init(catalog: Catalog) throws {
         roots = try catalog.sourceRoots()
