@@ -40,22 +40,14 @@ public struct CropConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = CropConfig()
-        minImageSide = try c.decodeIfPresent(Int.self, forKey: .minImageSide) ?? d.minImageSide
-        minImageSideOf = try c.decodeIfPresent(String.self, forKey: .minImageSideOf) ?? d.minImageSideOf
-        minSubjects = try c.decodeIfPresent(Int.self, forKey: .minSubjects) ?? d.minSubjects
-        maxSubjects = try c.decodeIfPresent(Int.self, forKey: .maxSubjects) ?? d.maxSubjects
-        maxWhiteFraction = try c.decodeIfPresent(Double.self, forKey: .maxWhiteFraction) ?? d.maxWhiteFraction
-        minBoxArea = try c.decodeIfPresent(Double.self, forKey: .minBoxArea) ?? d.minBoxArea
-        maxBoxArea = try c.decodeIfPresent(Double.self, forKey: .maxBoxArea) ?? d.maxBoxArea
-        minFill = try c.decodeIfPresent(Double.self, forKey: .minFill) ?? d.minFill
-        minScore = try c.decodeIfPresent(Double.self, forKey: .minScore) ?? d.minScore
-        canny = try c.decodeIfPresent(Bool.self, forKey: .canny) ?? d.canny
-        cannyLow = try c.decodeIfPresent(Double.self, forKey: .cannyLow) ?? d.cannyLow
-        cannyHigh = try c.decodeIfPresent(Double.self, forKey: .cannyHigh) ?? d.cannyHigh
-        maxPixels = try c.decodeIfPresent(Int.self, forKey: .maxPixels) ?? d.maxPixels
+        self = try decoder.decodeSection(CropConfig(), CodingKeys.self, [
+            .field(.minImageSide, \.minImageSide), .field(.minImageSideOf, \.minImageSideOf),
+            .field(.minSubjects, \.minSubjects), .field(.maxSubjects, \.maxSubjects),
+            .field(.maxWhiteFraction, \.maxWhiteFraction), .field(.minBoxArea, \.minBoxArea),
+            .field(.maxBoxArea, \.maxBoxArea), .field(.minFill, \.minFill), .field(.minScore, \.minScore),
+            .field(.canny, \.canny), .field(.cannyLow, \.cannyLow), .field(.cannyHigh, \.cannyHigh),
+            .field(.maxPixels, \.maxPixels),
+        ])
     }
 
     func validate() throws {

@@ -22,15 +22,10 @@ public struct EmbedConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = EmbedConfig()
-        model = try c.decodeIfPresent(String.self, forKey: .model) ?? d.model
-        batch = try c.decodeIfPresent(Int.self, forKey: .batch) ?? d.batch
-        dtype = try c.decodeIfPresent(String.self, forKey: .dtype) ?? d.dtype
-        canny = try c.decodeIfPresent(Bool.self, forKey: .canny) ?? d.canny
-        textHiddenStates = try c.decodeIfPresent(Bool.self, forKey: .textHiddenStates) ?? d.textHiddenStates
-        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? d.threads
+        self = try decoder.decodeSection(EmbedConfig(), CodingKeys.self, [
+            .field(.model, \.model), .field(.batch, \.batch), .field(.dtype, \.dtype), .field(.canny, \.canny),
+            .field(.textHiddenStates, \.textHiddenStates), .field(.threads, \.threads),
+        ])
     }
 
     func validate() throws {

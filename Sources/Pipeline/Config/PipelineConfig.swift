@@ -111,15 +111,11 @@ public struct IngestConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = IngestConfig()
-        maxPixels = try c.decodeIfPresent(Int.self, forKey: .maxPixels) ?? d.maxPixels
-        maxFileBytes = try c.decodeIfPresent(Int.self, forKey: .maxFileBytes) ?? d.maxFileBytes
-        maxCaptionBytes = try c.decodeIfPresent(Int.self, forKey: .maxCaptionBytes) ?? d.maxCaptionBytes
-        maxMasks = try c.decodeIfPresent(Int.self, forKey: .maxMasks) ?? d.maxMasks
-        verify = try c.decodeIfPresent(String.self, forKey: .verify) ?? d.verify
-        cocoCaptions = try c.decodeIfPresent(String.self, forKey: .cocoCaptions) ?? d.cocoCaptions
+        self = try decoder.decodeSection(IngestConfig(), CodingKeys.self, [
+            .field(.maxPixels, \.maxPixels), .field(.maxFileBytes, \.maxFileBytes),
+            .field(.maxCaptionBytes, \.maxCaptionBytes), .field(.maxMasks, \.maxMasks),
+            .field(.verify, \.verify), .field(.cocoCaptions, \.cocoCaptions),
+        ])
     }
 
     func validate() throws {

@@ -20,14 +20,10 @@ public struct ShardConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ShardConfig()
-        maxSubjects = try c.decodeIfPresent(Int.self, forKey: .maxSubjects) ?? d.maxSubjects
-        dtype = try c.decodeIfPresent(String.self, forKey: .dtype) ?? d.dtype
-        plainText = try c.decodeIfPresent(Bool.self, forKey: .plainText) ?? d.plainText
-        valPercent = try c.decodeIfPresent(Int.self, forKey: .valPercent) ?? d.valPercent
-        splitSalt = try c.decodeIfPresent(String.self, forKey: .splitSalt) ?? d.splitSalt
+        self = try decoder.decodeSection(ShardConfig(), CodingKeys.self, [
+            .field(.maxSubjects, \.maxSubjects), .field(.dtype, \.dtype), .field(.plainText, \.plainText),
+            .field(.valPercent, \.valPercent), .field(.splitSalt, \.splitSalt),
+        ])
     }
 
     func validate() throws {

@@ -89,3 +89,28 @@ enum ConfigKeyPath {
         }
     }
 }
+
+/// One key of a config section: how its value, when present, replaces the section's default.
+struct ConfigField<Section, Keys: CodingKey> {
+    let apply: (inout Section, KeyedDecodingContainer<Keys>) throws -> Void
+
+    /// An optional key: absent (or null) keeps the default.
+    static func field<Value: Decodable>(_ key: Keys, _ path: WritableKeyPath<Section, Value>) -> Self {
+        Self { section, container in
+            if let value = try container.decodeIfPresent(Value.self, forKey: key) { section[keyPath: path] = value }
+        }
+    }
+}
+
+extension Decoder {
+    /// The one way config sections decode: unknown keys refused by name (with a suggestion),
+    /// then each known key that is present replaces its value in `defaults`.
+    func decodeSection<Section, Keys: CodingKey & CaseIterable>(_ defaults: Section, _ keys: Keys.Type,
+                                                                _ fields: [ConfigField<Section, Keys>]) throws -> Section {
+        try rejectUnknownKeys(keys)
+        let container = try self.container(keyedBy: keys)
+        var section = defaults
+        for field in fields { try field.apply(&section, container) }
+        return section
+    }
+}

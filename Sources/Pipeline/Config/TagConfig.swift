@@ -28,13 +28,10 @@ public struct TagConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = TagConfig()
-        requireLabelMatch = try c.decodeIfPresent(Bool.self, forKey: .requireLabelMatch) ?? d.requireLabelMatch
-        requireNoun = try c.decodeIfPresent(Bool.self, forKey: .requireNoun) ?? d.requireNoun
-        groundingPrompts = try c.decodeIfPresent(Bool.self, forKey: .groundingPrompts) ?? d.groundingPrompts
-        tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer) ?? d.tokenizer
-        substituteAtNoun = try c.decodeIfPresent(Bool.self, forKey: .substituteAtNoun) ?? d.substituteAtNoun
+        self = try decoder.decodeSection(TagConfig(), CodingKeys.self, [
+            .field(.requireLabelMatch, \.requireLabelMatch), .field(.requireNoun, \.requireNoun),
+            .field(.groundingPrompts, \.groundingPrompts), .field(.tokenizer, \.tokenizer),
+            .field(.substituteAtNoun, \.substituteAtNoun),
+        ])
     }
 }

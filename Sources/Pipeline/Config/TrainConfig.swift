@@ -54,32 +54,18 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = TrainConfig()
-        prior = try c.decodeIfPresent(String.self, forKey: .prior) ?? d.prior
-        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
-        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? d.headDim
-        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        microBatch = try c.decodeIfPresent(Int.self, forKey: .microBatch) ?? d.microBatch
-        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
-        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
-        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
-        minLearningRate = try c.decodeIfPresent(Double.self, forKey: .minLearningRate) ?? d.minLearningRate
-        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? d.weightDecay
-        adamBeta1 = try c.decodeIfPresent(Double.self, forKey: .adamBeta1) ?? d.adamBeta1
-        adamBeta2 = try c.decodeIfPresent(Double.self, forKey: .adamBeta2) ?? d.adamBeta2
-        adamEpsilon = try c.decodeIfPresent(Double.self, forKey: .adamEpsilon) ?? d.adamEpsilon
-        maxGradNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradNorm) ?? d.maxGradNorm
-        lambda = try c.decodeIfPresent(Double.self, forKey: .lambda) ?? d.lambda
-        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? d.temperature
-        controlDropout = try c.decodeIfPresent(Double.self, forKey: .controlDropout) ?? d.controlDropout
-        seed = try c.decodeIfPresent(Int.self, forKey: .seed) ?? d.seed
-        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-        keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints) ?? d.keepCheckpoints
-        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
-        output = try c.decodeIfPresent(String.self, forKey: .output) ?? d.output
+        self = try decoder.decodeSection(TrainConfig(), CodingKeys.self, [
+            .field(.prior, \.prior), .field(.heads, \.heads), .field(.headDim, \.headDim),
+            .field(.layers, \.layers), .field(.batchSize, \.batchSize), .field(.microBatch, \.microBatch),
+            .field(.steps, \.steps), .field(.warmupSteps, \.warmupSteps), .field(.learningRate, \.learningRate),
+            .field(.minLearningRate, \.minLearningRate), .field(.weightDecay, \.weightDecay),
+            .field(.adamBeta1, \.adamBeta1), .field(.adamBeta2, \.adamBeta2),
+            .field(.adamEpsilon, \.adamEpsilon), .field(.maxGradNorm, \.maxGradNorm), .field(.lambda, \.lambda),
+            .field(.temperature, \.temperature), .field(.controlDropout, \.controlDropout),
+            .field(.seed, \.seed), .field(.checkpointEvery, \.checkpointEvery),
+            .field(.keepCheckpoints, \.keepCheckpoints), .field(.evalEvery, \.evalEvery),
+            .field(.output, \.output),
+        ])
     }
 
     /// The settings as canonical JSON (sorted keys): part of a training run's identity.
