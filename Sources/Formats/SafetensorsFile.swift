@@ -21,8 +21,6 @@ public final class SafetensorsFile: @unchecked Sendable {
         public var count: Int { shape.reduce(1, *) }
     }
 
-    public typealias DType = Formats.DType
-
     /// Maps and validates a file.
     /// - Throws: ``FormatError`` naming the file and the problem.
     public init(path: String) throws {

@@ -30,4 +30,15 @@ public enum SampleBuild {
             \(extra)
             """, to: "pipeline.yaml")
     }
+
+    /// Copies the build under `directory` to `directory/<name>` and writes `<name>.yaml`, the
+    /// pipeline file `pipeline` pointing at the copy (a reference build to compare against).
+    /// - Returns: the copy's pipeline file.
+    public static func copy(_ directory: TemporaryDirectory, pipeline: String, to name: String) throws -> String {
+        try FileManager.default.copyItem(atPath: directory.appending("build"), toPath: directory.appending(name))
+        let path = directory.appending(name + ".yaml")
+        try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(of: "build_dir: build", with: "build_dir: \(name)")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
 }

@@ -23,11 +23,7 @@ import Testing
             let run = try ExecutableRunner.run(stage, ["--pipeline", pipeline, "--quiet"])
             #expect(run.status == 0, "\(run.stderr)")
         }
-        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending("reference-build"))
-        let reference = dir.appending("reference.yaml")
-        try String(contentsOfFile: pipeline, encoding: .utf8)
-            .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")
-            .write(toFile: reference, atomically: true, encoding: .utf8)
+        let reference = try SampleBuild.copy(dir, pipeline: pipeline, to: "reference-build")
         return (dir, pipeline, reference)
     }
 

@@ -21,11 +21,7 @@ import Testing
 
     /// A copy of the build as `reference-build`, cropped without interruption.
     func cropReferenceBuild(_ dir: TemporaryDirectory, _ pipeline: String) throws {
-        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending("reference-build"))
-        let reference = dir.appending("reference.yaml")
-        try String(contentsOfFile: pipeline, encoding: .utf8)
-            .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")
-            .write(toFile: reference, atomically: true, encoding: .utf8)
+        let reference = try SampleBuild.copy(dir, pipeline: pipeline, to: "reference-build")
         #expect(try ExecutableRunner.run("crop", ["--pipeline", reference, "--quiet"]).status == 0)
     }
 

@@ -95,11 +95,7 @@ import Text
 
     @Test func killedAtRandomInstantsResumesToTheSameCatalogAndFiles() throws {
         let (dir, pipeline) = try prepare(perLayout: 6, unitSize: 4)
-        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending("reference-build"))
-        let reference = dir.appending("reference.yaml")
-        try String(contentsOfFile: pipeline, encoding: .utf8)
-            .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")
-            .write(toFile: reference, atomically: true, encoding: .utf8)
+        let reference = try SampleBuild.copy(dir, pipeline: pipeline, to: "reference-build")
         let clean = try ExecutableRunner.run("embed", ["--pipeline", reference, "--quiet"])
         #expect(clean.status == 0, "\(clean.stderr)")
         var rng = SystemRandomNumberGenerator()

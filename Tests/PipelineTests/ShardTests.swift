@@ -56,7 +56,7 @@ import Text
         let rows = try count("SELECT COUNT(*) FROM shard_rows")
         let lostBefore = try count("SELECT COUNT(*) FROM sample_status WHERE stage = 'shard' AND reason = 'no_subject_tokens'")
 
-        let strict = try copy(dir, pipeline, to: "strict-build")
+        let strict = try SampleBuild.copy(dir, pipeline: pipeline, to: "strict-build")
         for stage in ["tag", "crop", "embed", "shard"] {
             let run = try ExecutableRunner.run(stage, ["--pipeline", strict, "--quiet", "--set", "tag.substitute_at_noun=false"])
             #expect(run.status == 0, "\(stage): \(run.stderr)")
@@ -67,14 +67,6 @@ import Text
         #expect(try old.scalar("SELECT COUNT(*) FROM noun_labels WHERE positions_rule = 'noun_span'").int == 0)
         #expect(try old.scalar("SELECT COUNT(*) FROM sample_status WHERE stage = 'shard' AND reason = 'no_subject_tokens'").int == lostBefore + lost)
         #expect((try old.scalar("SELECT COUNT(*) FROM shard_rows").int ?? 0) + lost == rows)
-    }
-
-    func copy(_ dir: TemporaryDirectory, _ pipeline: String, to name: String) throws -> String {
-        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending(name))
-        let path = dir.appending(name + ".yaml")
-        try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(of: "build_dir: build", with: "build_dir: \(name)")
-            .write(toFile: path, atomically: true, encoding: .utf8)
-        return path
     }
 
     @Test func rowsHoldTheInterleavedFeatures() throws {
@@ -187,7 +179,7 @@ import Text
 
     @Test func fourWorkersThenMergeEqualOneWorker() throws {
         let (dir, pipeline) = try prepare(perLayout: 3, unitSize: 4)
-        let one = try copy(dir, pipeline, to: "one-build")
+        let one = try SampleBuild.copy(dir, pipeline: pipeline, to: "one-build")
         #expect(try ExecutableRunner.run("shard", ["--pipeline", one, "--quiet"]).status == 0)
         let logs = TemporaryDirectory("shard-workers")
         let workers = try (0..<4).map {
@@ -208,7 +200,7 @@ import Text
 
     @Test func killedAtRandomInstantsResumesToTheSameShards() throws {
         let (dir, pipeline) = try prepare(perLayout: 4, unitSize: 3)
-        let reference = try copy(dir, pipeline, to: "reference-build")
+        let reference = try SampleBuild.copy(dir, pipeline: pipeline, to: "reference-build")
         #expect(try ExecutableRunner.run("shard", ["--pipeline", reference, "--quiet"]).status == 0)
         var rng = SystemRandomNumberGenerator()
         let logs = TemporaryDirectory("shard-kills")

@@ -113,11 +113,7 @@ import Text
 
     @Test func killedAtRandomInstantsResumesToTheSameCatalog() throws {
         let (dir, pipeline) = try prepare(perLayout: 16, unitSize: 4)
-        try FileManager.default.copyItem(atPath: dir.appending("build"), toPath: dir.appending("reference-build"))
-        let reference = dir.appending("reference.yaml")
-        try String(contentsOfFile: pipeline, encoding: .utf8)
-            .replacingOccurrences(of: "build_dir: build", with: "build_dir: reference-build")
-            .write(toFile: reference, atomically: true, encoding: .utf8)
+        let reference = try SampleBuild.copy(dir, pipeline: pipeline, to: "reference-build")
         #expect(try ExecutableRunner.run("tag", ["--pipeline", reference, "--quiet"]).status == 0)
         var rng = SystemRandomNumberGenerator()
         let logs = TemporaryDirectory("tag-kills")

@@ -49,7 +49,7 @@ struct CatalogCommand: ParsableCommand {
             }
             let opened = try Catalog(path: path, readOnly: true)
             switch view {
-            case .summary: print(try CatalogReport.summary(opened))
+            case .summary: print(try opened.summary())
             case .problems: print(try CatalogReport.problems(opened, examples: examples))
             case .report: try writeReport(opened, catalogPath: path, config: config)
             case .dump: print(try opened.canonicalDump(), terminator: "")

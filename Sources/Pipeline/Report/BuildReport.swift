@@ -60,7 +60,7 @@ public struct BuildReport {
     /// A filter token: `stage/reason`, `subjects/reason`, or `complete`.
     static func token(_ stage: String, _ reason: String?) -> String {
         let name = stage == "crop subjects" ? "subjects" : stage
-        return (name + "/" + (reason ?? "unknown")).map { $0.isWhitespace ? "_" : $0 }.reduce("") { $0 + String($1) }
+        return String((name + "/" + (reason ?? "unknown")).map { $0.isWhitespace ? "_" : $0 })
     }
 
     static func funnelSection(_ funnels: [Catalog.StageFunnel]) -> String {

@@ -2,11 +2,6 @@ public import Catalog
 
 /// Human-readable views of a catalog for the `catalog` command.
 public enum CatalogReport {
-    /// Counts per stage and status, reasons with counts, and the last runs.
-    public static func summary(_ catalog: Catalog) throws -> String {
-        try catalog.summary()
-    }
-
     /// What did not come through, at every stage and for subjects: grouped by stage and reason
     /// with counts and up to `examples` example ids each (`catalog inspect ID` shows one).
     public static func problems(_ catalog: Catalog, examples: Int) throws -> String {

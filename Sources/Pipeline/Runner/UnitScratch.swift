@@ -36,11 +36,22 @@ public final class UnitScratch {
     /// The digest that names a batch's inputs.
     public static func digest(_ parts: [[UInt8]]) -> String {
         var hasher = SHA256()
+        for part in parts { add(part, to: &hasher) }
+        return hasher.finalize().hexPrefix(16)
+    }
+
+    /// The digest of arrays of plain values (token ids, pixel values), hashed in place.
+    public static func digest<T>(values parts: [[T]]) -> String {
+        var hasher = SHA256()
         for part in parts {
-            hasher.update(String(part.count) + ":")
-            hasher.update(part)
+            part.withUnsafeBytes { raw in add(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count), to: &hasher) }
         }
         return hasher.finalize().hexPrefix(16)
+    }
+
+    private static func add<C: Collection>(_ bytes: C, to hasher: inout SHA256) where C.Element == UInt8 {
+        hasher.update(String(bytes.count) + ":")
+        hasher.update(bytes)
     }
 
     /// The bytes of a batch: read back when a finished copy with these inputs is here, else

@@ -119,13 +119,21 @@ public struct CropStage: UnitProcessor {
         var done: [Result] = []
         for start in stride(from: 0, to: items.count, by: Self.scratchBatch) {
             let batch = Array(items[start..<min(items.count, start + Self.scratchBatch)])
+            var computed: [Result]?
             let bytes = try scratch.batch(String(format: "samples-%06d", start), inputs: Self.digest(batch)) {
-                try JSONEncoder().encode(crop(batch, progress: progress).map(StoredResult.init)).map { $0 }
+                let results = crop(batch, progress: progress)
+                computed = results
+                return Array(try JSONEncoder().encode(results.map(StoredResult.init)))
             }
+            if let computed {
+                done += computed
+                continue
+            }
+            // Read back from an interrupted run.
             let stored = try JSONDecoder().decode([StoredResult].self, from: Data(bytes))
             guard stored.count == batch.count else { throw PipelineError(.io, "scratch batch of \(stored.count) samples, expected \(batch.count)") }
             done += stored.map(\.result)
-            if scratch.reused > 0 && scratch.computed == 0 { progress.reach(done.count) }
+            progress.advance(by: batch.count)
         }
         scratch.announce(stage: stage, unit: unit)
         var files: [String: [UInt8]] = [:]

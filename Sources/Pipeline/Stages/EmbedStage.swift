@@ -201,8 +201,7 @@ public struct EmbedStage: UnitProcessor {
             for start in stride(from: 0, to: rows.count, by: config.batch) {
                 let batch = rows[start..<min(rows.count, start + config.batch)]
                 let ids = batch.map(\.ids), mask = batch.map(\.mask)
-                let inputs = UnitScratch.digest([ids.joined().map { Int64($0) }.withUnsafeBytes { Array($0) },
-                                                 mask.joined().map { Int64($0) }.withUnsafeBytes { Array($0) }])
+                let inputs = UnitScratch.digest(values: [ids.joined().map { Int64($0) }, mask.joined().map { Int64($0) }])
                 let values = try scratch.floats(String(format: "text-%06d", start), inputs: inputs, count: batch.count * (hiddenPerRow + p)) {
                     let r = try text.encode(ids: ids, attentionMask: mask)
                     return (config.textHiddenStates ? r.lastHiddenState : []) + r.textEmbeds
@@ -229,7 +228,7 @@ public struct EmbedStage: UnitProcessor {
                 let batch = Array(pixels[(start * plane)..<(end * plane)])
                 let compute = { try self.vision.encode(pixelValues: batch, batch: end - start).imageEmbeds }
                 if let (scratch, name) = scratch {
-                    let inputs = UnitScratch.digest([batch.withUnsafeBytes { Array($0) }])
+                    let inputs = UnitScratch.digest(values: [batch])
                     out += try scratch.floats(String(format: "%@-%06d", name, start), inputs: inputs, count: (end - start) * text.projection, compute: compute)
                 } else {
                     out += try compute()
