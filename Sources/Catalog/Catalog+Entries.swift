@@ -5,10 +5,7 @@ public struct EntryRecord: Sendable, Equatable {
     public var source: String
     public var sourceKey: String
     public var sampleID: String?
-    /// `ok`, `skipped` or `failed`.
-    public var status: String
-    public var reason: String?
-    public var message: String?
+    public var outcome: Outcome
     public var caption: String?
     public var width: Int?
     public var height: Int?
@@ -20,25 +17,12 @@ public struct EntryRecord: Sendable, Equatable {
     public var masks: [MaskRecord]
 
     public init(position: Int, unit: Int, source: String, sourceKey: String, sampleID: String? = nil,
-                status: String = "ok", reason: String? = nil, message: String? = nil, caption: String? = nil,
+                outcome: Outcome = .ok, caption: String? = nil,
                 width: Int? = nil, height: Int? = nil, format: String? = nil, imageRef: String? = nil,
                 imageBytes: Int? = nil, metadataJSON: String? = nil, masks: [MaskRecord] = []) {
-        self.position = position
-        self.unit = unit
-        self.source = source
-        self.sourceKey = sourceKey
-        self.sampleID = sampleID
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.caption = caption
-        self.width = width
-        self.height = height
-        self.format = format
-        self.imageRef = imageRef
-        self.imageBytes = imageBytes
-        self.metadataJSON = metadataJSON
-        self.masks = masks
+        (self.position, self.unit, self.source, self.sourceKey, self.sampleID) = (position, unit, source, sourceKey, sampleID)
+        (self.outcome, self.caption, self.width, self.height, self.format) = (outcome, caption, width, height, format)
+        (self.imageRef, self.imageBytes, self.metadataJSON, self.masks) = (imageRef, imageBytes, metadataJSON, masks)
     }
 }
 
@@ -67,12 +51,19 @@ public struct MaskRecord: Sendable, Equatable {
     }
 }
 
-/// Reasons the catalog itself assigns when it resolves duplicates.
-public enum DuplicateReason {
-    /// The same source key appeared earlier in the same source.
-    public static let key = "duplicate_key"
-    /// The same image bytes and caption (same sample id) were accepted earlier.
-    public static let content = "duplicate_content"
+extension MaskRecord {
+    /// From a `masks` row, columns by name.
+    init(row: Row, in catalog: Catalog) throws {
+        self.init(k: try catalog.int(row, "k", of: "masks"), kind: row["kind"].string ?? "", ref: row["ref"].string,
+                  value: row["value"].int, label: row["label"].string, score: row["score"].double,
+                  boxJSON: row["box_json"].string, dataJSON: row["data_json"].string)
+    }
+}
+
+/// The messages the catalog gives the duplicates it resolves.
+enum DuplicateReason {
+    static let key = Reason.duplicateKey.rawValue
+    static let content = Reason.duplicateContent.rawValue
     static let keyMessage = "the same key appeared earlier in this source"
     static let contentMessage = "same image bytes and caption as an earlier entry"
 }
@@ -92,27 +83,28 @@ extension Catalog {
             // Redone out of order: park accepted entries as duplicates (so the unique index holds),
             // then recompute every verdict in manifest order.
             for var entry in sorted {
-                if entry.status == "ok" {
-                    entry.status = "skipped"
-                    entry.reason = DuplicateReason.content
-                    entry.message = DuplicateReason.contentMessage
-                }
+                if entry.outcome.isOK { entry.outcome = .skipped(.duplicateContent, DuplicateReason.contentMessage) }
                 try insert(entry, in: db)
             }
             try resolveDuplicates(in: db)
-            var verdicts: [Int: (String, String?, String?)] = [:]
+            var verdicts: [Int: Outcome] = [:]
             try db.forEach("SELECT position, status, reason, message FROM entries WHERE unit = ?", [unit]) { row in
-                verdicts[row[0].int!] = (row[1].string ?? "failed", row[2].string, row[3].string)
+                let status = row["status"].string ?? "", reason = row["reason"].string
+                guard let position = row["position"].int,
+                      let outcome = Outcome(status: status, reason: reason, message: row["message"].string) else {
+                    throw CatalogError(.corrupt, "entries.reason: unknown verdict \(status) \(reason ?? "")", path: path)
+                }
+                verdicts[position] = outcome
             }
             return sorted.map { entry in
                 var e = entry
-                if let v = verdicts[e.position] { (e.status, e.reason, e.message) = v }
+                if let v = verdicts[e.position] { e.outcome = v }
                 return e
             }
         }
         var resolved: [EntryRecord] = []
         for var entry in sorted {
-            if entry.status == "ok" {
+            if entry.outcome.isOK {
                 let earlierKey = try db.scalar("""
                     SELECT 1 FROM entries WHERE source = ? AND source_key = ? AND position < ? LIMIT 1
                     """, [entry.source, entry.sourceKey, entry.position])
@@ -120,13 +112,9 @@ extension Catalog {
                     SELECT 1 FROM entries WHERE sample_id = ? AND status = 'ok' AND position < ? LIMIT 1
                     """, [entry.sampleID, entry.position])
                 if earlierKey != .null {
-                    entry.status = "skipped"
-                    entry.reason = DuplicateReason.key
-                    entry.message = DuplicateReason.keyMessage
+                    entry.outcome = .skipped(.duplicateKey, DuplicateReason.keyMessage)
                 } else if earlierSample != .null {
-                    entry.status = "skipped"
-                    entry.reason = DuplicateReason.content
-                    entry.message = DuplicateReason.contentMessage
+                    entry.outcome = .skipped(.duplicateContent, DuplicateReason.contentMessage)
                 }
             }
             try insert(entry, in: db)
@@ -140,7 +128,7 @@ extension Catalog {
             INSERT INTO entries (position, unit, source, source_key, sample_id, status, reason, message, caption,
                 width, height, format, image_ref, image_bytes, metadata_json)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [e.position, e.unit, e.source, e.sourceKey, e.sampleID, e.status, e.reason, e.message, e.caption,
+            """, [e.position, e.unit, e.source, e.sourceKey, e.sampleID, e.outcome.status, e.outcome.reason?.rawValue, e.outcome.message, e.caption,
                   e.width, e.height, e.format, e.imageRef, e.imageBytes, e.metadataJSON])
         for m in e.masks {
             try db.run("""

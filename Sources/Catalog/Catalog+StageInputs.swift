@@ -27,8 +27,8 @@ extension Catalog {
 
     /// (unit, samples) of every unit holding some of `input`, in unit order.
     public func unitCounts(_ input: StageInput) throws -> [(unit: Int, count: Int)] {
-        try database.query("SELECT e.unit, COUNT(*) FROM entries e WHERE \(input.condition) GROUP BY e.unit ORDER BY e.unit")
-            .map { ($0[0].int ?? 0, $0[1].int ?? 0) }
+        try database.query("SELECT e.unit AS unit, COUNT(*) AS count FROM entries e WHERE \(input.condition) GROUP BY e.unit ORDER BY e.unit")
+            .map { ($0["unit"].int ?? 0, $0["count"].int ?? 0) }
     }
 
     /// The units holding some of `input`.
@@ -39,7 +39,7 @@ extension Catalog {
     /// Source name -> root folder.
     public func sourceRoots() throws -> [String: String] {
         var roots: [String: String] = [:]
-        try database.forEach("SELECT name, root FROM sources") { roots[$0[0].string ?? ""] = $0[1].string }
+        try database.forEach("SELECT name, root FROM sources") { roots[$0["name"].string ?? ""] = $0["root"].string }
         return roots
     }
 
@@ -66,16 +66,16 @@ extension Catalog {
         try database.forEach("""
             SELECT position, sample_id, source, image_ref, caption FROM entries WHERE unit = ? AND status = 'ok' ORDER BY position
             """, [unit]) { row in
-            byPosition[try self.int(row[0], "entries.position")] = items.count
-            items.append(CaptionedSample(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "",
-                                         caption: row[4].string ?? "", labels: []))
+            byPosition[try self.int(row, "position", of: "entries")] = items.count
+            items.append(CaptionedSample(sampleID: row["sample_id"].string ?? "", source: row["source"].string ?? "",
+                                         imageRef: row["image_ref"].string ?? "", caption: row["caption"].string ?? "", labels: []))
         }
         try database.forEach("""
             SELECT m.position, m.k, m.label FROM masks m JOIN entries e ON e.position = m.position
             WHERE e.unit = ? AND e.status = 'ok' ORDER BY m.position, m.k
             """, [unit]) { r in
-            guard let i = byPosition[try self.int(r[0], "masks.position")] else { return }
-            items[i].labels.append((try self.int(r[1], "masks.k"), r[2].string))
+            guard let i = byPosition[try self.int(r, "position", of: "masks")] else { return }
+            items[i].labels.append((try self.int(r, "k", of: "masks"), r["label"].string))
         }
         return items
     }
@@ -101,26 +101,25 @@ extension Catalog {
             SELECT e.position, e.sample_id, e.source, e.image_ref, e.metadata_json FROM entries e WHERE e.unit = ? AND \(kept)
             ORDER BY e.position
             """, [unit]) { row in
-            bySample[row[1].string ?? ""] = items.count
-            byPosition[try self.int(row[0], "entries.position")] = items.count
-            items.append(MaskedSample(sampleID: row[1].string ?? "", source: row[2].string ?? "", imageRef: row[3].string ?? "",
-                                      metadataJSON: row[4].string))
+            bySample[row["sample_id"].string ?? ""] = items.count
+            byPosition[try self.int(row, "position", of: "entries")] = items.count
+            items.append(MaskedSample(sampleID: row["sample_id"].string ?? "", source: row["source"].string ?? "",
+                                      imageRef: row["image_ref"].string ?? "", metadataJSON: row["metadata_json"].string))
         }
         try database.forEach("""
             SELECT m.position, m.k, m.kind, m.ref, m.value, m.label, m.score, m.box_json, m.data_json
             FROM masks m JOIN entries e ON e.position = m.position
             WHERE e.unit = ? AND \(kept) ORDER BY m.position, m.k
             """, [unit]) { r in
-            guard let i = byPosition[try self.int(r[0], "masks.position")] else { return }
-            items[i].masks.append(MaskRecord(k: try self.int(r[1], "masks.k"), kind: r[2].string ?? "", ref: r[3].string, value: r[4].int,
-                                             label: r[5].string, score: r[6].double, boxJSON: r[7].string, dataJSON: r[8].string))
+            guard let i = byPosition[try self.int(r, "position", of: "masks")] else { return }
+            items[i].masks.append(try MaskRecord(row: r, in: self))
         }
         try database.forEach("""
             SELECT l.sample_id, l.k, l.noun_idx FROM noun_labels l JOIN entries e ON e.sample_id = l.sample_id
             WHERE e.unit = ? AND \(kept) AND l.noun_idx IS NOT NULL
             """, [unit]) { r in
-            guard let i = bySample[r[0].string ?? ""] else { return }
-            items[i].nounIndex[try self.int(r[1], "noun_labels.k")] = try self.int(r[2], "noun_labels.noun_idx")
+            guard let i = bySample[r["sample_id"].string ?? ""] else { return }
+            items[i].nounIndex[try self.int(r, "k", of: "noun_labels")] = try self.int(r, "noun_idx", of: "noun_labels")
         }
         return items
     }
@@ -148,23 +147,23 @@ extension Catalog {
         try database.forEach("""
             SELECT e.sample_id, e.source, e.image_ref, e.caption FROM entries e WHERE e.unit = ? AND \(kept) ORDER BY e.position
             """, [unit]) { r in
-            bySample[r[0].string ?? ""] = items.count
-            items.append(CroppedSample(sampleID: r[0].string ?? "", source: r[1].string ?? "", imageRef: r[2].string ?? "",
-                                       caption: r[3].string ?? "", subjects: [], canny: nil))
+            bySample[r["sample_id"].string ?? ""] = items.count
+            items.append(CroppedSample(sampleID: r["sample_id"].string ?? "", source: r["source"].string ?? "",
+                                       imageRef: r["image_ref"].string ?? "", caption: r["caption"].string ?? "", subjects: [], canny: nil))
         }
         try database.forEach("""
             SELECT s.sample_id, s.k, s.crop_object FROM subjects s JOIN entries e ON e.sample_id = s.sample_id
             WHERE e.unit = ? AND \(kept) AND s.status = 'ok' ORDER BY s.sample_id, s.k
             """, [unit]) { r in
-            guard let i = bySample[r[0].string ?? ""], let object = r[2].string else { return }
-            items[i].subjects.append((try self.int(r[1], "subjects.k"), object))
+            guard let i = bySample[r["sample_id"].string ?? ""], let object = r["crop_object"].string else { return }
+            items[i].subjects.append((try self.int(r, "k", of: "subjects"), object))
         }
         try database.forEach("""
             SELECT o.sample_id, o.object FROM sample_objects o JOIN entries e ON e.sample_id = o.sample_id
             WHERE e.unit = ? AND \(kept) AND o.kind = 'canny'
             """, [unit]) { r in
-            guard let i = bySample[r[0].string ?? ""] else { return }
-            items[i].canny = r[1].string
+            guard let i = bySample[r["sample_id"].string ?? ""] else { return }
+            items[i].canny = r["object"].string
         }
         return items
     }
@@ -198,12 +197,15 @@ extension Catalog {
             SELECT e.sample_id, e.caption, f.path, f.row, f.subject_rows_json, f.canny_row FROM entries e
             JOIN features f ON f.sample_id = e.sample_id WHERE e.unit = ? AND e.status = 'ok' ORDER BY e.position
             """, [unit]) { r in
-            bySample[r[0].string ?? ""] = items.count
+            bySample[r["sample_id"].string ?? ""] = items.count
             var rows: [Int: Int] = [:]
-            for pair in try IntegerLists.pairs(r[4].string ?? "[]", column: "features.subject_rows_json", path: self.path) { rows[pair.0] = pair.1 }
+            for pair in try IntegerLists.pairs(r["subject_rows_json"].string ?? "[]", column: "features.subject_rows_json", path: self.path) {
+                rows[pair.0] = pair.1
+            }
             subjectRows[items.count] = rows
-            items.append(EmbeddedSample(sampleID: r[0].string ?? "", caption: r[1].string ?? "", featurePath: r[2].string ?? "",
-                                        featureRow: try self.int(r[3], "features.row"), subjects: [], cannyRow: r[5].int))
+            items.append(EmbeddedSample(sampleID: r["sample_id"].string ?? "", caption: r["caption"].string ?? "",
+                                        featurePath: r["path"].string ?? "", featureRow: try self.int(r, "row", of: "features"),
+                                        subjects: [], cannyRow: r["canny_row"].int))
         }
         try database.forEach("""
             SELECT s.sample_id, s.k, l.token_positions_json FROM subjects s
@@ -211,15 +213,18 @@ extension Catalog {
             JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
             WHERE e.unit = ? AND s.status = 'ok' AND s.noun_idx IS NOT NULL ORDER BY s.sample_id, s.k
             """, [unit]) { r in
-            guard let i = bySample[r[0].string ?? ""], let k = r[1].int, let row = subjectRows[i]?[k] else { return }
-            items[i].subjects.append((k, row, try IntegerLists.list(r[2].string ?? "[]", column: "noun_labels.token_positions_json", path: self.path)))
+            guard let i = bySample[r["sample_id"].string ?? ""], let k = r["k"].int, let row = subjectRows[i]?[k] else { return }
+            let positions = try IntegerLists.list(r["token_positions_json"].string ?? "[]", column: "noun_labels.token_positions_json", path: self.path)
+            items[i].subjects.append((k, row, positions))
         }
         return items
     }
 
     /// An integer column that must hold one.
-    func int(_ value: SQLValue, _ column: String) throws -> Int {
-        guard let int = value.int else { throw CatalogError(.corrupt, "\(column) holds \(value), not an integer", path: path) }
+    func int(_ row: Row, _ column: String, of table: String) throws -> Int {
+        guard let int = row[column].int else {
+            throw CatalogError(.corrupt, "\(table).\(column) holds \(row[column]), not an integer", path: path)
+        }
         return int
     }
 }

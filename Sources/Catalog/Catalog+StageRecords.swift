@@ -65,7 +65,7 @@ extension Catalog {
     func recordStatus(_ stage: String, sampleID: String, unit: Int, _ outcome: Outcome, in db: Database) throws {
         try db.run("""
             INSERT OR REPLACE INTO sample_status (stage, sample_id, unit, status, reason, message) VALUES (?, ?, ?, ?, ?, ?)
-            """, [stage, sampleID, unit, outcome.status, outcome.reason, outcome.message])
+            """, [stage, sampleID, unit, outcome.status, outcome.reason?.rawValue, outcome.message])
     }
 
     // MARK: - Crop
@@ -83,13 +83,13 @@ extension Catalog {
         public var score: Double?
         /// The crop PNG (relative to the build) of a kept subject.
         public var object: String?
-        public var status: String
-        public var reason: String?
+        /// `ok` (kept) or `skipped` with the first filter it failed.
+        public var outcome: Outcome
 
         public init(k: Int, label: String, nounIndex: Int?, box: [Int]?, area: Int, fill: Double, boxAreaRatio: Double,
-                    score: Double?, object: String?, status: String, reason: String?) {
+                    score: Double?, object: String?, outcome: Outcome) {
             (self.k, self.label, self.nounIndex, self.box, self.area, self.fill) = (k, label, nounIndex, box, area, fill)
-            (self.boxAreaRatio, self.score, self.object, self.status, self.reason) = (boxAreaRatio, score, object, status, reason)
+            (self.boxAreaRatio, self.score, self.object, self.outcome) = (boxAreaRatio, score, object, outcome)
         }
     }
 
@@ -116,7 +116,7 @@ extension Catalog {
                     INSERT INTO subjects (sample_id, k, label, noun_idx, box_json, mask_area, fill_ratio, box_area_ratio,
                         score, crop_object, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [r.sampleID, s.k, s.label, s.nounIndex, s.box.map(IntegerLists.render), s.area,
-                          (s.fill * 1e6).rounded() / 1e6, (s.boxAreaRatio * 1e6).rounded() / 1e6, s.score, s.object, s.status, s.reason])
+                          (s.fill * 1e6).rounded() / 1e6, (s.boxAreaRatio * 1e6).rounded() / 1e6, s.score, s.object, s.outcome.status, s.outcome.reason?.rawValue])
             }
             if let canny = r.canny {
                 try db.run("INSERT INTO sample_objects (sample_id, stage, kind, object) VALUES (?, 'crop', 'canny', ?)", [r.sampleID, canny])

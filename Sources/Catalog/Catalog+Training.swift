@@ -1,3 +1,4 @@
+import BuildSupport
 /// What `prior train` records: every step's loss, each evaluation, each checkpoint, per run
 /// (the hash of the training settings and the shards they read).
 extension Catalog {
@@ -41,5 +42,15 @@ extension Catalog {
 
     public func forgetCheckpoint(run: String, step: Int) throws {
         try database.run("DELETE FROM checkpoints WHERE run = ? AND step = ?", [run, step])
+    }
+
+    /// A seeded shuffled epoch order of one split: (shard path, row, sample id), sorted by
+    /// SHA-256("<seed>:<epoch>:<sample id>"), so any reader (this, the Python reader) computes
+    /// the same order from the index alone.
+    public func epochOrder(split: String, seed: Int, epoch: Int) throws -> [(path: String, row: Int, sampleID: String)] {
+        let rows = try shardRows(split: split).map { r in
+            (key: SHA256.hex(Array("\(seed):\(epoch):\(r.sampleID)".utf8)), path: r.path, row: r.row, sampleID: r.sampleID)
+        }
+        return rows.sorted { $0.key < $1.key }.map { ($0.path, $0.row, $0.sampleID) }
     }
 }

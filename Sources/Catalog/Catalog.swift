@@ -183,18 +183,9 @@ public struct UnitRecord: Sendable {
 
     public init(stage: String, unit: Int, configHash: String, itemsIn: Int, itemsOK: Int, itemsSkipped: Int,
                 itemsFailed: Int, host: String, worker: Int, runID: Int, started: Double, finished: Double) {
-        self.stage = stage
-        self.unit = unit
-        self.configHash = configHash
-        self.itemsIn = itemsIn
-        self.itemsOK = itemsOK
-        self.itemsSkipped = itemsSkipped
-        self.itemsFailed = itemsFailed
-        self.host = host
-        self.worker = worker
-        self.runID = runID
-        self.started = started
-        self.finished = finished
+        (self.stage, self.unit, self.configHash) = (stage, unit, configHash)
+        (self.itemsIn, self.itemsOK, self.itemsSkipped, self.itemsFailed) = (itemsIn, itemsOK, itemsSkipped, itemsFailed)
+        (self.host, self.worker, self.runID, self.started, self.finished) = (host, worker, runID, started, finished)
     }
 }
 

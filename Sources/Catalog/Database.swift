@@ -66,8 +66,15 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
 public struct Row: Sendable {
     /// Column values in select order.
     public var values: [SQLValue]
+    /// Column names in select order (an `AS` alias where the query gives one).
+    public var names: [String]
     /// The value at `index`.
     public subscript(_ index: Int) -> SQLValue { values[index] }
+    /// The value of the column named `name` (`.null` when the query has no such column, which
+    /// a record's decoder then reports as a missing value).
+    public subscript(_ name: String) -> SQLValue {
+        names.firstIndex(of: name).map { values[$0] } ?? .null
+    }
 }
 
 /// A thin wrapper over one SQLite connection: prepared statements with bound parameters only,
@@ -181,11 +188,12 @@ public final class Database {
         let stmt = try statement(sql, parameters)
         defer { sqlite3_reset(stmt) }
         let count = sqlite3_column_count(stmt)
+        let names = (0..<count).map { String(cString: sqlite3_column_name(stmt, $0)) }
         while true {
             let rc = sqlite3_step(stmt)
             if rc == SQLITE_DONE { return }
             guard rc == SQLITE_ROW else { throw error(rc, sql) }
-            try body(Row(values: (0..<count).map { column(stmt, $0) }))
+            try body(Row(values: (0..<count).map { column(stmt, $0) }, names: names))
         }
     }
 

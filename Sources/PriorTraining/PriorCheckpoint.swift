@@ -1,7 +1,7 @@
+import BuildSupport
 import Formats
 import Foundation
 import Models
-import Pipeline
 public import Prior
 import Tensor
 

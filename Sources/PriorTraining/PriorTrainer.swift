@@ -1,7 +1,8 @@
-import Formats
+public import BuildConfig
+import BuildSupport
 public import Catalog
+import Formats
 import Foundation
-public import Pipeline
 public import Prior
 
 /// Trains the prior on a build's shards (the `train:` settings of its pipeline file).
@@ -129,6 +130,7 @@ public final class PriorTrainer {
         var samples = 0
         var step = first
         var gradients: [Float] = []
+        let workspaces = WorkspacePool()
         // Tests slow each step down to kill runs mid-flight (as ECLIPSE_UNIT_DELAY_MS does for stages).
         let delay = ProcessInfo.processInfo.environment["ECLIPSE_STEP_DELAY_MS"].flatMap(UInt32.init) ?? 0
         // A step line every 10 steps, and at least every 5 s between them (the stages' rhythm;
@@ -145,7 +147,8 @@ public final class PriorTrainer {
             if gradients.count != model.parameters.count { gradients = [Float](repeating: 0, count: model.parameters.count) } else {
                 gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
-            let value = try Self.accumulate(model, batch: batch, loss: loss, microBatch: settings.microBatch, into: &gradients)
+            let value = try Self.accumulate(model, batch: batch, loss: loss, microBatch: settings.microBatch, workspaces: workspaces,
+                                             into: &gradients)
             guard value.total.isFinite else {
                 throw PriorError(.diverged, "the loss is \(value.total) at step \(step); lower train.learning_rate")
             }
@@ -167,12 +170,7 @@ public final class PriorTrainer {
             // Evaluation before the checkpoint, so a kill between them repeats both. Retrieval pools are
             // the batches, as training sees them.
             if val.count > 0 && (epochEnds || step == settings.steps || (settings.evalEvery > 0 && step % settings.evalEvery == 0)) {
-                let metrics = try PriorEvaluation.run(model, on: val, batchSize: batchSize, pool: batchSize, prior: "run \(run) step \(step)")
-                lastEval = metrics
-                try catalog.recordTrainEval(run: run, step: step, epoch: epoch, split: "val", samples: metrics.rows, mse: metrics.mse,
-                                            cosine: metrics.cosine, top1: metrics.top1)
-                log(String(format: "epoch %d (step %d) val: mse %.6f, cosine %.4f, top-1 %.3f over %d rows (batches of %d)",
-                           epoch, step, metrics.mse, metrics.cosine, metrics.top1, metrics.rows, batchSize))
+                lastEval = try evaluate(model, on: val, run: run, step: step, epoch: epoch, batchSize: batchSize)
             }
             if step % settings.checkpointEvery == 0 || step == settings.steps {
                 try checkpoint(model, optimiser: optimiser, run: run, step: step)
@@ -184,17 +182,29 @@ public final class PriorTrainer {
                        parameters: model.layout.count)
     }
 
+    /// Scores the prior on the validation split and records it. Retrieval pools are the batches.
+    func evaluate(_ model: PriorTransformer, on val: ShardBatches, run: String, step: Int, epoch: Int,
+                  batchSize: Int) throws -> PriorEvaluation {
+        let metrics = try PriorEvaluation.run(model, on: val, batchSize: batchSize, pool: batchSize, prior: "run \(run) step \(step)")
+        try catalog.recordTrainEval(run: run, step: step, epoch: epoch, split: "val", samples: metrics.rows, mse: metrics.mse,
+                                    cosine: metrics.cosine, top1: metrics.top1)
+        log(String(format: "epoch %d (step %d) val: mse %.6f, cosine %.4f, top-1 %.3f over %d rows (batches of %d)",
+                   epoch, step, metrics.mse, metrics.cosine, metrics.top1, metrics.rows, batchSize))
+        return metrics
+    }
+
     /// Forward and backward over a batch, in micro-batches when `microBatch` is smaller than it:
     /// a first pass predicts every row (keeping nothing) so the loss sees the whole batch, then
     /// each micro-batch runs again keeping activations and back-propagates its share.
+    /// - Parameter workspaces: the training workspaces of earlier steps, reused (one per row count).
     public static func accumulate(_ model: PriorTransformer, batch: ShardBatches.Batch, loss: PriorLoss, microBatch: Int,
-                                  into gradients: inout [Float]) throws -> PriorLoss.Value {
+                                  workspaces: WorkspacePool = WorkspacePool(), into gradients: inout [Float]) throws -> PriorLoss.Value {
         let n = batch.inputs.size, c = model.config.outputDim
         if microBatch <= 0 || microBatch >= n {
-            let (prediction, activations) = try model.forwardForTraining(batch.inputs)
+            let workspace = workspaces.workspace(model.config, rows: n)
+            let prediction = try model.forward(batch.inputs, into: workspace)
             let value = loss.evaluate(prediction: prediction, target: batch.target, text: batch.inputs.pooled, batch: n)
-            model.backward(activations, outputGradient: value.gradient, into: &gradients)
-            model.recycle(activations)
+            model.backward(workspace, outputGradient: value.gradient, into: &gradients)
             return value
         }
         let chunks = stride(from: 0, to: n, by: microBatch).map { $0..<min(n, $0 + microBatch) }
@@ -202,11 +212,26 @@ public final class PriorTrainer {
         for range in chunks { prediction += try model.predict(batch.inputs.slice(range, model.config)) }
         let value = loss.evaluate(prediction: prediction, target: batch.target, text: batch.inputs.pooled, batch: n)
         for range in chunks {
-            let (_, activations) = try model.forwardForTraining(batch.inputs.slice(range, model.config))
-            model.backward(activations, outputGradient: Array(value.gradient[(range.lowerBound * c)..<(range.upperBound * c)]),
+            let workspace = workspaces.workspace(model.config, rows: range.count)
+            _ = try model.forward(batch.inputs.slice(range, model.config), into: workspace)
+            model.backward(workspace, outputGradient: Array(value.gradient[(range.lowerBound * c)..<(range.upperBound * c)]),
                            into: &gradients)
-            model.recycle(activations)
         }
         return value
+    }
+
+    /// Training workspaces by row count (the batch, a micro-batch, a last shorter one), each
+    /// allocated on first use and kept, so a step allocates nothing large.
+    public final class WorkspacePool {
+        private var byRows: [Int: PriorWorkspace] = [:]
+
+        public init() {}
+
+        func workspace(_ config: PriorConfig, rows: Int) -> PriorWorkspace {
+            if let kept = byRows[rows] { return kept }
+            let made = PriorWorkspace(config: config, batchSize: rows, training: true)
+            byRows[rows] = made
+            return made
+        }
     }
 }

@@ -2,7 +2,6 @@ import Formats
 public import Catalog
 import Foundation
 import Models
-import Pipeline
 public import Prior
 import Tensor
 
@@ -45,7 +44,7 @@ public final class ShardBatches {
         self.buildDir = buildDir
         self.split = split
         self.seed = seed
-        let first = try CatalogInspection.epochOrder(catalog, split: split, seed: seed, epoch: 0)
+        let first = try catalog.epochOrder(split: split, seed: seed, epoch: 0)
         count = first.count
         epochCache = (0, first.map { Row(path: $0.path, row: $0.row, sampleID: $0.sampleID) })
         guard let sample = first.first else {
@@ -65,7 +64,7 @@ public final class ShardBatches {
     /// The split's rows in `epoch`'s order.
     public func rows(epoch: Int) throws -> [Row] {
         if let cached = epochCache, cached.epoch == epoch { return cached.rows }
-        let rows = try CatalogInspection.epochOrder(catalog, split: split, seed: seed, epoch: epoch)
+        let rows = try catalog.epochOrder(split: split, seed: seed, epoch: epoch)
             .map { Row(path: $0.path, row: $0.row, sampleID: $0.sampleID) }
         epochCache = (epoch, rows)
         return rows

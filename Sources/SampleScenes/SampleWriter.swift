@@ -1,6 +1,6 @@
+import BuildSupport
 import Foundation
 import Imaging
-import Pipeline
 
 /// Writes generated scenes in every input layout the ingest stage reads, plus deliberate
 /// defects (truncated, non-image, missing caption, non-UTF-8, duplicate, escaping paths).

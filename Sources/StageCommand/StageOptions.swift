@@ -1,4 +1,6 @@
 public import ArgumentParser
+public import BuildConfig
+import BuildSupport
 public import Catalog
 import Foundation
 public import Pipeline

@@ -9,21 +9,9 @@ struct EntityTables: Sendable {
     var ftfy: [String: String] = [:]
     var longestName = 0
 
-    nonisolated(unsafe) private static var cached: EntityTables?
-    private static let lock = NSLock()
-
-    static func shared() throws -> EntityTables {
-        lock.lock()
-        defer { lock.unlock() }
-        if let cached { return cached }
-        guard let url = Bundle.module.url(forResource: "html-entities", withExtension: "tsv"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw TextError.missingResource("html-entities.tsv")
-        }
+    private static let bundled = BundledTable<EntityTables>("html-entities.tsv") { rows in
         var tables = EntityTables()
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
+        for fields in rows {
             let value = decode(fields[2])
             switch fields[0] {
             case "html5":
@@ -35,9 +23,10 @@ struct EntityTables: Sendable {
             default: break
             }
         }
-        cached = tables
         return tables
     }
+
+    static func shared() throws -> EntityTables { try bundled.get() }
 
     /// `\u{hex}` sequences to a string.
     static func decode(_ field: Substring) -> String {

@@ -20,21 +20,9 @@ struct MojibakeTables: Sendable {
     /// Badness categories (`common`, `c1`, `bad`, …) and UTF-8 clues (`utf8_first_of_2`, …).
     var sets: [String: Set<UInt32>] = [:]
 
-    nonisolated(unsafe) private static var cached: MojibakeTables?
-    private static let lock = NSLock()
-
-    static func shared() throws -> MojibakeTables {
-        lock.lock()
-        defer { lock.unlock() }
-        if let cached { return cached }
-        guard let url = Bundle.module.url(forResource: "mojibake-tables", withExtension: "tsv"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw TextError.missingResource("mojibake-tables.tsv")
-        }
+    private static let bundled = BundledTable<MojibakeTables>("mojibake-tables.tsv") { rows in
         var tables = MojibakeTables()
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
+        for fields in rows {
             let values = fields[2].split(separator: " ").compactMap { UInt32($0, radix: 16) }
             switch fields[0] {
             case "charmap":
@@ -51,9 +39,10 @@ struct MojibakeTables: Sendable {
             default: break
             }
         }
-        cached = tables
         return tables
     }
+
+    static func shared() throws -> MojibakeTables { try bundled.get() }
 
     /// The union of the named sets plus the given literal characters.
     func union(_ names: [String], _ literal: String = "") -> Set<UInt32> {

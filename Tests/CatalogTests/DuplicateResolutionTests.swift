@@ -20,7 +20,7 @@ import Testing
             let failed = rng.next(10) == 0
             return EntryRecord(position: position, unit: position / unitSize, source: "s\(rng.next(2))",
                                sourceKey: "k\(rng.next(count / 2))", sampleID: failed ? nil : "id\(rng.next(count / 3))",
-                               status: failed ? "failed" : "ok", reason: failed ? "corrupt_image" : nil,
+                               outcome: failed ? .failed(.corruptImage) : .ok,
                                masks: rng.next(3) == 0 ? [MaskRecord(k: 0, kind: "instance_map", value: 1, label: "mug")] : [])
         }
     }
@@ -69,7 +69,7 @@ import Testing
             EntryRecord(position: 3, unit: 0, source: "t", sourceKey: "a", sampleID: "y"),
         ]
         let resolved = try catalog.write { db in try catalog.replaceEntries(unit: 0, rows, in: db) }
-        #expect(resolved.map(\.status) == ["ok", "skipped", "skipped", "ok"])
-        #expect(resolved.map(\.reason) == [nil, DuplicateReason.content, DuplicateReason.key, nil])
+        #expect(resolved.map(\.outcome.status) == ["ok", "skipped", "skipped", "ok"])
+        #expect(resolved.map(\.outcome.reason) == [nil, .duplicateContent, .duplicateKey, nil])
     }
 }

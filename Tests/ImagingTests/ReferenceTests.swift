@@ -1,8 +1,8 @@
+import BuildSupport
 import Foundation
-import Pipeline
+@testable import Imaging
 import PipelineTestSupport
 import Testing
-@testable import Imaging
 
 /// Outputs compared with Pillow, transformers, torchvision's steps, pycocotools and OpenCV
 /// (Fixtures/make_fixtures.py writes the expectations).

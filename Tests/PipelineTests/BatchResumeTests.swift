@@ -1,10 +1,11 @@
+import BuildSupport
 import Catalog
 import Foundation
 import Models
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Testing
-@testable import Pipeline
 
 /// An interrupt inside a unit loses at most the batch in progress: embed and crop keep each
 /// finished batch in the unit's scratch space, the rerun reads them back, and the unit's files

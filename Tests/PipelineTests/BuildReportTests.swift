@@ -1,11 +1,12 @@
+import BuildSupport
 import Catalog
 import Foundation
 import Imaging
 import Models
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Testing
-@testable import Pipeline
 
 /// `catalog report`: the HTML page of a build, checked as markup and as a real browser renders it.
 @Suite(.serialized) struct BuildReportTests {

@@ -1,10 +1,11 @@
+import BuildConfig
 import Catalog
 import Foundation
 import Models
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Testing
-@testable import Pipeline
 
 /// A `--set` experiment never leaks into the build: whatever sequence of configs and kills a
 /// stage goes through, its rows and files are exactly those of the config recorded as done, and

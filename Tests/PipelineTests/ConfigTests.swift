@@ -1,7 +1,9 @@
+import BuildConfig
+import BuildSupport
 import Foundation
+@testable import Pipeline
 import PipelineTestSupport
 import Testing
-@testable import Pipeline
 
 @Suite struct ConfigTests {
     /// Inputs the fuzz harness found crashing the YAML loader (fuzz/regressions): each must now be

@@ -1,12 +1,13 @@
-import Formats
+import BuildSupport
 import Catalog
+import Formats
 import Foundation
 import Imaging
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Tensor
 import Testing
-@testable import Pipeline
 
 @Suite(.serialized) struct CropTests {
     static let relaxed = "crop: {min_image_side: 200, min_box_area: 0.02, canny: true}"

@@ -1,10 +1,11 @@
+import BuildSupport
 import Catalog
 import Foundation
 import Models
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Testing
-@testable import Pipeline
 
 /// A build on a full disk and on a read-only file system (small tmpfs mounts): every stage and
 /// `prior train` stop with a clean error, and once there is room the build resumes to exactly what

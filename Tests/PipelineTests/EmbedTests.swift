@@ -1,14 +1,15 @@
-import Formats
+import BuildSupport
 import Catalog
+import Formats
 import Foundation
 import Imaging
 import Models
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Tensor
 import Testing
 import Text
-@testable import Pipeline
 
 @Suite(.serialized) struct EmbedTests {
     /// A sample built through crop, and a random-weight CLIP of the real layout.

@@ -1,9 +1,10 @@
+import BuildSupport
 import Catalog
 import Foundation
 import Models
+@testable import Pipeline
 import PipelineTestSupport
 import Testing
-@testable import Pipeline
 
 /// Runs the built executables as a user would.
 @Suite(.serialized) struct EndToEndTests {

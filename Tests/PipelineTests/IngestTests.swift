@@ -1,9 +1,11 @@
+import BuildConfig
+import BuildSupport
 import Catalog
 import Foundation
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Testing
-@testable import Pipeline
 
 @Suite struct IngestTests {
     /// Generates the sample with defects and ingests it in-process.

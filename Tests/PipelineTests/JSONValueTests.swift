@@ -1,6 +1,7 @@
+import BuildSupport
 import Foundation
-import Testing
 @testable import Pipeline
+import Testing
 
 @Suite struct JSONValueTests {
     @Test func parsesEveryKindOfValue() throws {

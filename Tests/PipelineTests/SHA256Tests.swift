@@ -1,5 +1,6 @@
-import Testing
+import BuildSupport
 @testable import Pipeline
+import Testing
 
 @Suite struct SHA256Tests {
     @Test(arguments: [

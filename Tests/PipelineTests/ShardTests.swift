@@ -1,13 +1,15 @@
-import Formats
+import BuildConfig
+import BuildSupport
 import Catalog
+import Formats
 import Foundation
 import Models
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Tensor
 import Testing
 import Text
-@testable import Pipeline
 
 @Suite(.serialized) struct ShardTests {
     /// A sample built through embed with a random-weight CLIP.

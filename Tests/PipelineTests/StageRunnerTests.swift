@@ -1,8 +1,9 @@
+import BuildSupport
 import Catalog
 import Foundation
+@testable import Pipeline
 import PipelineTestSupport
 import Testing
-@testable import Pipeline
 
 /// A stage that writes one file per unit and fails items whose value is negative.
 struct CountingStage: UnitProcessor {
@@ -22,7 +23,7 @@ struct CountingStage: UnitProcessor {
         return UnitOutput(files: [("objects/count/unit-\(unit).txt", Array(text.utf8))]) { _, db in
             try db.run("CREATE TABLE IF NOT EXISTS seen (unit INTEGER PRIMARY KEY, items TEXT)")
             try db.run("INSERT OR REPLACE INTO seen VALUES (?, ?)", [unit, text])
-            return items.map { $0 < 0 ? .failed("negative") : .ok }
+            return items.map { $0 < 0 ? .failed(.badRecord) : .ok }
         }
     }
 }
@@ -37,7 +38,7 @@ struct CountingStage: UnitProcessor {
         let options = RunOptions(unitSize: 3, quiet: true)
         let first = try StageRunner(layout: layout, options: options).run(stage, items: items.makeIterator())
         #expect(first.unitsProcessed == 3 && first.itemsOK == 6 && first.itemsFailed == 1)
-        #expect(first.reasons == ["failed:negative": 1])
+        #expect(first.reasons == ["failed:bad_record": 1])
         #expect(counter.units == [0, 1, 2])
 
         let catalog = try Catalog(path: layout.catalog)

@@ -1,10 +1,11 @@
+import BuildSupport
 import Catalog
 import Foundation
+@testable import Pipeline
 import PipelineTestSupport
 import SampleScenes
 import Testing
 import Text
-@testable import Pipeline
 
 @Suite(.serialized) struct TagTests {
     func prepare(perLayout: Int, unitSize: Int = 8, extra: String = "") throws -> (TemporaryDirectory, String) {

@@ -59,7 +59,8 @@ import Testing
 
     @Test func predictionAndGradientsMatchPyTorch() throws {
         let r = try Self.reference()
-        let (prediction, activations) = try r.prior.forwardForTraining(r.batch)
+        let workspace = PriorWorkspace(config: r.prior.config, batchSize: r.batch.size, training: true)
+        let prediction = try r.prior.forward(r.batch, into: workspace)
         let predictionError = Self.relativeError(prediction, try r.floats("prediction"))
         #expect(predictionError < 1e-5, "prediction relative error \(predictionError)")
         #expect(Self.relativeError(try r.prior.predict(r.batch), prediction) == 0)
@@ -70,7 +71,7 @@ import Testing
         #expect(abs(loss.mse - Double(expected[1])) < 1e-5 && abs(loss.infoNCE - Double(expected[2])) < 1e-4)
 
         var gradients = [Float](repeating: 0, count: r.prior.parameters.count)
-        r.prior.backward(activations, outputGradient: loss.gradient, into: &gradients)
+        r.prior.backward(workspace, outputGradient: loss.gradient, into: &gradients)
         var worst = (name: "", error: 0.0)
         for tensor in r.prior.layout.tensors where tensor.isTrainable {
             let mine = Array(gradients[tensor.offset..<(tensor.offset + tensor.count)])
@@ -94,12 +95,13 @@ import Testing
         var optimiser = AdamW(parameterCount: prior.parameters.count, weightDecay: 0.01)
         let schedule = LearningRateSchedule(peak: 1e-3, warmupSteps: 1, totalSteps: 3)
         var losses: [Double] = []
+        let workspace = PriorWorkspace(config: prior.config, batchSize: r.batch.size, training: true)
         for step in 0..<3 {
-            let (prediction, activations) = try prior.forwardForTraining(r.batch)
+            let prediction = try prior.forward(r.batch, into: workspace)
             let loss = PriorLoss().evaluate(prediction: prediction, target: r.target, text: r.batch.pooled, batch: 4)
             losses.append(loss.total)
             var gradients = [Float](repeating: 0, count: prior.parameters.count)
-            prior.backward(activations, outputGradient: loss.gradient, into: &gradients)
+            prior.backward(workspace, outputGradient: loss.gradient, into: &gradients)
             clipGradientNorm(&gradients, maxNorm: 1)
             optimiser.update(&prior.parameters, gradients: gradients, rate: schedule.rate(step: step), layout: prior.layout)
         }
@@ -128,10 +130,11 @@ import Testing
         func loss() throws -> Double {
             lossFunction.evaluate(prediction: try prior.predict(r.batch), target: r.target, text: r.batch.pooled, batch: 4).total
         }
-        let (prediction, activations) = try prior.forwardForTraining(r.batch)
+        let workspace = PriorWorkspace(config: prior.config, batchSize: r.batch.size, training: true)
+        let prediction = try prior.forward(r.batch, into: workspace)
         let value = lossFunction.evaluate(prediction: prediction, target: r.target, text: r.batch.pooled, batch: 4)
         var gradients = [Float](repeating: 0, count: prior.parameters.count)
-        prior.backward(activations, outputGradient: value.gradient, into: &gradients)
+        prior.backward(workspace, outputGradient: value.gradient, into: &gradients)
         var rng = SplitMix64(seed: 7)
         var worst = 0.0
         for tensor in prior.layout.tensors where tensor.isTrainable {

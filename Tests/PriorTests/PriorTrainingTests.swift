@@ -1,14 +1,15 @@
-import Formats
+import BuildSupport
 import Catalog
+import Formats
 import Foundation
 import Models
+@testable import Pipeline
 import PipelineTestSupport
+@testable import Prior
+@testable import PriorTraining
 import SampleScenes
 import Tensor
 import Testing
-@testable import Pipeline
-@testable import Prior
-@testable import PriorTraining
 
 /// Training on real shards of the embedded sample: the loss falls, each epoch is evaluated,
 /// checkpoints load, `prior predict` runs, and a killed run resumes to the same loss curve.

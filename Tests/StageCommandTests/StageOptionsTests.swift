@@ -1,8 +1,9 @@
 import ArgumentParser
+import BuildSupport
 import Pipeline
 import PipelineTestSupport
-import Testing
 @testable import StageCommand
+import Testing
 
 @Suite struct StageOptionsTests {
     @Test func parsesEveryOption() throws {

@@ -1,4 +1,6 @@
 import ArgumentParser
+import BuildConfig
+import BuildSupport
 import Catalog
 import Foundation
 import Pipeline
@@ -63,7 +65,7 @@ struct CatalogCommand: ParsableCommand {
                 guard let sampleID else { throw ValidationError("inspect needs a sample id") }
                 print(try CatalogInspection.lineage(opened, sampleID: sampleID), terminator: "")
             case .order:
-                for row in try CatalogInspection.epochOrder(opened, split: split, seed: seed, epoch: epoch) {
+                for row in try opened.epochOrder(split: split, seed: seed, epoch: epoch) {
                     print("\(row.path)\t\(row.row)\t\(row.sampleID)")
                 }
             }

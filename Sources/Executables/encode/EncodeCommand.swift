@@ -1,5 +1,6 @@
-import Formats
 import ArgumentParser
+import BuildSupport
+import Formats
 import Foundation
 import Imaging
 import Models

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildSupport
 import Evaluation
 import Foundation
 import Models

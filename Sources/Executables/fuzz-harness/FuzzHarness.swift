@@ -1,5 +1,7 @@
-import Formats
 import ArgumentParser
+import BuildConfig
+import BuildSupport
+import Formats
 import Foundation
 import Imaging
 import Models

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildConfig
 import Foundation
 import Pipeline
 

@@ -1,6 +1,8 @@
-import Formats
 import ArgumentParser
+import BuildConfig
+import BuildSupport
 import Catalog
+import Formats
 import Foundation
 import Models
 import Pipeline
@@ -249,15 +251,15 @@ extension PriorCommand {
             var optimiser = AdamW(parameterCount: model.parameters.count)
             var times: [Double] = []
             var gradients = [Float](repeating: 0, count: model.parameters.count)
+            let workspace = PriorWorkspace(config: model.config, batchSize: batch, training: true)
             var phases: [(forward: Double, backward: Double, update: Double)] = []
             for step in 0...steps {
                 let started = Date()
                 gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-                let (prediction, activations) = try model.forwardForTraining(data.inputs)
+                let prediction = try model.forward(data.inputs, into: workspace)
                 let forwardDone = Date()
                 let value = PriorLoss().evaluate(prediction: prediction, target: data.target, text: data.inputs.pooled, batch: batch)
-                model.backward(activations, outputGradient: value.gradient, into: &gradients)
-                model.recycle(activations)
+                model.backward(workspace, outputGradient: value.gradient, into: &gradients)
                 let backwardDone = Date()
                 clipGradientNorm(&gradients, maxNorm: 1)
                 optimiser.update(&model.parameters, gradients: gradients, rate: 1e-5, layout: model.layout)

@@ -1,3 +1,5 @@
+import BuildConfig
+import BuildSupport
 import Foundation
 
 /// Entries of a COCO dataset: every (image, caption) pair of the captions JSON, with the image's

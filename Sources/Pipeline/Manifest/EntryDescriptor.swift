@@ -1,3 +1,4 @@
+import BuildSupport
 /// Where an input file's bytes are: a file under the source root, or a member of a tar.
 public enum FileRef: Sendable, Equatable {
     /// A path relative to the source root.

@@ -53,7 +53,7 @@ struct FolderSource {
                 var target = stat()
                 if stat(root + "/" + path, &target) == 0 && (target.st_mode & S_IFMT) == S_IFDIR {
                     problems.append(EntryDescriptor(source: self.name, key: path, root: root,
-                        problem: FileIO.Refusal("symlink", "symlinked directory '\(path)' is not followed")))
+                        problem: FileIO.Refusal(.symlink, "symlinked directory '\(path)' is not followed")))
                     continue
                 }
             } else if type != UInt8(DT_REG) {

@@ -1,3 +1,5 @@
+import BuildConfig
+import BuildSupport
 import Foundation
 
 /// Entries of a JSON-lines, CSV or TSV list: one sample per line/record, with image paths
@@ -19,7 +21,7 @@ struct ListSource {
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                     guard let parsed = try? JSONValue.parse(line), parsed.members != nil else {
                         return EntryDescriptor(source: name, key: "line:\(number)", root: root,
-                                               problem: FileIO.Refusal("bad_record", "line \(number) is not a JSON object"))
+                                               problem: FileIO.Refusal(.badRecord, "line \(number) is not a JSON object"))
                     }
                     return describe(parsed, fallbackKey: "line:\(number)")
                 }
@@ -34,7 +36,7 @@ struct ListSource {
                 let key = "line:\(reader.lineNumber)"
                 guard fields.count == columns.count else {
                     return EntryDescriptor(source: name, key: key, root: root, problem: FileIO.Refusal(
-                        "bad_record", "line \(reader.lineNumber) has \(fields.count) fields, the header has \(columns.count)"))
+                        .badRecord, "line \(reader.lineNumber) has \(fields.count) fields, the header has \(columns.count)"))
                 }
                 var object: [(String, JSONValue)] = []
                 for (column, field) in zip(columns, fields) {
@@ -44,7 +46,7 @@ struct ListSource {
                             continue
                         }
                         return EntryDescriptor(source: name, key: key, root: root, problem: FileIO.Refusal(
-                            "non_utf8_text", "column '\(column)' on line \(reader.lineNumber) is not valid UTF-8"))
+                            .nonUTF8Text, "column '\(column)' on line \(reader.lineNumber) is not valid UTF-8"))
                     }
                     object.append((column, .string(text)))
                 }
@@ -62,16 +64,16 @@ struct ListSource {
             ?? imagePath.map { SampleFiles.split($0).key } ?? fallbackKey
         var entry = EntryDescriptor(source: name, key: key, root: root)
         guard let imagePath, !imagePath.isEmpty else {
-            entry.problem = FileIO.Refusal("missing_image", "record has no '\(config.imageColumn)' path")
+            entry.problem = FileIO.Refusal(.missingImage, "record has no '\(config.imageColumn)' path")
             return entry
         }
         if imagePath.hasPrefix("http://") || imagePath.hasPrefix("https://") {
-            entry.problem = FileIO.Refusal("remote_url", "remote URLs are not downloaded; fetch them first (e.g. img2dataset)")
+            entry.problem = FileIO.Refusal(.remoteURL, "remote URLs are not downloaded; fetch them first (e.g. img2dataset)")
             return entry
         }
         entry.image = .file(imagePath)
         if object[Self.nonUTF8Marker] != nil {
-            entry.problem = FileIO.Refusal("non_utf8_caption", "caption is not valid UTF-8")
+            entry.problem = FileIO.Refusal(.nonUTF8Caption, "caption is not valid UTF-8")
         } else if let caption = object[config.captionColumn]?.string {
             entry.caption = .text(caption)
         }

@@ -1,3 +1,5 @@
+public import BuildConfig
+import BuildSupport
 import Foundation
 
 /// Reads every source of a manifest, in order, as a stream of ``EntryDescriptor``s.

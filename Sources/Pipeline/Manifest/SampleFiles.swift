@@ -9,13 +9,13 @@ enum SampleFiles {
         var byExt: [String: FileRef] = [:]
         for (ext, ref) in files {
             if byExt[ext] != nil {
-                entry.problem = FileIO.Refusal("duplicate_key", "key '\(key)' has two '.\(ext)' files")
+                entry.problem = FileIO.Refusal(.duplicateKey, "key '\(key)' has two '.\(ext)' files")
             }
             byExt[ext] = ref
         }
         let jpeg = byExt["jpg"] ?? byExt["jpeg"]
         if byExt["jpg"] != nil && byExt["jpeg"] != nil {
-            entry.problem = FileIO.Refusal("duplicate_key", "key '\(key)' has both .jpg and .jpeg images")
+            entry.problem = FileIO.Refusal(.duplicateKey, "key '\(key)' has both .jpg and .jpeg images")
         }
         if let jpeg {
             entry.image = jpeg
@@ -28,7 +28,7 @@ enum SampleFiles {
         if let txt = byExt["txt"] { entry.caption = .file(txt) }
         entry.json = byExt["json"]
         if entry.image == nil && entry.problem == nil {
-            entry.problem = FileIO.Refusal("missing_image", "key '\(key)' has no image file (found: "
+            entry.problem = FileIO.Refusal(.missingImage, "key '\(key)' has no image file (found: "
                                            + byExt.keys.sorted().map { "." + $0 }.joined(separator: ", ") + ")")
         }
         return entry

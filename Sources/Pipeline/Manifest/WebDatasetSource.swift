@@ -43,14 +43,14 @@ struct WebDatasetSource {
                         let tar = files[tarIndex]
                         tarIndex += 1
                         return EntryDescriptor(source: name, key: tar, root: root,
-                                               problem: FileIO.Refusal("unreadable", "cannot open tar: \(error)"))
+                                               problem: FileIO.Refusal(.unreadable, "cannot open tar: \(error)"))
                     }
                 }
                 let tar = files[tarIndex]
                 guard let member = reader!.next() else {
                     if let error = reader!.error {
                         bad = EntryDescriptor(source: name, key: tar + "#corrupt", root: root,
-                                              problem: FileIO.Refusal("corrupt_archive", error.message))
+                                              problem: FileIO.Refusal(.corruptArchive, error.message))
                     }
                     reader!.close()
                     reader = nil
@@ -82,13 +82,13 @@ struct WebDatasetSource {
     /// A member that must not be trusted: links, absolute names, names that climb out.
     static func check(_ member: TarReader.Member) -> FileIO.Refusal? {
         if member.isLink {
-            return FileIO.Refusal("symlink", "tar member '\(member.name)' is a link to '\(member.linkName)'")
+            return FileIO.Refusal(.symlink, "tar member '\(member.name)' is a link to '\(member.linkName)'")
         }
         if member.name.hasPrefix("/") {
-            return FileIO.Refusal("path_escape", "tar member '\(member.name)' has an absolute path")
+            return FileIO.Refusal(.pathEscape, "tar member '\(member.name)' has an absolute path")
         }
         if member.name.split(separator: "/").contains("..") {
-            return FileIO.Refusal("path_escape", "tar member '\(member.name)' climbs out with '..'")
+            return FileIO.Refusal(.pathEscape, "tar member '\(member.name)' climbs out with '..'")
         }
         return nil
     }

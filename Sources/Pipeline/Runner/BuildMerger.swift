@@ -1,3 +1,4 @@
+import BuildSupport
 import Catalog
 import Foundation
 

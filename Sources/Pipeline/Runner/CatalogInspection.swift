@@ -1,3 +1,4 @@
+import BuildSupport
 public import Catalog
 import Foundation
 
@@ -40,15 +41,5 @@ public enum CatalogInspection {
     public static func lineage(_ catalog: Catalog, sampleID: String) throws -> String {
         guard let text = try catalog.lineage(sampleID: sampleID) else { throw PipelineError(.usage, "no sample with id \(sampleID)") }
         return text
-    }
-
-    /// A seeded shuffled epoch order of one split: (shard path, row, sample id), sorted by
-    /// SHA-256("<seed>:<epoch>:<sample id>"), so any reader (this, the Python reader) computes
-    /// the same order from the index alone.
-    public static func epochOrder(_ catalog: Catalog, split: String, seed: Int, epoch: Int) throws -> [(path: String, row: Int, sampleID: String)] {
-        let rows = try catalog.shardRows(split: split).map { r in
-            (key: SHA256.hex(Array("\(seed):\(epoch):\(r.sampleID)".utf8)), path: r.path, row: r.row, sampleID: r.sampleID)
-        }
-        return rows.sorted { $0.key < $1.key }.map { ($0.path, $0.row, $0.sampleID) }
     }
 }

@@ -1,3 +1,4 @@
+import BuildConfig
 public import Catalog
 import Foundation
 
@@ -20,12 +21,12 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var itemsFailed = 0
     /// `skipped:reason` and `failed:reason` with counts.
     public var reasons: [String: Int] = [:]
-    public var seconds: Double = 0
+    public private(set) var seconds: Double = 0
     /// The stage's state across the build after this run (every done unit, not only this
     /// run's): what the reports describe first. Not stored in `runs.summary_json`.
     public var build: StageState?
     /// Processed items per second.
-    public var itemsPerSecond: Double { seconds > 0 ? Double(itemsIn) / seconds : 0 }
+    public private(set) var itemsPerSecond: Double = 0
 
     enum CodingKeys: String, CodingKey {
         case stage, worker, workers, configHash = "config_hash", unitsOwned = "units_owned"
@@ -41,41 +42,10 @@ public struct RunSummary: Codable, Sendable, Equatable {
         self.configHash = configHash
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        stage = try c.decode(String.self, forKey: .stage)
-        worker = try c.decode(Int.self, forKey: .worker)
-        workers = try c.decode(Int.self, forKey: .workers)
-        configHash = try c.decode(String.self, forKey: .configHash)
-        unitsOwned = try c.decode(Int.self, forKey: .unitsOwned)
-        unitsProcessed = try c.decode(Int.self, forKey: .unitsProcessed)
-        unitsAlreadyDone = try c.decode(Int.self, forKey: .unitsAlreadyDone)
-        itemsIn = try c.decode(Int.self, forKey: .itemsIn)
-        itemsOK = try c.decode(Int.self, forKey: .itemsOK)
-        itemsSkipped = try c.decode(Int.self, forKey: .itemsSkipped)
-        itemsFailed = try c.decode(Int.self, forKey: .itemsFailed)
-        reasons = try c.decode([String: Int].self, forKey: .reasons)
-        seconds = try c.decode(Double.self, forKey: .seconds)
-        build = try c.decodeIfPresent(StageState.self, forKey: .build)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(stage, forKey: .stage)
-        try c.encode(worker, forKey: .worker)
-        try c.encode(workers, forKey: .workers)
-        try c.encode(configHash, forKey: .configHash)
-        try c.encode(unitsOwned, forKey: .unitsOwned)
-        try c.encode(unitsProcessed, forKey: .unitsProcessed)
-        try c.encode(unitsAlreadyDone, forKey: .unitsAlreadyDone)
-        try c.encode(itemsIn, forKey: .itemsIn)
-        try c.encode(itemsOK, forKey: .itemsOK)
-        try c.encode(itemsSkipped, forKey: .itemsSkipped)
-        try c.encode(itemsFailed, forKey: .itemsFailed)
-        try c.encode(reasons, forKey: .reasons)
-        try c.encode((seconds * 1000).rounded() / 1000, forKey: .seconds)
-        try c.encode((itemsPerSecond * 10).rounded() / 10, forKey: .itemsPerSecond)
-        try c.encodeIfPresent(build, forKey: .build)
+    /// Records the run's wall time (to the millisecond) and its rate (to 0.1 item/s).
+    public mutating func finish(seconds elapsed: Double) {
+        seconds = (elapsed * 1000).rounded() / 1000
+        itemsPerSecond = seconds > 0 ? (Double(itemsIn) / seconds * 10).rounded() / 10 : 0
     }
 
     /// Adds one item's outcome.
@@ -86,7 +56,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case .skipped: itemsSkipped += 1
         case .failed: itemsFailed += 1
         }
-        if let reason = outcome.reason { reasons["\(outcome.status):\(reason)", default: 0] += 1 }
+        if let reason = outcome.reason { reasons["\(outcome.status):\(reason.rawValue)", default: 0] += 1 }
     }
 
     /// JSON with sorted keys.

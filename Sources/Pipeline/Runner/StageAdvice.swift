@@ -1,3 +1,4 @@
+public import BuildConfig
 public import Catalog
 import Foundation
 

@@ -1,3 +1,4 @@
+import BuildSupport
 import Foundation
 
 /// What every stage executable does around its stage: resolve the worker split, load the

@@ -1,5 +1,7 @@
-import Formats
+public import BuildConfig
+import BuildSupport
 public import Catalog
+import Formats
 import Foundation
 import Models
 import Text

@@ -1,3 +1,4 @@
+import BuildSupport
 public import Catalog
 import Foundation
 
@@ -189,13 +190,13 @@ public final class StageRunner {
         } catch {
             committer.wait()
             progress?.finish()
-            summary.seconds = Date().timeIntervalSince(clock)
+            summary.finish(seconds: Date().timeIntervalSince(clock))
             try? catalog.finishRun(id: runID, status: "failed", summaryJSON: summary.json)
             throw error
         }
         progress?.set(done: seen, processed: summary.itemsIn, failed: summary.itemsFailed, current: nil, force: true)
         progress?.finish()
-        summary.seconds = Date().timeIntervalSince(clock)
+        summary.finish(seconds: Date().timeIntervalSince(clock))
         return try finish(summary, runID: runID, in: catalog)
     }
 

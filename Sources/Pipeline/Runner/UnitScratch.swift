@@ -1,3 +1,4 @@
+import BuildSupport
 import Foundation
 
 /// The finished batches of a unit that is not committed yet, kept under

@@ -1,3 +1,5 @@
+public import BuildConfig
+import BuildSupport
 public import Catalog
 import Foundation
 import Imaging
@@ -84,22 +86,21 @@ public struct CropStage: UnitProcessor {
     /// A result as a scratch batch stores it (files with their bytes).
     struct StoredResult: Codable {
         var sampleID: String
-        var status: String
-        var reason: String?, message: String?
+        var outcome: Outcome
         var subjects: [Catalog.SubjectRow]
         var canny: String?
         var paths: [String]
         var contents: [Data]
 
         init(_ r: Result) {
-            (sampleID, status, reason, message) = (r.record.sampleID, r.record.outcome.status, r.record.outcome.reason, r.record.outcome.message)
+            (sampleID, outcome) = (r.record.sampleID, r.record.outcome)
             (subjects, canny) = (r.record.subjects, r.record.canny)
             paths = r.files.map(\.0)
             contents = r.files.map { Data($0.1) }
         }
 
         var result: Result {
-            Result(record: Catalog.CropRecord(sampleID: sampleID, outcome: Outcome(status: status, reason: reason, message: message),
+            Result(record: Catalog.CropRecord(sampleID: sampleID, outcome: outcome,
                                               subjects: subjects, canny: canny),
                    files: zip(paths, contents).map { ($0, Array($1)) })
         }
@@ -175,7 +176,7 @@ public struct CropStage: UnitProcessor {
         func finish(_ outcome: Outcome, subjects: [Catalog.SubjectRow] = []) -> Result {
             Result(record: Catalog.CropRecord(sampleID: item.sampleID, outcome: outcome, subjects: subjects, canny: nil))
         }
-        guard !item.masks.isEmpty else { return finish(.skipped("no_masks", "the sample has no masks")) }
+        guard !item.masks.isEmpty else { return finish(.skipped(.noMasks, "the sample has no masks")) }
         let bytes: [UInt8], image: Raster
         do {
             bytes = try files.read(item.imageRef, source: item.source, maxBytes: 1 << 30)
@@ -183,35 +184,35 @@ public struct CropStage: UnitProcessor {
         } catch let error as FileIO.Refusal {
             return finish(.failed(error.reason, error.message))
         } catch let error as ImagingError {
-            return finish(.failed(error.code.rawValue, error.message))
+            return finish(.failed(Reason(error.code), error.message))
         } catch {
-            return finish(.failed("unreadable", "\(error)"))
+            return finish(.failed(.unreadable, "\(error)"))
         }
         let decoded = (width: image.width, height: image.height)
         let checked = config.minImageSideOf == "original" ? item.originalSize ?? decoded : decoded
         guard min(checked.width, checked.height) >= config.minImageSide else {
             let what = checked == decoded ? "" : " originally (before resizing)"
-            return finish(.skipped("image_too_small", "\(checked.width)x\(checked.height)\(what) is below \(config.minImageSide) px"))
+            return finish(.skipped(.imageTooSmall, "\(checked.width)x\(checked.height)\(what) is below \(config.minImageSide) px"))
         }
         let white = SubjectCrop.whiteFraction(image)
         guard white <= config.maxWhiteFraction else {
-            return finish(.skipped("too_white", String(format: "%.1f%% white pixels", white * 100)))
+            return finish(.skipped(.tooWhite, String(format: "%.1f%% white pixels", white * 100)))
         }
         var result: Result
         switch subjects(of: item, in: image) {
         case .maskFailed(let outcome): return finish(outcome)
         case .judged(let found): result = found
         }
-        let kept = result.record.subjects.filter { $0.status == "ok" }.count
+        let kept = result.record.subjects.filter { $0.outcome.isOK }.count
         let verdict: Outcome? =
-            kept < max(1, config.minSubjects) ? .skipped("no_subjects", "no subject passed the filters")
-            : kept > config.maxSubjects ? .skipped("too_many_subjects", "\(kept) subjects passed, the maximum is \(config.maxSubjects)")
+            kept < max(1, config.minSubjects) ? .skipped(.noSubjects, "no subject passed the filters")
+            : kept > config.maxSubjects ? .skipped(.tooManySubjects, "\(kept) subjects passed, the maximum is \(config.maxSubjects)")
             : nil
         if let verdict {
             // The sample is skipped: its subjects stay recorded, none keeps a crop.
             return finish(verdict, subjects: result.record.subjects.map { subject in
                 var s = subject
-                if s.status == "ok" { (s.status, s.reason, s.object) = ("skipped", "sample_skipped", nil) }
+                if s.outcome.isOK { (s.outcome, s.object) = (.skipped(.sampleSkipped), nil) }
                 return s
             })
         }
@@ -235,9 +236,9 @@ public struct CropStage: UnitProcessor {
         var reader = MaskReader(files: files, maxPixels: config.maxPixels)
         func failure(_ error: any Error) -> Outcome {
             switch error {
-            case let refusal as FileIO.Refusal: .failed(refusal.reason == "missing_file" ? "missing_mask" : refusal.reason, refusal.message)
-            case let imaging as ImagingError: .failed("bad_mask", imaging.message)
-            default: .failed("bad_mask", "\(error)")
+            case let refusal as FileIO.Refusal: .failed(refusal.reason == .missingFile ? .missingMask : refusal.reason, refusal.message)
+            case let imaging as ImagingError: .failed(.badMask, imaging.message)
+            default: .failed(.badMask, "\(error)")
             }
         }
         // An instance map listed without values (no mask list) holds one subject per value.
@@ -251,14 +252,14 @@ public struct CropStage: UnitProcessor {
                 return .maskFailed(failure(error))
             }
             var row = judge(record, mask: mask, image: image, nounIndex: item.nounIndex[record.k])
-            if row.status == "ok", let box = row.box {
+            if row.outcome.isOK, let box = row.box {
                 do {
                     let png = try ImageCodec.encodePNG(SubjectCrop.crop(image, mask: mask, box: PixelBox(x0: box[0], y0: box[1], x1: box[2], y1: box[3])))
                     row.object = Self.objectPath("crops", png)
                     result.files.append((row.object!, png))
                 } catch {
                     // Never a 0-byte crop recorded as kept.
-                    return .maskFailed(.failed("encode_failed", "could not encode subject \(record.k)'s crop as PNG: \(error)"))
+                    return .maskFailed(.failed(.encodeFailed, "could not encode subject \(record.k)'s crop as PNG: \(error)"))
                 }
             }
             result.record.subjects.append(row)
@@ -270,29 +271,23 @@ public struct CropStage: UnitProcessor {
     /// the first filter it fails (`ok` when none).
     func judge(_ record: MaskRecord, mask: Mask, image: Raster, nounIndex: Int?) -> Catalog.SubjectRow {
         var row = Catalog.SubjectRow(k: record.k, label: record.label ?? "object", nounIndex: nounIndex, box: nil, area: 0, fill: 0,
-                                     boxAreaRatio: 0, score: record.score, object: nil, status: "skipped", reason: nil)
+                                     boxAreaRatio: 0, score: record.score, object: nil, outcome: .skipped(.emptyMask))
         let given = record.boxJSON.flatMap { try? JSONValue.parse(Array($0.utf8)) }?.array?.compactMap(\.number)
         guard let box = given.flatMap({ PixelBox(covering: $0, width: image.width, height: image.height) }) ?? mask.box else {
-            row.reason = "empty_mask"
             return row
         }
         row.box = box.array
         row.area = mask.area(in: box)
         row.fill = Double(row.area) / Double(box.area)
         row.boxAreaRatio = Double(box.area) / Double(image.width * image.height)
-        if row.area == 0 {
-            row.reason = "empty_mask"
-        } else if let score = record.score, score < config.minScore {
-            row.reason = "low_score"
-        } else if row.boxAreaRatio <= config.minBoxArea {
-            row.reason = "box_too_small"
-        } else if row.boxAreaRatio >= config.maxBoxArea {
-            row.reason = "box_too_large"
-        } else if row.fill < config.minFill {
-            row.reason = "low_fill"
-        } else {
-            row.status = "ok"
-        }
+        let failed: Reason? =
+            row.area == 0 ? .emptyMask
+            : record.score.map({ $0 < config.minScore }) == true ? .lowScore
+            : row.boxAreaRatio <= config.minBoxArea ? .boxTooSmall
+            : row.boxAreaRatio >= config.maxBoxArea ? .boxTooLarge
+            : row.fill < config.minFill ? .lowFill
+            : nil
+        row.outcome = failed.map { .skipped($0) } ?? .ok
         return row
     }
 

@@ -1,5 +1,7 @@
-import Formats
+public import BuildConfig
+import BuildSupport
 public import Catalog
+import Formats
 import Foundation
 import Imaging
 import Models
@@ -82,7 +84,7 @@ public struct EmbedStage: UnitProcessor {
     struct Prepared: Sendable {
         var ids: [Int] = [], mask: [Int] = []
         var image: [Float] = [], subjects: [[Float]] = [], canny: [Float]?
-        var failure: (reason: String, message: String)?
+        var failure: (reason: Reason, message: String)?
     }
 
     func prepare(_ item: EmbedItem) -> Prepared {
@@ -95,7 +97,7 @@ public struct EmbedStage: UnitProcessor {
             p.failure = (error.reason, error.message)
             return p
         } catch {
-            p.failure = ("unreadable", "\(error)")
+            p.failure = (.unreadable, "\(error)")
             return p
         }
         for (k, object) in item.subjects {
@@ -103,7 +105,7 @@ public struct EmbedStage: UnitProcessor {
                 let bytes = try FileIO.read(layout.absolute(object), maxBytes: 1 << 28)
                 p.subjects.append(recipe.pixelValues(try ImageCodec.decodeRGB(bytes)))
             } catch {
-                p.failure = ("missing_crop", "subject \(k): \(object): \(error)")
+                p.failure = (.missingCrop, "subject \(k): \(object): \(error)")
                 return p
             }
         }
@@ -111,7 +113,7 @@ public struct EmbedStage: UnitProcessor {
             do {
                 p.canny = recipe.pixelValues(try ImageCodec.decodeRGB(try FileIO.read(layout.absolute(canny), maxBytes: 1 << 28)))
             } catch {
-                p.failure = ("missing_canny", "\(canny): \(error)")
+                p.failure = (.missingCanny, "\(canny): \(error)")
             }
         }
         return p

@@ -1,3 +1,5 @@
+public import BuildConfig
+import BuildSupport
 public import Catalog
 import Foundation
 import Imaging
@@ -48,7 +50,7 @@ public struct IngestStage: UnitProcessor {
             return Self.ingest(item, position: firstPosition + i, unit: unit, config: config)
         }
         return UnitOutput { catalog, db in
-            try catalog.replaceEntries(unit: unit, entries, in: db).map { Outcome(status: $0.status, reason: $0.reason, message: $0.message) }
+            try catalog.replaceEntries(unit: unit, entries, in: db).map(\.outcome)
         }
     }
 
@@ -56,13 +58,11 @@ public struct IngestStage: UnitProcessor {
     static func ingest(_ entry: EntryDescriptor, position: Int, unit: Int, config: IngestConfig) -> EntryRecord {
         var record = EntryRecord(position: position, unit: unit, source: entry.source, sourceKey: entry.key)
         func fail(_ refusal: FileIO.Refusal) -> EntryRecord {
-            record.status = "failed"
-            record.reason = refusal.reason
-            record.message = refusal.message
+            record.outcome = .failed(refusal.reason, refusal.message)
             return record
         }
         if let problem = entry.problem { return fail(problem) }
-        guard let imageRef = entry.image else { return fail(.init("missing_image", "no image")) }
+        guard let imageRef = entry.image else { return fail(.init(.missingImage, "no image")) }
         record.imageRef = imageRef.json
         do throws(FileIO.Refusal) {
             let image = try read(imageRef, root: entry.root, isConfined: entry.isConfined, maxBytes: config.maxFileBytes)
@@ -75,9 +75,9 @@ public struct IngestStage: UnitProcessor {
                 }
                 if config.verify == "decode" { _ = try ImageCodec.decodeRGB(image, maxPixels: config.maxPixels) }
             } catch let error as ImagingError {
-                throw FileIO.Refusal(error.code.rawValue, error.message)
+                throw FileIO.Refusal(Reason(error.code), error.message)
             } catch {
-                throw FileIO.Refusal("corrupt_image", "\(error)")
+                throw FileIO.Refusal(.corruptImage, "\(error)")
             }
             record.width = info.width
             record.height = info.height
@@ -87,7 +87,7 @@ public struct IngestStage: UnitProcessor {
             if let jsonRef = entry.json {
                 let bytes = try read(jsonRef, root: entry.root, isConfined: entry.isConfined, maxBytes: 1 << 20)
                 do { json = try SampleJSON(JSONValue.parse(bytes)) } catch {
-                    throw FileIO.Refusal("bad_json", "the entry's JSON: \(error)")
+                    throw FileIO.Refusal(.badJSON, "the entry's JSON: \(error)")
                 }
                 record.metadataJSON = String(decoding: bytes, as: UTF8.self)
             }
@@ -98,24 +98,24 @@ public struct IngestStage: UnitProcessor {
             case .file(let ref):
                 let bytes = try read(ref, root: entry.root, isConfined: entry.isConfined, maxBytes: max(config.maxCaptionBytes * 4, 1 << 16))
                 guard let text = String(validating: bytes, as: UTF8.self) else {
-                    throw FileIO.Refusal("non_utf8_caption", "caption file is not valid UTF-8")
+                    throw FileIO.Refusal(.nonUTF8Caption, "caption file is not valid UTF-8")
                 }
                 caption = text
             case .none:
                 guard let text = json?.caption else {
-                    throw FileIO.Refusal("missing_caption", "no caption (no .txt file or caption field)")
+                    throw FileIO.Refusal(.missingCaption, "no caption (no .txt file or caption field)")
                 }
                 caption = text
             }
             let trimmed = caption.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !trimmed.isEmpty else { throw FileIO.Refusal("missing_caption", "caption is empty") }
+            guard !trimmed.isEmpty else { throw FileIO.Refusal(.missingCaption, "caption is empty") }
             guard trimmed.utf8.count <= config.maxCaptionBytes else {
-                throw FileIO.Refusal("caption_too_long", "caption has \(trimmed.utf8.count) bytes, the cap is \(config.maxCaptionBytes)")
+                throw FileIO.Refusal(.captionTooLong, "caption has \(trimmed.utf8.count) bytes, the cap is \(config.maxCaptionBytes)")
             }
             record.caption = trimmed
             record.masks = try masks(entry, json: json, root: entry.root)
             guard record.masks.count <= config.maxMasks else {
-                throw FileIO.Refusal("too_many_masks", "\(record.masks.count) masks, the cap is \(config.maxMasks)")
+                throw FileIO.Refusal(.tooManyMasks, "\(record.masks.count) masks, the cap is \(config.maxMasks)")
             }
             var hasher = SHA256()
             hasher.update(image)
@@ -164,7 +164,7 @@ public struct IngestStage: UnitProcessor {
             }
         }
         if json?.mask != nil && !entry.masks.contains(where: { if case .instanceMap = $0 { return true }; return false }) {
-            throw FileIO.Refusal("missing_mask", "the JSON lists masks but the entry has no instance-map PNG")
+            throw FileIO.Refusal(.missingMask, "the JSON lists masks but the entry has no instance-map PNG")
         }
         return records
     }

@@ -1,3 +1,4 @@
+import BuildSupport
 public import Catalog
 public import Imaging
 

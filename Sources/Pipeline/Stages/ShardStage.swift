@@ -1,5 +1,7 @@
-import Formats
+public import BuildConfig
+import BuildSupport
 public import Catalog
+import Formats
 import Foundation
 import Models
 import Tensor
@@ -43,6 +45,16 @@ public struct ShardStage: UnitProcessor {
         try StageOrder.requireDone("embed", configHash: embed, unitsHolding: .keptByCrop, in: input)
     }
 
+    /// A shard stage for items built in memory (tests): no catalog, no stage order.
+    package init(config: ShardConfig, buildDir: String) throws {
+        self.config = config
+        input = try Catalog(path: ":memory:")
+        layout = BuildLayout(root: buildDir)
+        tokenizer = try CLIPTokenizer()
+        configHash = "in-process"
+        configJSON = "{}"
+    }
+
     /// The units (the ingest stage's) with embedded samples, each loaded lazily.
     public func units() throws -> (units: AnyIterator<WorkUnit<ShardItem>>, samples: Int) {
         let input = self.input
@@ -59,7 +71,7 @@ public struct ShardStage: UnitProcessor {
         for item in items {
             let subjects = Array(item.subjects.filter { !$0.positions.isEmpty }.prefix(config.maxSubjects))
             if subjects.isEmpty {
-                outcomes.append(.skipped("no_subject_tokens", "no kept subject has label tokens in the caption"))
+                outcomes.append(.skipped(.noSubjectTokens, "no kept subject has label tokens in the caption"))
             } else {
                 outcomes.append(.ok)
                 kept.append((item, subjects))

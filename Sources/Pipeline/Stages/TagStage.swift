@@ -1,3 +1,5 @@
+public import BuildConfig
+import BuildSupport
 public import Catalog
 import Foundation
 import Text
@@ -107,9 +109,9 @@ public struct TagStage: UnitProcessor {
             result.matches = zip(labelled, matches).map { ($0.k, $1) }
         }
         if config.requireNoun && result.nouns.isEmpty {
-            result.outcome = .skipped("no_nouns", "the caption has no object noun")
+            result.outcome = .skipped(.noNouns, "the caption has no object noun")
         } else if config.requireLabelMatch, let missing = result.matches.first(where: { $0.match.noun == nil }) {
-            result.outcome = .skipped("label_not_in_caption", "mask \(missing.k) label '\(missing.match.label)' matches no noun of the caption")
+            result.outcome = .skipped(.labelNotInCaption, "mask \(missing.k) label '\(missing.match.label)' matches no noun of the caption")
         }
         return result
     }

@@ -1,4 +1,7 @@
+import BuildSupport
+public import Catalog
 import Foundation
+public import Imaging
 
 /// Bounded, root-confined file reads for manifest inputs.
 public enum FileIO {
@@ -19,9 +22,9 @@ public enum FileIO {
 
     /// Why a read was refused: a reason code as recorded per sample, and a message.
     public struct Refusal: Error, Sendable, Equatable {
-        public var reason: String
+        public var reason: Reason
         public var message: String
-        public init(_ reason: String, _ message: String) {
+        public init(_ reason: Reason, _ message: String) {
             self.reason = reason
             self.message = message
         }
@@ -31,27 +34,27 @@ public enum FileIO {
     /// and no symlink (anywhere on the path) that resolves outside it.
     /// - Returns: the absolute path.
     public static func confine(_ relative: String, to root: String) throws(Refusal) -> String {
-        if relative.isEmpty { throw Refusal("missing_image", "empty path") }
+        if relative.isEmpty { throw Refusal(.missingImage, "empty path") }
         if relative.hasPrefix("/") || relative.hasPrefix("~") {
-            throw Refusal("path_escape", "absolute path '\(relative)' is not allowed; paths are relative to the dataset root")
+            throw Refusal(.pathEscape, "absolute path '\(relative)' is not allowed; paths are relative to the dataset root")
         }
         var depth = 0
         for part in relative.split(separator: "/") {
             if part == ".." { depth -= 1 } else if part != "." { depth += 1 }
-            if depth < 0 { throw Refusal("path_escape", "path '\(relative)' leaves the dataset root") }
+            if depth < 0 { throw Refusal(.pathEscape, "path '\(relative)' leaves the dataset root") }
         }
         let full = root + "/" + relative
         var info = stat()
         guard lstat(full, &info) == 0 else {
-            throw Refusal("missing_file", "no such file '\(relative)'")
+            throw Refusal(.missingFile, "no such file '\(relative)'")
         }
         if (info.st_mode & S_IFMT) == S_IFLNK || relative.contains("/") {
-            guard let real = realpath(full, nil) else { throw Refusal("missing_file", "dangling symlink '\(relative)'") }
+            guard let real = realpath(full, nil) else { throw Refusal(.missingFile, "dangling symlink '\(relative)'") }
             defer { free(real) }
             let resolved = String(cString: real)
             let rootReal = realpath(root, nil).map { p -> String in defer { free(p) }; return String(cString: p) } ?? root
             if !(resolved == rootReal || resolved.hasPrefix(rootReal + "/")) {
-                throw Refusal("path_escape", "'\(relative)' is a symlink (or under one) that resolves outside the dataset root")
+                throw Refusal(.pathEscape, "'\(relative)' is a symlink (or under one) that resolves outside the dataset root")
             }
         }
         return full
@@ -66,28 +69,41 @@ public enum FileIO {
     /// `maxBytes` and files that end early.
     public static func read(_ path: String, offset: Int, size: Int?, maxBytes: Int) throws(Refusal) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Refusal("unreadable", "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Refusal(.unreadable, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw Refusal("unreadable", "not a regular file")
+            throw Refusal(.unreadable, "not a regular file")
         }
         let fileSize = Int(info.st_size)
         let count = size ?? fileSize
         guard count <= maxBytes else {
-            throw Refusal("file_too_large", "\(count) bytes exceeds the cap of \(maxBytes)")
+            throw Refusal(.fileTooLarge, "\(count) bytes exceeds the cap of \(maxBytes)")
         }
         guard offset + count <= fileSize else {
-            throw Refusal("truncated_file", "file ends at \(fileSize) bytes, \(offset + count) expected")
+            throw Refusal(.truncatedFile, "file ends at \(fileSize) bytes, \(offset + count) expected")
         }
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
             let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw Refusal("unreadable", "read failed: \(n < 0 ? String(cString: strerror(errno)) : "end of file")") }
+            guard n > 0 else { throw Refusal(.unreadable, "read failed: \(n < 0 ? String(cString: strerror(errno)) : "end of file")") }
             done += n
         }
         return bytes
+    }
+}
+
+extension Reason {
+    /// The reason an image that cannot be decoded is recorded under.
+    public init(_ code: ImagingError.Code) {
+        switch code {
+        case .notAnImage: self = .notAnImage
+        case .corrupt: self = .corruptImage
+        case .truncated: self = .truncatedImage
+        case .tooLarge: self = .imageTooLarge
+        case .encode: self = .encodeFailed
+        }
     }
 }

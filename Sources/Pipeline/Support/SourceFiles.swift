@@ -1,3 +1,4 @@
+import BuildSupport
 public import Catalog
 import Foundation
 
@@ -19,15 +20,15 @@ public struct SourceFiles: Sendable {
 
     /// The bytes of `reference` in `source`.
     public func read(_ reference: String, source: String, maxBytes: Int) throws(FileIO.Refusal) -> [UInt8] {
-        guard let root = roots[source] else { throw FileIO.Refusal("unknown_source", "source '\(source)' is not in the catalog") }
+        guard let root = roots[source] else { throw FileIO.Refusal(.unknownSource, "source '\(source)' is not in the catalog") }
         guard let ref = try? JSONValue.parse(Array(reference.utf8)) else {
-            throw FileIO.Refusal("bad_reference", "unreadable file reference \(reference)")
+            throw FileIO.Refusal(.badReference, "unreadable file reference \(reference)")
         }
         if let path = ref["path"]?.string {
             return try FileIO.read(FileIO.confine(path, to: root), maxBytes: maxBytes)
         }
         guard let tar = ref["tar"]?.string, let offset = ref["offset"]?.int, let size = ref["size"]?.int else {
-            throw FileIO.Refusal("bad_reference", "unreadable file reference \(reference)")
+            throw FileIO.Refusal(.badReference, "unreadable file reference \(reference)")
         }
         return try FileIO.read(FileIO.confine(tar, to: root), offset: offset, size: size, maxBytes: maxBytes)
     }

@@ -1,3 +1,4 @@
+import BuildSupport
 import Foundation
 
 /// Settings of the shard stage.

@@ -1,3 +1,4 @@
+import BuildSupport
 import Foundation
 internal import Yams
 
@@ -45,18 +46,13 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        buildDir = try c.decodeIfPresent(String.self, forKey: .buildDir) ?? "../builds/\(name)"
-        manifest = try c.decode(String.self, forKey: .manifest)
-        unitSize = try c.decodeIfPresent(Int.self, forKey: .unitSize) ?? 1000
-        ingest = try c.decodeIfPresent(IngestConfig.self, forKey: .ingest) ?? IngestConfig()
-        tag = try c.decodeIfPresent(TagConfig.self, forKey: .tag) ?? TagConfig()
-        crop = try c.decodeIfPresent(CropConfig.self, forKey: .crop) ?? CropConfig()
-        embed = try c.decodeIfPresent(EmbedConfig.self, forKey: .embed) ?? EmbedConfig()
-        shard = try c.decodeIfPresent(ShardConfig.self, forKey: .shard) ?? ShardConfig()
-        train = try c.decodeIfPresent(TrainConfig.self, forKey: .train) ?? TrainConfig()
+        self = try decoder.decodeSection(PipelineConfig(name: "", buildDir: "", manifest: ""), CodingKeys.self, [
+            .required(.name, \.name),
+            // The build folder defaults to one named after the build, beside the pipelines folder.
+            ConfigField { config, c in config.buildDir = try c.decodeIfPresent(String.self, forKey: .buildDir) ?? "../builds/\(config.name)" },
+            .required(.manifest, \.manifest), .field(.unitSize, \.unitSize), .field(.ingest, \.ingest), .field(.tag, \.tag),
+            .field(.crop, \.crop), .field(.embed, \.embed), .field(.shard, \.shard), .field(.train, \.train),
+        ])
     }
 
     /// Checks values that decoding cannot.
@@ -133,7 +129,7 @@ public struct IngestConfig: Codable, Sendable, Equatable {
 }
 
 /// YAML loading shared by pipeline and manifest files.
-enum ConfigLoader {
+package enum ConfigLoader {
     static func load<T: Decodable>(path: String, overrides: [String]) throws -> T {
         let text: String
         var isFolder: ObjCBool = false
@@ -212,7 +208,7 @@ enum ConfigLoader {
             : base.appendingPathComponent(path).standardizedFileURL.path
     }
 
-    static func canonicalJSON<T: Encodable>(_ value: T) -> String {
+    package static func canonicalJSON<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"

@@ -60,6 +60,11 @@ public enum JSONValue: Sendable, Equatable {
         public var offset: Int
         public var message: String
         public var description: String { "JSON error at byte \(offset): \(message)" }
+
+        package init(offset: Int, message: String) {
+            self.offset = offset
+            self.message = message
+        }
     }
 
     /// Parses a complete document.

@@ -1,3 +1,4 @@
+import BuildSupport
 /// Settings of the crop stage: λ-ECLIPSE's filters (paper App. B wording) with its defaults.
 /// Where Subject-Diffusion's code differs (fill 0.6 instead of 0.4, a width/height ratio of
 /// 0.3-3), set the values here.

@@ -1,3 +1,4 @@
+import BuildSupport
 /// Decoding that refuses keys a config type does not know, naming the key and where it is.
 struct AnyCodingKey: CodingKey {
     var stringValue: String
@@ -98,6 +99,26 @@ struct ConfigField<Section, Keys: CodingKey> {
     static func field<Value: Decodable>(_ key: Keys, _ path: WritableKeyPath<Section, Value>) -> Self {
         Self { section, container in
             if let value = try container.decodeIfPresent(Value.self, forKey: key) { section[keyPath: path] = value }
+        }
+    }
+
+    /// A key the section cannot do without (decoding fails with a missing-key error).
+    static func required<Value: Decodable>(_ key: Keys, _ path: WritableKeyPath<Section, Value>) -> Self {
+        Self { section, container in section[keyPath: path] = try container.decode(Value.self, forKey: key) }
+    }
+
+    /// A key read as text and checked against the values `parse` accepts; the error names the
+    /// key path and the accepted values.
+    static func choice<Value>(_ key: Keys, _ path: WritableKeyPath<Section, Value>, required: Bool = false, known: [String],
+                              _ parse: @escaping (String) -> Value?) -> Self {
+        Self { section, container in
+            guard let text = required ? try container.decode(String.self, forKey: key)
+                    : try container.decodeIfPresent(String.self, forKey: key) else { return }
+            guard let value = parse(text) else {
+                throw PipelineError(.config, "unknown \(key.stringValue) '\(text)' (known: \(known.joined(separator: ", ")))",
+                                    key: ConfigKeyPath.render(container.codingPath + [key]))
+            }
+            section[keyPath: path] = value
         }
     }
 }

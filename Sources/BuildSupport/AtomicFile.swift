@@ -78,7 +78,7 @@ public enum AtomicFile {
         if fd >= 0 { fsync(fd); close(fd) }
     }
 
-    static func ioError(_ what: String, _ path: String) -> PipelineError {
+    package static func ioError(_ what: String, _ path: String) -> PipelineError {
         PipelineError(.io, "\(what) file: \(String(cString: strerror(errno)))", file: path)
     }
 }

@@ -1,3 +1,4 @@
+import BuildSupport
 import Foundation
 
 /// Settings of the embed stage: which CLIP computes the features and how they are stored.

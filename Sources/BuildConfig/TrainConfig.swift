@@ -1,3 +1,4 @@
+import BuildSupport
 import Foundation
 
 /// Settings of prior training (`prior train`), the `train:` section of a pipeline file.

@@ -1,3 +1,4 @@
+import BuildSupport
 import Foundation
 
 /// A dataset manifest (`manifests/<dataset>.yaml`): the input sources, in order. Entry positions
@@ -16,10 +17,8 @@ public struct ManifestConfig: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        sources = try c.decode([SourceConfig].self, forKey: .sources)
+        self = try decoder.decodeSection(ManifestConfig(name: "", sources: []), CodingKeys.self,
+                                         [.required(.name, \.name), .required(.sources, \.sources)])
     }
 
     /// Loads a manifest and resolves each source's paths against the manifest's folder.
@@ -99,29 +98,17 @@ public struct SourceConfig: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decodeIfPresent(String.self, forKey: .name)
-        let formatText = try c.decode(String.self, forKey: .format)
-        guard let format = Format(rawValue: formatText) else {
-            throw PipelineError(.config, "unknown format '\(formatText)' (known: "
-                                + Format.allCases.map(\.rawValue).joined(separator: ", ") + ")",
-                                key: ConfigKeyPath.render(decoder.codingPath) + ".format")
-        }
-        self.format = format
-        path = try c.decode(String.self, forKey: .path)
-        let d = SourceConfig(format: format, path: path)
-        layout = try c.decodeIfPresent(String.self, forKey: .layout) ?? d.layout
-        guard ["auto", "img2dataset", "subject-diffusion"].contains(layout) else {
-            throw PipelineError(.config, "layout must be auto, img2dataset or subject-diffusion",
-                                key: ConfigKeyPath.render(decoder.codingPath) + ".layout")
-        }
-        imageColumn = try c.decodeIfPresent(String.self, forKey: .imageColumn) ?? d.imageColumn
-        captionColumn = try c.decodeIfPresent(String.self, forKey: .captionColumn) ?? d.captionColumn
-        keyColumn = try c.decodeIfPresent(String.self, forKey: .keyColumn) ?? d.keyColumn
-        maskColumn = try c.decodeIfPresent(String.self, forKey: .maskColumn) ?? d.maskColumn
-        images = try c.decodeIfPresent(String.self, forKey: .images) ?? d.images
-        captions = try c.decodeIfPresent(String.self, forKey: .captions) ?? d.captions
-        instances = try c.decodeIfPresent(String.self, forKey: .instances) ?? d.instances
+        self = try decoder.decodeSection(SourceConfig(format: .folder, path: ""), CodingKeys.self, [
+            .field(.name, \.name),
+            .choice(.format, \.format, required: true, known: Format.allCases.map(\.rawValue)) { Format(rawValue: $0) },
+            .required(.path, \.path),
+            .choice(.layout, \.layout, known: Self.layouts) { Self.layouts.contains($0) ? $0 : nil },
+            .field(.imageColumn, \.imageColumn), .field(.captionColumn, \.captionColumn), .field(.keyColumn, \.keyColumn),
+            .field(.maskColumn, \.maskColumn), .field(.images, \.images), .field(.captions, \.captions),
+            .field(.instances, \.instances),
+        ])
     }
+
+    /// The WebDataset layouts `layout` may name.
+    static let layouts = ["auto", "img2dataset", "subject-diffusion"]
 }

@@ -1,4 +1,4 @@
-/// The one error type of the Pipeline module.
+/// The error type of the build tools (configuration, files, locks, usage); each code maps to one exit status.
 public struct PipelineError: Error, CustomStringConvertible, Sendable {
     /// The error class.
     public enum Code: String, Sendable {
