@@ -136,7 +136,7 @@ reliability: deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	scripts/reliability.sh
 
-## models: download the real CLIP and DINO weights from Hugging Face (needs internet), checked by SHA-256.
+## models: download the real CLIP, DINO and CLIPSeg weights from Hugging Face (needs internet), checked by SHA-256.
 models:
 	scripts/fetch_models.sh
 

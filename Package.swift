@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Formats", "Tensor"], swiftSettings: swiftSettings),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Imaging", "Text", "SampleScenes", "PipelineTestSupport"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "ModelsTests", dependencies: ["Formats", "Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],
+        .testTarget(name: "ModelsTests", dependencies: ["Formats", "Imaging", "Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "ImagingTests", dependencies: ["BuildSupport", "Imaging", "Tensor", "PipelineTestSupport"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),

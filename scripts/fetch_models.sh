@@ -11,6 +11,7 @@ MODELS=(
   "openai/clip-vit-large-patch14|main"
   "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k|main"
   "facebook/dino-vits16|refs%2Fpr%2F1"
+  "CIDAS/clipseg-rd64-refined|main"
 )
 SMALL_FILES=(config.json vocab.json merges.txt tokenizer_config.json special_tokens_map.json preprocessor_config.json)
 

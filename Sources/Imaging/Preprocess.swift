@@ -22,6 +22,9 @@ public struct PreprocessRecipe: Sendable, Equatable {
     /// Per-channel mean and std applied after `/255`.
     public var mean: [Float]
     public var std: [Float]
+    /// Resize straight to `cropSize` x `cropSize` (aspect not kept, nothing cropped), as
+    /// ViTImageProcessor does for CLIPSeg.
+    public var resizesToSquare = false
 
     /// OpenAI CLIP / OpenCLIP processor.
     public static let clip = PreprocessRecipe(name: "clip", resizeShortestSide: 224, cropSize: 224, filter: .bicubic,
@@ -33,14 +36,21 @@ public struct PreprocessRecipe: Sendable, Equatable {
                                               roundsCropOffset: true, rescalesInDouble: false,
                                               mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
+    /// CLIPSeg's processor (ViTImageProcessor of CIDAS/clipseg-rd64-refined): bilinear resize to
+    /// 352 x 352, rescale, ImageNet mean and std.
+    public static let clipseg = PreprocessRecipe(name: "clipseg", resizeShortestSide: 352, cropSize: 352, filter: .bilinear,
+                                                 roundsCropOffset: false, rescalesInDouble: true,
+                                                 mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], resizesToSquare: true)
+
     /// A recipe by name.
     public static func named(_ name: String) -> PreprocessRecipe? {
-        [clip, dino].first { $0.name == name }
+        [clip, dino, clipseg].first { $0.name == name }
     }
 
     /// Resize + centre crop, as uint8 RGB (what `--save-resized` writes).
     public func resizedAndCropped(_ image: Raster) -> Raster {
         let rgb = image.rgb()
+        if resizesToSquare { return Resample.resize(rgb, width: cropSize, height: cropSize, filter: filter) }
         let (w, h) = (rgb.width, rgb.height)
         let short = min(w, h), long = max(w, h)
         // int(size * long / short) in double precision, as both references compute it.

@@ -17,15 +17,16 @@ public final class CLIPModel: Sendable {
         let encoder: TransformerEncoder
         public let projection: Int
 
-        init(config: TowerConfig, projection: Int, weights: WeightSet) throws {
+        /// - Parameter prefix: what the checkpoint puts before `text_model.` (`clip.` in CLIPSeg).
+        init(config: TowerConfig, projection: Int, weights: WeightSet, prefix: String = "") throws {
             self.config = config
             self.projection = projection
-            let d = config.hiddenSize
-            tokens = try weights.take("text_model.embeddings.token_embedding.weight", [config.vocabularySize, d])
-            positions = try weights.take("text_model.embeddings.position_embedding.weight", [config.maxPositions, d])
-            encoder = try TransformerEncoder(config: config, names: .clip("text_model"), weights: weights)
-            finalNorm = (try weights.take("text_model.final_layer_norm.weight", [d]), try weights.take("text_model.final_layer_norm.bias", [d]))
-            projectionWeight = try weights.take("text_projection.weight", [projection, d])
+            let d = config.hiddenSize, m = prefix + "text_model"
+            tokens = try weights.take("\(m).embeddings.token_embedding.weight", [config.vocabularySize, d])
+            positions = try weights.take("\(m).embeddings.position_embedding.weight", [config.maxPositions, d])
+            encoder = try TransformerEncoder(config: config, names: .clip(m), weights: weights)
+            finalNorm = (try weights.take("\(m).final_layer_norm.weight", [d]), try weights.take("\(m).final_layer_norm.bias", [d]))
+            projectionWeight = try weights.take(prefix + "text_projection.weight", [projection, d])
         }
 
         /// Encodes token ids (each row as long as the others, at most the context).
@@ -85,17 +86,18 @@ public final class CLIPModel: Sendable {
         let encoder: TransformerEncoder
         public let projection: Int
 
-        init(config: TowerConfig, projection: Int, weights: WeightSet) throws {
+        /// - Parameter prefix: what the checkpoint puts before `vision_model.` (`clip.` in CLIPSeg).
+        init(config: TowerConfig, projection: Int, weights: WeightSet, prefix: String = "") throws {
             self.config = config
             self.projection = projection
-            let d = config.hiddenSize, p = config.patchSize, n = config.patchesPerSide * config.patchesPerSide
-            classToken = try weights.take("vision_model.embeddings.class_embedding", [d])
-            kernel = try weights.take("vision_model.embeddings.patch_embedding.weight", [d, config.channels, p, p])
-            positions = try weights.take("vision_model.embeddings.position_embedding.weight", [n + 1, d])
-            preNorm = (try weights.take("vision_model.pre_layrnorm.weight", [d]), try weights.take("vision_model.pre_layrnorm.bias", [d]))
-            encoder = try TransformerEncoder(config: config, names: .clip("vision_model"), weights: weights)
-            postNorm = (try weights.take("vision_model.post_layernorm.weight", [d]), try weights.take("vision_model.post_layernorm.bias", [d]))
-            projectionWeight = try weights.take("visual_projection.weight", [projection, d])
+            let d = config.hiddenSize, p = config.patchSize, n = config.patchesPerSide * config.patchesPerSide, m = prefix + "vision_model"
+            classToken = try weights.take("\(m).embeddings.class_embedding", [d])
+            kernel = try weights.take("\(m).embeddings.patch_embedding.weight", [d, config.channels, p, p])
+            positions = try weights.take("\(m).embeddings.position_embedding.weight", [n + 1, d])
+            preNorm = (try weights.take("\(m).pre_layrnorm.weight", [d]), try weights.take("\(m).pre_layrnorm.bias", [d]))
+            encoder = try TransformerEncoder(config: config, names: .clip(m), weights: weights)
+            postNorm = (try weights.take("\(m).post_layernorm.weight", [d]), try weights.take("\(m).post_layernorm.bias", [d]))
+            projectionWeight = try weights.take(prefix + "visual_projection.weight", [projection, d])
         }
 
         /// Encodes preprocessed pixel values [batch, channels, size, size].

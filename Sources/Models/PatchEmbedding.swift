@@ -32,8 +32,16 @@ enum PatchEmbedding {
     /// plus the position embeddings.
     static func embed(_ pixels: [Float], batch: Int, config: TowerConfig, kernel: Weight, bias: Weight?, classToken: Weight,
                       positions: Weight) -> [Float] {
-        let d = config.hiddenSize, p = config.patchSize, n = config.patchesPerSide * config.patchesPerSide
-        let patches = rows(pixels, batch: batch, channels: config.channels, size: config.imageSize, patch: p)
+        embed(pixels, batch: batch, size: config.imageSize, config: config, kernel: kernel, bias: bias, classToken: classToken,
+              positions: positions.pointer)
+    }
+
+    /// ``embed(_:batch:config:kernel:bias:classToken:positions:)`` for images of `size` pixels a
+    /// side, with position embeddings made for that size ([1 + (size / patch)², hidden]).
+    static func embed(_ pixels: [Float], batch: Int, size: Int, config: TowerConfig, kernel: Weight, bias: Weight?,
+                      classToken: Weight, positions: UnsafePointer<Float>) -> [Float] {
+        let d = config.hiddenSize, p = config.patchSize, n = (size / p) * (size / p)
+        let patches = rows(pixels, batch: batch, channels: config.channels, size: size, patch: p)
         let projected = LayerOps.linear(patches, rows: batch * n, inputs: config.channels * p * p, weight: kernel.pointer,
                                         bias: bias?.pointer, outputs: d)
         var out = [Float](repeating: 0, count: batch * (n + 1) * d)
@@ -41,7 +49,7 @@ enum PatchEmbedding {
             for t in 0...n {
                 for i in 0..<d {
                     let value = t == 0 ? classToken.pointer[i] : projected[(b * n + t - 1) * d + i]
-                    out[(b * (n + 1) + t) * d + i] = value + positions.pointer[t * d + i]
+                    out[(b * (n + 1) + t) * d + i] = value + positions[t * d + i]
                 }
             }
         }

@@ -12,17 +12,7 @@ public enum RandomCLIP {
         let heads = max(1, width / 64), inner = 4 * width
         func add(_ name: String, _ shape: [Int], scale: Float = 0.02) { weights.add(name, shape, scale: scale) }
         func norm(_ name: String) { weights.norm(name, width: width) }
-        func encoder(_ tower: String) {
-            for i in 0..<layers {
-                let p = "\(tower).encoder.layers.\(i)."
-                for part in ["q_proj", "k_proj", "v_proj", "out_proj"] {
-                    add(p + "self_attn.\(part).weight", [width, width]); add(p + "self_attn.\(part).bias", [width])
-                }
-                add(p + "mlp.fc1.weight", [inner, width]); add(p + "mlp.fc1.bias", [inner])
-                add(p + "mlp.fc2.weight", [width, inner]); add(p + "mlp.fc2.bias", [width])
-                norm(p + "layer_norm1"); norm(p + "layer_norm2")
-            }
-        }
+        func encoder(_ tower: String) { weights.clipLayers("\(tower).encoder", width: width, inner: inner, count: layers) }
         add("text_model.embeddings.token_embedding.weight", [49408, width])
         add("text_model.embeddings.position_embedding.weight", [77, width], scale: 0.01)
         encoder("text_model")
@@ -106,6 +96,19 @@ struct RandomWeights {
             return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
         }
         entries.append(.init(name: name, shape: shape, floats: values))
+    }
+
+    /// `count` CLIP encoder layers (`<prefix>.layers.<i>.`: attention, MLP, two norms), scale 0.02.
+    mutating func clipLayers(_ prefix: String, width: Int, inner: Int, count: Int) {
+        for i in 0..<count {
+            let p = "\(prefix).layers.\(i)."
+            for part in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                add(p + "self_attn.\(part).weight", [width, width], scale: 0.02); add(p + "self_attn.\(part).bias", [width], scale: 0.02)
+            }
+            add(p + "mlp.fc1.weight", [inner, width], scale: 0.02); add(p + "mlp.fc1.bias", [inner], scale: 0.02)
+            add(p + "mlp.fc2.weight", [width, inner], scale: 0.02); add(p + "mlp.fc2.bias", [width], scale: 0.02)
+            norm(p + "layer_norm1", width: width); norm(p + "layer_norm2", width: width)
+        }
     }
 
     mutating func norm(_ name: String, width: Int) {

@@ -57,6 +57,8 @@ public enum ModelConfig: Sendable {
     case clip(text: TowerConfig?, vision: TowerConfig?, projection: Int)
     /// A ViT (`vit`, e.g. facebook/dino-vits16).
     case vit(TowerConfig)
+    /// CLIPSeg (`clipseg`, e.g. CIDAS/clipseg-rd64-refined).
+    case clipseg(CLIPSegConfig)
 
     // transformers' defaults for keys a config may omit.
     nonisolated(unsafe) static let clipTextDefaults: [String: Any] = [
@@ -96,8 +98,11 @@ public enum ModelConfig: Sendable {
                              projection: json["projection_dim"] as? Int ?? 512)
             case "vit", "dinov1":
                 return .vit(try TowerConfig(json, defaults: vitDefaults, what: "config"))
+            case "clipseg":
+                return .clipseg(try CLIPSegConfig(json))
             case let other:
-                throw ModelError(.badConfig, "unsupported model_type '\(other ?? "none")' (clip, clip_text_model, clip_vision_model, vit)")
+                throw ModelError(.badConfig,
+                                 "unsupported model_type '\(other ?? "none")' (clip, clip_text_model, clip_vision_model, vit, clipseg)")
             }
         } catch var error as ModelError {
             error.path = error.path ?? path

@@ -7,6 +7,8 @@ import Tensor
 struct TransformerEncoder: Sendable {
     let config: TowerConfig
     let layers: [Layer]
+    /// Norms after each residual sum instead of before each block (CLIPSeg's decoder layers).
+    let postNorm: Bool
 
     struct Layer: Sendable {
         var norm1: (Weight, Weight), norm2: (Weight, Weight)
@@ -34,8 +36,9 @@ struct TransformerEncoder: Sendable {
         }
     }
 
-    init(config: TowerConfig, names: Names, weights: WeightSet) throws {
+    init(config: TowerConfig, names: Names, weights: WeightSet, postNorm: Bool = false) throws {
         self.config = config
+        self.postNorm = postNorm
         let d = config.hiddenSize, f = config.intermediateSize
         func norm(_ p: String) throws -> (Weight, Weight) { (try weights.take(p + ".weight", [d]), try weights.take(p + ".bias", [d])) }
         func linear(_ p: String, _ o: Int, _ i: Int) throws -> (Weight, Weight) {
@@ -54,23 +57,46 @@ struct TransformerEncoder: Sendable {
 
     /// Runs every layer over `x` [batch·tokens, hidden].
     func forward(_ x: [Float], batch: Int, tokens: Int, causal: Bool, keyMask: [Bool]?) -> [Float] {
-        let d = config.hiddenSize, rows = batch * tokens, eps = config.layerNormEps
         var x = x
-        for layer in layers {
-            var h = LayerOps.layerNormed(x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
-            let q = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.q.0.pointer, bias: layer.q.1?.pointer, outputs: d)
-            let k = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.k.0.pointer, bias: layer.k.1?.pointer, outputs: d)
-            let v = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.v.0.pointer, bias: layer.v.1?.pointer, outputs: d)
-            let a = LayerOps.attention(q: q, k: k, v: v, batch: batch, tokens: tokens, heads: config.heads,
-                                       headDim: config.headDim, causal: causal, keyMask: keyMask)
-            LayerOps.addLinear(a, rows: rows, inputs: d, weight: layer.out.0.pointer, bias: layer.out.1.pointer, outputs: d, into: &x)
-            h = LayerOps.layerNormed(x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps)
-            var m = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.fc1.0.pointer, bias: layer.fc1.1.pointer,
-                                    outputs: config.intermediateSize)
-            config.activation.apply(&m)
-            LayerOps.addLinear(m, rows: rows, inputs: config.intermediateSize, weight: layer.fc2.0.pointer,
-                               bias: layer.fc2.1.pointer, outputs: d, into: &x)
-        }
+        for layer in layers { run(layer, on: &x, batch: batch, tokens: tokens, causal: causal, keyMask: keyMask) }
         return x
+    }
+
+    /// Runs layers 0...max(`outputs`) without masks and returns the output of each layer in
+    /// `outputs` (transformers' `hidden_states[i + 1]`), in the order given; later layers are
+    /// not run.
+    func forward(_ x: [Float], batch: Int, tokens: Int, outputs: [Int]) -> [[Float]] {
+        var x = x
+        var kept: [Int: [Float]] = [:]
+        for (i, layer) in layers.enumerated().prefix((outputs.max() ?? -1) + 1) {
+            run(layer, on: &x, batch: batch, tokens: tokens, causal: false, keyMask: nil)
+            if outputs.contains(i) { kept[i] = x }
+        }
+        return outputs.map { kept[$0]! }
+    }
+
+    /// One layer in place: pre-norm `x += attn(norm1(x)); x += mlp(norm2(x))`, or post-norm
+    /// (CLIPSeg's decoder) `x = norm1(x + attn(x)); x = norm2(x + mlp(x))`.
+    func run(_ layer: Layer, on x: inout [Float], batch: Int, tokens: Int, causal: Bool, keyMask: [Bool]?) {
+        let d = config.hiddenSize, rows = batch * tokens, eps = config.layerNormEps
+        var h = postNorm ? x : LayerOps.layerNormed(x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
+        let q = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.q.0.pointer, bias: layer.q.1?.pointer, outputs: d)
+        let k = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.k.0.pointer, bias: layer.k.1?.pointer, outputs: d)
+        let v = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.v.0.pointer, bias: layer.v.1?.pointer, outputs: d)
+        let a = LayerOps.attention(q: q, k: k, v: v, batch: batch, tokens: tokens, heads: config.heads,
+                                   headDim: config.headDim, causal: causal, keyMask: keyMask)
+        LayerOps.addLinear(a, rows: rows, inputs: d, weight: layer.out.0.pointer, bias: layer.out.1.pointer, outputs: d, into: &x)
+        if postNorm {
+            LayerOps.layerNorm(&x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
+            h = x
+        } else {
+            h = LayerOps.layerNormed(x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps)
+        }
+        var m = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.fc1.0.pointer, bias: layer.fc1.1.pointer,
+                                outputs: config.intermediateSize)
+        config.activation.apply(&m)
+        LayerOps.addLinear(m, rows: rows, inputs: config.intermediateSize, weight: layer.fc2.0.pointer,
+                           bias: layer.fc2.1.pointer, outputs: d, into: &x)
+        if postNorm { LayerOps.layerNorm(&x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps) }
     }
 }

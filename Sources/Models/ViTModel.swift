@@ -49,6 +49,7 @@ public final class ViTModel: Sendable {
 public enum LoadedModel: Sendable {
     case clip(CLIPModel)
     case vit(ViTModel)
+    case clipseg(CLIPSegModel)
 
     /// The weight files of a model directory, in a fixed order (for hashing what a stage used).
     public static func weightFiles(directory: String) throws -> [String] {
@@ -67,6 +68,8 @@ public enum LoadedModel: Sendable {
             return .clip(try CLIPModel(text: text, vision: vision, projection: projection, weights: weights))
         case let .vit(tower):
             return .vit(try ViTModel(config: tower, weights: weights))
+        case let .clipseg(config):
+            return .clipseg(try CLIPSegModel(config: config, weights: weights))
         }
     }
 }

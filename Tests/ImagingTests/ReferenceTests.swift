@@ -67,6 +67,18 @@ import Testing
                 #expect(worst <= 2.5e-7, "\(key) on \(c["input"]!) is not bit-identical")
             }
         }
+        // CLIPSeg (ViTImageProcessor, PIL backend): Pillow's bilinear 352x352 exactly, then the same
+        // rescale and normalisation.
+        let seg = PreprocessRecipe.clipseg
+        #expect(SHA256.hex(seg.resizedAndCropped(image).pixels) == c["clipseg_resized_sha256"] as? String,
+                "clipseg resize on \(c["input"]!) differs from Pillow's")
+        let values = seg.pixelValues(image)
+        #expect(values.count == 3 * 352 * 352)
+        let worst = zip(c["clipseg_index"] as! [Int], c["clipseg_values"] as! [Double]).map { abs(Double(values[$0]) - $1) }.max() ?? 0
+        #expect(worst <= 1e-6, "clipseg on \(c["input"]!): max error \(worst)")
+        if Self.sha(values) != c["clipseg_sha256"] as? String {
+            #expect(worst <= 2.5e-7, "clipseg on \(c["input"]!) is not bit-identical")
+        }
     }
 
     @Test func dreambenchPhotosMatchWhenPresent() throws {

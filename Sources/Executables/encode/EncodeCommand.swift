@@ -14,12 +14,13 @@ import Text
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode",
-        abstract: "Encode texts and images with a Hugging Face model directory (CLIP, or a ViT such as DINO).",
+        abstract: "Encode texts and images with a Hugging Face model directory (CLIP, a ViT such as DINO, or CLIPSeg).",
         discussion: """
             CLIP writes text_last_hidden_state [N,77,D], text_embeds [N,P], vision_last_hidden_state [N,T,W] and \
-            image_embeds [N,P]; a ViT writes last_hidden_state and cls. Raw images are preprocessed as the \
+            image_embeds [N,P]; a ViT writes last_hidden_state and cls; CLIPSeg writes logits [N,H,W], row i pairing \
+            image i with prompt i (the transformers call). Raw images are preprocessed as the \
             reference processors do (CLIP: shortest side bicubic + centre crop + CLIP mean/std; ViT: resize \
-            256/224 of the model size + centre crop + ImageNet mean/std).
+            256/224 of the model size + centre crop + ImageNet mean/std; CLIPSeg: bilinear to 352x352 + ImageNet mean/std).
             """ + "\n\n" + StageCommandSupport.toolExitStatusHelp)
 
     @Option(help: "A Hugging Face model directory (config.json + model.safetensors).") var model: String
@@ -52,63 +53,91 @@ struct EncodeCommand: ParsableCommand {
             print(String(format: "sgemm: %.1f GFLOP/s with %d thread(s); ", Self.sgemmRate(), threads) + "OpenBLAS kernels " + BLAS.core)
             return
         }
-        let loaded = try LoadedModel.load(directory: model)
-        var out: [Safetensors.Entry] = []
-        switch loaded {
-        case .clip(let clip):
-            if let (ids, mask) = try tokens() {
-                guard let tower = clip.text else { throw ValidationError("\(model) has no text tower") }
-                var hidden: [Float] = [], embeds: [Float] = []
-                try timed("text", rows: ids.count) {
-                    hidden = []; embeds = []
-                    for start in stride(from: 0, to: ids.count, by: batch) {
-                        let end = min(ids.count, start + batch)
-                        let r = try tower.encode(ids: Array(ids[start..<end]), attentionMask: Array(mask[start..<end]))
-                        hidden += r.lastHiddenState
-                        embeds += r.textEmbeds
-                    }
-                }
-                out.append(.init(name: "text_last_hidden_state", shape: [ids.count, ids[0].count, tower.config.hiddenSize], floats: hidden))
-                out.append(.init(name: "text_embeds", shape: [ids.count, tower.projection], floats: embeds))
-            }
-            if text == nil && inputIDs == nil && clip.vision == nil { throw ValidationError("\(model) has no vision tower") }
-            if let tower = clip.vision, let (pixels, count) = try pixelRows(size: tower.config.imageSize, dino: false) {
-                var hidden: [Float] = [], embeds: [Float] = []
-                let plane = 3 * tower.config.imageSize * tower.config.imageSize
-                try timed("vision", rows: count) {
-                    hidden = []; embeds = []
-                    for start in stride(from: 0, to: count, by: batch) {
-                        let end = min(count, start + batch)
-                        let r = try tower.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start)
-                        hidden += r.lastHiddenState
-                        embeds += r.imageEmbeds
-                    }
-                }
-                let t = tower.config.patchesPerSide * tower.config.patchesPerSide + 1
-                out.append(.init(name: "vision_last_hidden_state", shape: [count, t, tower.config.hiddenSize], floats: hidden))
-                out.append(.init(name: "image_embeds", shape: [count, tower.projection], floats: embeds))
-            }
-        case .vit(let vit):
-            guard let (pixels, count) = try pixelRows(size: vit.config.imageSize, dino: true) else {
-                throw ValidationError("a ViT takes --images or --pixel-values")
-            }
-            var hidden: [Float] = [], cls: [Float] = []
-            let plane = 3 * vit.config.imageSize * vit.config.imageSize
-            try timed("vit", rows: count) {
-                hidden = []; cls = []
-                for start in stride(from: 0, to: count, by: batch) {
-                    let end = min(count, start + batch)
-                    let r = try vit.encode(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), batch: end - start)
-                    hidden += r.lastHiddenState
-                    cls += r.cls
-                }
-            }
-            let t = vit.config.patchesPerSide * vit.config.patchesPerSide + 1
-            out.append(.init(name: "last_hidden_state", shape: [count, t, vit.config.hiddenSize], floats: hidden))
-            out.append(.init(name: "cls", shape: [count, vit.config.hiddenSize], floats: cls))
+        let out: [Safetensors.Entry]
+        switch try LoadedModel.load(directory: model) {
+        case .clip(let clip): out = try encode(clip)
+        case .vit(let vit): out = try encode(vit)
+        case .clipseg(let seg): out = try encode(seg)
         }
         try AtomicFile.write(Safetensors.serialize(out, metadata: ["model": model]), to: output)
         print("wrote \(output): " + out.map { "\($0.name) \($0.shape)" }.joined(separator: ", "))
+    }
+
+    /// CLIP: the text tower's outputs for the token rows, the vision tower's for the images.
+    func encode(_ clip: CLIPModel) throws -> [Safetensors.Entry] {
+        var out: [Safetensors.Entry] = []
+        if let (ids, mask) = try tokens() {
+            guard let tower = clip.text else { throw ValidationError("\(model) has no text tower") }
+            var hidden: [Float] = [], embeds: [Float] = []
+            try timed("text", rows: ids.count) {
+                hidden = []; embeds = []
+                for start in stride(from: 0, to: ids.count, by: batch) {
+                    let end = min(ids.count, start + batch)
+                    let r = try tower.encode(ids: Array(ids[start..<end]), attentionMask: Array(mask[start..<end]))
+                    hidden += r.lastHiddenState
+                    embeds += r.textEmbeds
+                }
+            }
+            out.append(.init(name: "text_last_hidden_state", shape: [ids.count, ids[0].count, tower.config.hiddenSize], floats: hidden))
+            out.append(.init(name: "text_embeds", shape: [ids.count, tower.projection], floats: embeds))
+        }
+        if text == nil && inputIDs == nil && clip.vision == nil { throw ValidationError("\(model) has no vision tower") }
+        if let tower = clip.vision, let (pixels, count, _) = try pixelRows(size: tower.config.imageSize, recipe: .clip) {
+            let (hidden, embeds) = try batches("vision", pixels, count: count) { try tower.encode(pixelValues: $0, batch: $1) }
+            let t = tower.config.patchesPerSide * tower.config.patchesPerSide + 1
+            out.append(.init(name: "vision_last_hidden_state", shape: [count, t, tower.config.hiddenSize], floats: hidden))
+            out.append(.init(name: "image_embeds", shape: [count, tower.projection], floats: embeds))
+        }
+        return out
+    }
+
+    /// A ViT: the last hidden state and its class token.
+    func encode(_ vit: ViTModel) throws -> [Safetensors.Entry] {
+        guard let (pixels, count, _) = try pixelRows(size: vit.config.imageSize, recipe: .dino) else {
+            throw ValidationError("a ViT takes --images or --pixel-values")
+        }
+        let (hidden, cls) = try batches("vit", pixels, count: count) { try vit.encode(pixelValues: $0, batch: $1) }
+        let t = vit.config.patchesPerSide * vit.config.patchesPerSide + 1
+        return [.init(name: "last_hidden_state", shape: [count, t, vit.config.hiddenSize], floats: hidden),
+                .init(name: "cls", shape: [count, vit.config.hiddenSize], floats: cls)]
+    }
+
+    /// CLIPSeg: `logits` [N, H, W], row i pairing image i with prompt i (the transformers call);
+    /// images of any square size divisible by the patch size (352 from --images).
+    func encode(_ seg: CLIPSegModel) throws -> [Safetensors.Entry] {
+        guard let (ids, mask) = try tokens(), let (pixels, count, size) = try pixelRows(size: nil, recipe: .clipseg) else {
+            throw ValidationError("CLIPSeg takes prompts (--text or --input-ids) and images (--images or --pixel-values)")
+        }
+        guard ids.count == count else { throw ValidationError("\(ids.count) prompts for \(count) images: give one image per prompt") }
+        var logits: [Float] = []
+        let plane = 3 * size * size
+        try timed("clipseg", rows: count) {
+            logits = []
+            for start in stride(from: 0, to: count, by: batch) {
+                let end = min(count, start + batch)
+                logits += try seg.logits(pixelValues: Array(pixels[(start * plane)..<(end * plane)]), size: size,
+                                         ids: Array(ids[start..<end]), attentionMask: Array(mask[start..<end]))
+            }
+        }
+        let side = seg.logitSide(imageSize: size)
+        return [.init(name: "logits", shape: [count, side, side], floats: logits)]
+    }
+
+    /// `encode` over the images in batches of --batch (timed with --time), its two outputs concatenated.
+    func batches(_ what: String, _ pixels: [Float], count: Int,
+                 _ encode: ([Float], Int) throws -> ([Float], [Float])) throws -> ([Float], [Float]) {
+        var first: [Float] = [], second: [Float] = []
+        let plane = pixels.count / max(1, count)
+        try timed(what, rows: count) {
+            first = []; second = []
+            for start in stride(from: 0, to: count, by: batch) {
+                let end = min(count, start + batch)
+                let r = try encode(Array(pixels[(start * plane)..<(end * plane)]), end - start)
+                first += r.0
+                second += r.1
+            }
+        }
+        return (first, second)
     }
 
     /// Runs `body` once, or with --time twice (warm-up, then timed) printing rows/s.
@@ -170,26 +199,29 @@ struct EncodeCommand: ParsableCommand {
         }
     }
 
-    /// Pixel rows from --pixel-values or --images (preprocessed for a model of `size` pixels).
-    func pixelRows(size: Int, dino: Bool) throws -> ([Float], Int)? {
+    /// Pixel rows from --pixel-values or --images (preprocessed by `recipe` for a model of `size`
+    /// pixels; any square size when `size` is nil), with their count and side.
+    func pixelRows(size: Int?, recipe: PreprocessRecipe) throws -> ([Float], Int, Int)? {
         if let pixelValues {
             let file = try Safetensors.read(try FileIO.readInput(pixelValues, option: "--pixel-values")).tensors
-            guard let entry = file["pixel_values"], entry.dtype == .f32, entry.shape.count == 4,
-                  entry.shape[1] == 3, entry.shape[2] == size, entry.shape[3] == size else {
-                throw ValidationError("\(pixelValues) needs F32 pixel_values [N, 3, \(size), \(size)]")
+            guard let entry = file["pixel_values"], entry.dtype == .f32, entry.shape.count == 4, entry.shape[1] == 3,
+                  entry.shape[2] == entry.shape[3], size.map({ $0 == entry.shape[2] }) ?? true else {
+                throw ValidationError("\(pixelValues) needs F32 pixel_values [N, 3, \(size.map(String.init) ?? "S"), \(size.map(String.init) ?? "S")]")
             }
             let values = entry.bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            return (values, entry.shape[0])
+            return (values, entry.shape[0], entry.shape[2])
         }
         guard !images.isEmpty else { return nil }
-        var recipe = dino ? PreprocessRecipe.dino : PreprocessRecipe.clip
-        recipe.resizeShortestSide = dino ? size * 256 / 224 : size
-        recipe.cropSize = size
+        var recipe = recipe
+        if let size, !recipe.resizesToSquare {
+            recipe.resizeShortestSide = recipe.name == "dino" ? size * 256 / 224 : size
+            recipe.cropSize = size
+        }
         var values: [Float] = []
         for path in images {
             let image = try ImageCodec.decodeRGB(try FileIO.readInput(path, option: "--images"))
             values += recipe.normalise(recipe.resizedAndCropped(image))
         }
-        return (values, images.count)
+        return (values, images.count, recipe.cropSize)
     }
 }

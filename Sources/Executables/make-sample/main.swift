@@ -24,6 +24,10 @@ struct MakeSample: ParsableCommand {
     var dreambench: String?
     @Option(help: "Width of the random CLIP (a multiple of 64; ViT-bigG/14's text width is 1280).") var clipWidth = 64
     @Option(help: "Layers per tower of the random CLIP.") var clipLayers = 2
+    @Option(help: "Instead of a sample, write a random-weight CLIPSeg of CIDAS/clipseg-rd64-refined's layout to this folder.")
+    var randomClipseg: String?
+    @Option(help: "Vision width of the random CLIPSeg (a multiple of 64; the released model's is 768).") var clipsegWidth = 128
+    @Option(help: "Layers per tower of the random CLIPSeg (the released model has 12).") var clipsegLayers = 4
 
     func run() throws {
         if let randomDino {
@@ -34,6 +38,14 @@ struct MakeSample: ParsableCommand {
         if let dreambench {
             try DreamBenchSample.write(to: dreambench, seed: seed)
             print("DreamBench-layout sample written to \(dreambench)/dreambench and \(dreambench)/generated")
+            return
+        }
+        if let randomClipseg {
+            guard clipsegWidth >= 128, clipsegWidth % 64 == 0, clipsegLayers >= 4 else {
+                throw ValidationError("--clipseg-width must be a multiple of 64 (at least 128) and --clipseg-layers at least 4")
+            }
+            try RandomCLIPSeg.write(to: randomClipseg, seed: seed, width: clipsegWidth, layers: clipsegLayers)
+            print("random-weight CLIPSeg written to \(randomClipseg) (for demos and tests only: its masks mean nothing)")
             return
         }
         if let randomClip {

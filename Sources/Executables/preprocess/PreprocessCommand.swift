@@ -11,13 +11,14 @@ import Tensor
 struct PreprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preprocess",
-        abstract: "Turn images into model inputs (pixel_values [N,3,224,224] float32 in one safetensors file).",
+        abstract: "Turn images into model inputs (pixel_values [N,3,S,S] float32 in one safetensors file).",
         discussion: """
             clip: Hugging Face CLIPImageProcessor (shortest side 224 bicubic, centre crop 224, CLIP mean/std).
             dino: torchvision Resize(256, bicubic) + CenterCrop(224) + ImageNet mean/std (DreamBench DINO).
+            clipseg: Hugging Face ViTImageProcessor of CLIPSeg (bilinear to 352x352, no crop, ImageNet mean/std).
             """ + "\n\n" + StageCommandSupport.toolExitStatusHelp)
 
-    @Option(help: "clip or dino.") var recipe: String = "clip"
+    @Option(help: "clip, dino or clipseg.") var recipe: String = "clip"
     @Option(help: "The safetensors file to write.") var output: String
     @Option(help: "Also write each resized-and-cropped uint8 image as PNG into this folder.") var saveResized: String?
     @Flag(help: "Rotate JPEGs upright by their EXIF orientation first (the reference processors do not).")
@@ -25,7 +26,7 @@ struct PreprocessCommand: ParsableCommand {
     @Argument(help: "Image files (JPEG or PNG), in the order of the output rows.") var images: [String]
 
     func validate() throws {
-        guard PreprocessRecipe.named(recipe) != nil else { throw ValidationError("--recipe must be clip or dino") }
+        guard PreprocessRecipe.named(recipe) != nil else { throw ValidationError("--recipe must be clip, dino or clipseg") }
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
     }
 

@@ -62,7 +62,7 @@ def main():
     args = parser.parse_args()
     import warnings
     warnings.filterwarnings("ignore")
-    from transformers import CLIPImageProcessorPil
+    from transformers import CLIPImageProcessorPil, ViTImageProcessorPil
     import cv2
     from pycocotools import mask as cocomask
 
@@ -93,19 +93,27 @@ def main():
 
     # --- Recipes: CLIP (HF PIL backend) and DINO (torchvision steps) on PNG and JPEG inputs.
     clip = CLIPImageProcessorPil()
+    # CLIPSeg's image processor as CIDAS/clipseg-rd64-refined's preprocessor_config.json sets it.
+    clipseg = ViTImageProcessorPil(size={"height": 352, "width": 352}, resample=Image.BILINEAR,
+                                   image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
     jpeg_input = synthetic(320, 240, True)
     Image.fromarray(jpeg_input).save(os.path.join(HERE, "input_photo.jpg"), quality=90)
     for file in ["input_a.png", "input_b.png", "input_c.png", "input_photo.jpg"]:
         img = Image.open(os.path.join(HERE, file)).convert("RGB")
         values = clip(images=img, return_tensors="np")["pixel_values"][0]
         d = dino_values(dino_crop(img))
+        seg = clipseg(images=img, return_tensors="np")["pixel_values"][0]
         idx = rng.randint(0, values.size, size=300)
+        seg_idx = np.random.RandomState(7).randint(0, seg.size, size=300)
         manifest["recipes"].append({
             "input": file,
             "decoded_sha256": sha(np.asarray(img)),
             "clip_sha256": sha(values.astype(np.float32)), "clip_index": idx.tolist(),
             "clip_values": [float(v) for v in values.reshape(-1)[idx]],
             "dino_sha256": sha(d.astype(np.float32)), "dino_values": [float(v) for v in d.reshape(-1)[idx]],
+            "clipseg_sha256": sha(seg.astype(np.float32)), "clipseg_index": seg_idx.tolist(),
+            "clipseg_values": [float(v) for v in seg.reshape(-1)[seg_idx]],
+            "clipseg_resized_sha256": sha(np.asarray(img.resize((352, 352), Image.BILINEAR))),
         })
 
     # --- COCO: polygons (single and multi), RLE counts and strings, decoded by pycocotools.

@@ -3,16 +3,17 @@
 (config.json + model.safetensors) with inputs and the reference outputs of transformers.
 
     pip install torch==2.13.0+cpu transformers safetensors numpy
-    python3 Tests/ModelsTests/Fixtures/make_model_fixtures.py
+    python3 Tests/ModelsTests/Fixtures/make_model_fixtures.py [NAME ...]   (only those fixtures; default all)
 
 Each family keeps its real head size (64; ViT-bigG/14 vision 104), activation, patch size and
 layout, with 2 layers and small widths. Weights are rounded to the dtype they are stored in
 (f32, f16 or bf16) before the reference runs, so the Swift side computes from identical
 weights. torch.manual_seed(1234) per family; eager attention."""
-import json, os, shutil
+import json, os, shutil, sys
 import torch
 from safetensors.torch import save_file
-from transformers import CLIPConfig, CLIPModel, CLIPVisionConfig, CLIPVisionModelWithProjection, ViTConfig, ViTModel
+from transformers import (CLIPConfig, CLIPModel, CLIPSegConfig, CLIPSegForImageSegmentation, CLIPVisionConfig,
+                          CLIPVisionModelWithProjection, ViTConfig, ViTModel)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(1)
@@ -26,6 +27,8 @@ def rounded(model, dtype):
 
 
 def save(model, name, dtype, tensors):
+    if len(sys.argv) > 1 and name not in sys.argv[1:]:
+        return
     out = os.path.join(HERE, name)
     shutil.rmtree(out, ignore_errors=True)
     model.to(dtype).save_pretrained(out, safe_serialization=True)
@@ -66,6 +69,40 @@ def clip_family(name, text, vision, projection, dtype, eos_legacy):
         "input_ids": ids, "attention_mask": mask, "pixel_values": pixels,
         "text_last_hidden_state": t.last_hidden_state, "text_embeds": text_embeds,
         "vision_last_hidden_state": v.last_hidden_state, "image_embeds": image_embeds,
+    })
+
+
+def clipseg_family(name, vision, decoder, run_size, eos_legacy, dtype):
+    """CLIPSegForImageSegmentation with 2-layer towers of head size 64; three rows where rows 0 and
+    1 share an image and rows 1 and 2 a prompt (the Swift side encodes each once). The images are
+    `run_size` pixels a side, so the position embeddings are interpolated unless it is the
+    model's own size."""
+    torch.manual_seed(1234)
+    vocab = 64
+    text = dict(vocab_size=vocab, hidden_size=128, intermediate_size=128, num_attention_heads=2, num_hidden_layers=2,
+                hidden_act="quick_gelu", eos_token_id=2 if eos_legacy else vocab - 1, bos_token_id=vocab - 2, pad_token_id=0,
+                max_position_embeddings=77)
+    config = CLIPSegConfig(text_config=text, vision_config=dict(vision, hidden_act="quick_gelu", hidden_size=128,
+                                                                intermediate_size=128, num_attention_heads=2),
+                           projection_dim=48, **decoder)
+    config._attn_implementation = "eager"
+    model = CLIPSegForImageSegmentation(config).eval()
+    with torch.no_grad():
+        # PyTorch initialises the decoder's FiLM and heads small; make every part matter.
+        for n, p in model.named_parameters():
+            if n.startswith("decoder."):
+                p.normal_(0, 0.2)
+    model = rounded(model, dtype)
+    ids, mask = ids_and_mask(vocab)
+    ids[2], mask[2] = ids[1], mask[1]
+    pixels = torch.randn(3, 3, run_size, run_size, generator=torch.Generator().manual_seed(5))
+    pixels[1] = pixels[0]
+    with torch.no_grad():
+        out = model(input_ids=ids, pixel_values=pixels, attention_mask=mask)
+    logits = out.logits if out.logits.dim() == 3 else out.logits.unsqueeze(0)
+    save(model, name, dtype, {
+        "input_ids": ids, "attention_mask": mask, "pixel_values": pixels,
+        "logits": logits, "conditional_embeddings": out.conditional_embeddings,
     })
 
 
@@ -110,6 +147,24 @@ def main():
     save(model, "dino-vits16", torch.float16, {
         "pixel_values": pixels, "last_hidden_state": out.last_hidden_state, "cls": out.last_hidden_state[:, 0],
     })
+    # CLIPSeg rd64-refined layout: patch 16, the complex transposed convolution (kernel 4),
+    # FiLM before the second decoder layer; 4 vision layers of which the decoder reads 1-3 (the
+    # last is never run), images of 64 px on a 32-px model (positions 2x2 -> 4x4).
+    clipseg_family("clipseg-rd64-refined", dict(num_hidden_layers=4, image_size=32, patch_size=16),
+                   dict(extract_layers=[1, 2, 3], reduce_dim=32, decoder_num_attention_heads=4, decoder_intermediate_size=48,
+                        conditional_layer=1, use_complex_transposed_convolution=True), run_size=64, eos_legacy=True,
+                   dtype=torch.float32)
+    # CLIPSeg rd64 layout: one transposed convolution of kernel patch 16, images of 48 px on a
+    # 32-px model (positions 2x2 -> 3x3, a non-integer scale), first-end-token pooling.
+    clipseg_family("clipseg-rd16", dict(num_hidden_layers=3, image_size=32, patch_size=16),
+                   dict(extract_layers=[0, 2], reduce_dim=16, decoder_num_attention_heads=2, decoder_intermediate_size=32,
+                        conditional_layer=0, use_complex_transposed_convolution=False), run_size=48, eos_legacy=False,
+                   dtype=torch.float16)
+    # Patch 32 at the model's own size (no interpolation), one extract layer.
+    clipseg_family("clipseg-p32", dict(num_hidden_layers=2, image_size=64, patch_size=32),
+                   dict(extract_layers=[1], reduce_dim=16, decoder_num_attention_heads=2, decoder_intermediate_size=32,
+                        conditional_layer=0, use_complex_transposed_convolution=False), run_size=64, eos_legacy=True,
+                   dtype=torch.float16)
 
 
 if __name__ == "__main__":
