@@ -24,27 +24,28 @@ extension Catalog {
         // (stage, status, reason, limit) and yields ids in build order.
         func collect(_ groupSQL: String, _ exampleSQL: String) throws {
             for row in try database.query(groupSQL) {
-                let stage = row[0].string ?? "?", status = row[1].string ?? "?", reason = row[2].string
-                let found = try database.query(exampleSQL, [stage, status, reason ?? "", examples]).map { $0[0].string ?? "?" }
-                groups.append(ProblemGroup(stage: stage, status: status, reason: reason ?? "unknown", count: row[3].int ?? 0, examples: found))
+                let stage = row["stage"].string ?? "?", status = row["status"].string ?? "?", reason = row["reason"].string
+                let found = try database.query(exampleSQL, [stage, status, reason ?? "", examples]).map { $0["example"].string ?? "?" }
+                groups.append(ProblemGroup(stage: stage, status: status, reason: reason ?? "unknown", count: row["count"].int ?? 0,
+                                           examples: found))
             }
         }
         try collect("""
-            SELECT 'ingest', status, reason, COUNT(*) FROM entries WHERE status <> 'ok' GROUP BY 2, 3
+            SELECT 'ingest' AS stage, status, reason, COUNT(*) AS count FROM entries WHERE status <> 'ok' GROUP BY 2, 3
             """, """
-            SELECT COALESCE(sample_id, source || '/' || source_key) FROM entries
+            SELECT COALESCE(sample_id, source || '/' || source_key) AS example FROM entries
             WHERE ? = 'ingest' AND status = ? AND COALESCE(reason, '') = ? ORDER BY position LIMIT ?
             """)
         try collect("""
-            SELECT stage, status, reason, COUNT(*) FROM sample_status WHERE status <> 'ok' GROUP BY 1, 2, 3
+            SELECT stage, status, reason, COUNT(*) AS count FROM sample_status WHERE status <> 'ok' GROUP BY 1, 2, 3
             """, """
-            SELECT s.sample_id FROM sample_status s LEFT JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
+            SELECT s.sample_id AS example FROM sample_status s LEFT JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
             WHERE s.stage = ? AND s.status = ? AND COALESCE(s.reason, '') = ? ORDER BY e.position, s.sample_id LIMIT ?
             """)
         try collect("""
-            SELECT 'crop subjects', status, reason, COUNT(*) FROM subjects WHERE status <> 'ok' GROUP BY 2, 3
+            SELECT 'crop subjects' AS stage, status, reason, COUNT(*) AS count FROM subjects WHERE status <> 'ok' GROUP BY 2, 3
             """, """
-            SELECT s.sample_id || '#' || s.k FROM subjects s LEFT JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
+            SELECT s.sample_id || '#' || s.k AS example FROM subjects s LEFT JOIN entries e ON e.sample_id = s.sample_id AND e.status = 'ok'
             WHERE ? = 'crop subjects' AND s.status = ? AND COALESCE(s.reason, '') = ? ORDER BY e.position, s.k LIMIT ?
             """)
         let order = Dictionary(uniqueKeysWithValues: Self.problemStageOrder.enumerated().map { ($1, $0) })
@@ -61,7 +62,7 @@ extension Catalog {
     /// Entries recorded per source name, whatever their status.
     public func entryCounts() throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        try database.forEach("SELECT source, COUNT(*) FROM entries GROUP BY source") { counts[$0[0].string ?? ""] = $0[1].int ?? 0 }
+        try database.forEach("SELECT source, COUNT(*) AS count FROM entries GROUP BY source") { counts[$0["source"].string ?? ""] = $0["count"].int ?? 0 }
         return counts
     }
 }

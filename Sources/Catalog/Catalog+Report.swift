@@ -46,11 +46,12 @@ extension Catalog {
             if status != "ok" { funnel.reasons.append(ReasonCount(status: status, reason: reason ?? "unknown", count: count)) }
             funnels[stage] = funnel
         }
-        try database.forEach("SELECT status, reason, COUNT(*) FROM entries GROUP BY 1, 2") { add("ingest", $0[0].string ?? "?", $0[1].string, $0[2].int ?? 0) }
-        try database.forEach("SELECT stage, status, reason, COUNT(*) FROM sample_status GROUP BY 1, 2, 3") {
-            add($0[0].string ?? "?", $0[1].string ?? "?", $0[2].string, $0[3].int ?? 0)
+        for (stage, table) in [("ingest", "entries"), (nil, "sample_status"), ("crop subjects", "subjects")] {
+            try database.forEach("SELECT \(stage == nil ? "stage" : "NULL AS stage"), status, reason, COUNT(*) AS count FROM \(table) "
+                                 + "GROUP BY stage, status, reason") { r in
+                add(stage ?? r["stage"].string ?? "?", r["status"].string ?? "?", r["reason"].string, r["count"].int ?? 0)
+            }
         }
-        try database.forEach("SELECT status, reason, COUNT(*) FROM subjects GROUP BY 1, 2") { add("crop subjects", $0[0].string ?? "?", $0[1].string, $0[2].int ?? 0) }
         let order = Dictionary(uniqueKeysWithValues: Self.problemStageOrder.enumerated().map { ($1, $0) })
         return funnels.values.map { funnel in
             var f = funnel
@@ -63,20 +64,22 @@ extension Catalog {
     public func stageTimings() throws -> [StageTiming] {
         var timings: [String: StageTiming] = [:]
         try database.forEach("""
-            SELECT stage, COUNT(*), SUM(status = 'done'), MAX(workers), MIN(started), MAX(finished) FROM runs GROUP BY stage
+            SELECT stage, COUNT(*) AS runs, SUM(status = 'done') AS done, MAX(workers) AS workers, MIN(started) AS started,
+                   MAX(finished) AS finished FROM runs GROUP BY stage
             """) { r in
-            let stage = r[0].string ?? "?"
-            timings[stage] = StageTiming(stage: stage, runs: r[1].int ?? 0, finishedRuns: r[2].int ?? 0, workers: r[3].int ?? 0,
-                                         firstStarted: r[4].double, lastFinished: r[5].double)
+            let stage = r["stage"].string ?? "?"
+            timings[stage] = StageTiming(stage: stage, runs: r["runs"].int ?? 0, finishedRuns: r["done"].int ?? 0, workers: r["workers"].int ?? 0,
+                                         firstStarted: r["started"].double, lastFinished: r["finished"].double)
         }
         try database.forEach("""
-            SELECT stage, COUNT(*), SUM(items_in), SUM(COALESCE(finished - started, 0)) FROM units WHERE status = 'done' GROUP BY stage
+            SELECT stage, COUNT(*) AS units, SUM(items_in) AS items, SUM(COALESCE(finished - started, 0)) AS seconds
+            FROM units WHERE status = 'done' GROUP BY stage
             """) { r in
-            let stage = r[0].string ?? "?"
+            let stage = r["stage"].string ?? "?"
             var timing = timings[stage] ?? StageTiming(stage: stage)
-            timing.units = r[1].int ?? 0
-            timing.items = r[2].int ?? 0
-            timing.unitSeconds = r[3].double ?? 0
+            timing.units = r["units"].int ?? 0
+            timing.items = r["items"].int ?? 0
+            timing.unitSeconds = r["seconds"].double ?? 0
             timings[stage] = timing
         }
         let order = Dictionary(uniqueKeysWithValues: Self.problemStageOrder.enumerated().map { ($1, $0) })
@@ -139,11 +142,11 @@ extension Catalog {
         let queries: [(sql: String, limit: Int)] = [
             ("SELECT position FROM (SELECT position, ROW_NUMBER() OVER (PARTITION BY status, reason ORDER BY position) AS n FROM entries WHERE status <> 'ok') WHERE n <= ?", perReason),
             ("""
-            SELECT p FROM (SELECT e.position AS p, ROW_NUMBER() OVER (PARTITION BY x.stage, x.status, x.reason ORDER BY e.position) AS n
+            SELECT p AS position FROM (SELECT e.position AS p, ROW_NUMBER() OVER (PARTITION BY x.stage, x.status, x.reason ORDER BY e.position) AS n
                 FROM sample_status x JOIN entries e ON e.sample_id = x.sample_id AND e.status = 'ok' WHERE x.status <> 'ok') WHERE n <= ?
             """, perReason),
             ("""
-            SELECT p FROM (SELECT e.position AS p, ROW_NUMBER() OVER (PARTITION BY x.status, x.reason ORDER BY e.position, x.k) AS n
+            SELECT p AS position FROM (SELECT e.position AS p, ROW_NUMBER() OVER (PARTITION BY x.status, x.reason ORDER BY e.position, x.k) AS n
                 FROM subjects x JOIN entries e ON e.sample_id = x.sample_id AND e.status = 'ok' WHERE x.status <> 'ok') WHERE n <= ?
             """, perReason),
             ("""
@@ -153,7 +156,7 @@ extension Catalog {
             """, complete),
         ]
         for (sql, limit) in queries {
-            try database.forEach(sql, [limit]) { if let p = $0[0].int { positions.insert(p) } }
+            try database.forEach(sql, [limit]) { if let p = $0["position"].int { positions.insert(p) } }
         }
         return positions.sorted()
     }
@@ -166,24 +169,25 @@ extension Catalog {
             guard var record = try database.query("""
                 SELECT sample_id, source, source_key, status, reason, message, caption, image_ref FROM entries WHERE position = ?
                 """, [position]).first.map({ r in
-                    SampleRecord(position: position, sampleID: r[0].string, source: r[1].string ?? "", sourceKey: r[2].string ?? "",
-                                 status: r[3].string ?? "?", reason: r[4].string, message: r[5].string, caption: r[6].string, imageRef: r[7].string)
+                    SampleRecord(position: position, sampleID: r["sample_id"].string, source: r["source"].string ?? "",
+                                 sourceKey: r["source_key"].string ?? "", status: r["status"].string ?? "?", reason: r["reason"].string,
+                                 message: r["message"].string, caption: r["caption"].string, imageRef: r["image_ref"].string)
                 }) else { continue }
             try database.forEach("SELECT k, kind, ref, value, label, score, box_json, data_json FROM masks WHERE position = ? ORDER BY k", [position]) { r in
-                record.masks.append(MaskRecord(k: r[0].int ?? 0, kind: r[1].string ?? "", ref: r[2].string, value: r[3].int,
-                                               label: r[4].string, score: r[5].double, boxJSON: r[6].string, dataJSON: r[7].string))
+                record.masks.append(try MaskRecord(row: r, in: self))
             }
             if let id = record.sampleID, record.status == "ok" {
                 try database.forEach("SELECT stage, status, reason, message FROM sample_status WHERE sample_id = ?", [id]) { r in
-                    record.stages.append(StageVerdict(stage: r[0].string ?? "?", status: r[1].string ?? "?", reason: r[2].string, message: r[3].string))
+                    record.stages.append(StageVerdict(stage: r["stage"].string ?? "?", status: r["status"].string ?? "?",
+                                                      reason: r["reason"].string, message: r["message"].string))
                 }
                 record.stages.sort { (order[$0.stage] ?? order.count, $0.stage) < (order[$1.stage] ?? order.count, $1.stage) }
                 try database.forEach("SELECT char_start, char_end, lemma FROM nouns WHERE sample_id = ? ORDER BY idx", [id]) { r in
-                    record.nouns.append(NounSpan(start: r[0].int ?? 0, end: r[1].int ?? 0, lemma: r[2].string ?? ""))
+                    record.nouns.append(NounSpan(start: r["char_start"].int ?? 0, end: r["char_end"].int ?? 0, lemma: r["lemma"].string ?? ""))
                 }
                 try database.forEach("SELECT k, label, status, reason, crop_object FROM subjects WHERE sample_id = ? ORDER BY k", [id]) { r in
-                    record.subjects.append(SubjectRecord(k: r[0].int ?? 0, label: r[1].string ?? "", status: r[2].string ?? "?",
-                                                         reason: r[3].string, cropObject: r[4].string))
+                    record.subjects.append(SubjectRecord(k: r["k"].int ?? 0, label: r["label"].string ?? "", status: r["status"].string ?? "?",
+                                                         reason: r["reason"].string, cropObject: r["crop_object"].string))
                 }
             }
             records.append(record)

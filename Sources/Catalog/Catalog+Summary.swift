@@ -85,13 +85,14 @@ extension Catalog {
     /// Every file a unit or shard row records: (path relative to the build, bytes, SHA-256).
     public func recordedFiles() throws -> [(path: String, bytes: Int, sha256: String)] {
         try (database.query("SELECT path, bytes, sha256 FROM unit_files") + database.query("SELECT path, bytes, sha256 FROM shards"))
-            .map { ($0[0].string ?? "", $0[1].int ?? -1, $0[2].string ?? "") }
+            .map { ($0["path"].string ?? "", $0["bytes"].int ?? -1, $0["sha256"].string ?? "") }
     }
 
     /// The rows of one split: (shard path, row, sample id).
     public func shardRows(split: String) throws -> [(path: String, row: Int, sampleID: String)] {
-        try database.query("SELECT s.path, r.row, r.sample_id FROM shard_rows r JOIN shards s ON s.id = r.shard WHERE r.split = ?", [split])
-            .map { ($0[0].string ?? "", $0[1].int ?? 0, $0[2].string ?? "") }
+        try database.query("SELECT s.path AS path, r.row AS row, r.sample_id AS sample_id FROM shard_rows r JOIN shards s ON s.id = r.shard "
+                           + "WHERE r.split = ?", [split])
+            .map { ($0["path"].string ?? "", $0["row"].int ?? 0, $0["sample_id"].string ?? "") }
     }
 
     /// Units recorded, whatever their stage and config.

@@ -95,10 +95,10 @@ public final class Catalog {
     /// wrote (by path order), as (config hash, path relative to the build).
     public func doneUnitFiles(stage: String) throws -> [(configHash: String, path: String)] {
         try database.query("""
-            SELECT f.config_hash, MIN(f.path) FROM unit_files f JOIN units u
+            SELECT f.config_hash AS config_hash, MIN(f.path) AS path FROM unit_files f JOIN units u
               ON u.stage = f.stage AND u.unit = f.unit AND u.config_hash = f.config_hash AND u.status = 'done'
             WHERE f.stage = ? AND f.path LIKE '%.safetensors' GROUP BY f.config_hash ORDER BY f.config_hash
-            """, [stage]).map { ($0[0].string ?? "", $0[1].string ?? "") }
+            """, [stage]).map { ($0["config_hash"].string ?? "", $0["path"].string ?? "") }
     }
 
     /// Units of `stage` recorded under any config hash.
@@ -123,9 +123,9 @@ public final class Catalog {
     /// (none in a catalog this code wrote: `catalog verify` reports them).
     public func unitsUnderSeveralConfigs() throws -> [String] {
         try database.query("""
-            SELECT stage, unit, GROUP_CONCAT(config_hash, ', ') FROM (SELECT * FROM units ORDER BY config_hash)
+            SELECT stage, unit, GROUP_CONCAT(config_hash, ', ') AS hashes FROM (SELECT * FROM units ORDER BY config_hash)
             GROUP BY stage, unit HAVING COUNT(*) > 1 ORDER BY stage, unit
-            """).map { "\($0[0].string ?? "?") unit \($0[1].int ?? -1): \($0[2].string ?? "")" }
+            """).map { "\($0["stage"].string ?? "?") unit \($0["unit"].int ?? -1): \($0["hashes"].string ?? "")" }
     }
 
     /// Records a unit as done with the files it wrote. Call inside ``write(_:)`` together with
@@ -227,16 +227,17 @@ extension Catalog {
     public func stageState(stage: String) throws -> StageState {
         var state = StageState()
         if let row = try database.query("""
-            SELECT COUNT(*), SUM(items_in), SUM(items_ok), SUM(items_skipped), SUM(items_failed) FROM units
-            WHERE stage = ? AND status = 'done'
+            SELECT COUNT(*) AS units, SUM(items_in) AS items_in, SUM(items_ok) AS items_ok, SUM(items_skipped) AS items_skipped,
+                   SUM(items_failed) AS items_failed FROM units WHERE stage = ? AND status = 'done'
             """, [stage]).first {
-            (state.unitsDone, state.itemsIn, state.itemsOK) = (row[0].int ?? 0, row[1].int ?? 0, row[2].int ?? 0)
-            (state.itemsSkipped, state.itemsFailed) = (row[3].int ?? 0, row[4].int ?? 0)
+            (state.unitsDone, state.itemsIn, state.itemsOK) = (row["units"].int ?? 0, row["items_in"].int ?? 0, row["items_ok"].int ?? 0)
+            (state.itemsSkipped, state.itemsFailed) = (row["items_skipped"].int ?? 0, row["items_failed"].int ?? 0)
         }
         let reasons = stage == "ingest"
-            ? try database.query("SELECT status, reason, COUNT(*) FROM entries WHERE status <> 'ok' GROUP BY 1, 2")
-            : try database.query("SELECT status, reason, COUNT(*) FROM sample_status WHERE stage = ? AND status <> 'ok' GROUP BY 1, 2", [stage])
-        for row in reasons { state.reasons["\(row[0].string ?? "?"):\(row[1].string ?? "unknown")"] = row[2].int ?? 0 }
+            ? try database.query("SELECT status, reason, COUNT(*) AS count FROM entries WHERE status <> 'ok' GROUP BY 1, 2")
+            : try database.query("SELECT status, reason, COUNT(*) AS count FROM sample_status WHERE stage = ? AND status <> 'ok' GROUP BY 1, 2",
+                                 [stage])
+        for row in reasons { state.reasons["\(row["status"].string ?? "?"):\(row["reason"].string ?? "unknown")"] = row["count"].int ?? 0 }
         return state
     }
 }

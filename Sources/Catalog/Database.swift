@@ -70,10 +70,12 @@ public struct Row: Sendable {
     public var names: [String]
     /// The value at `index`.
     public subscript(_ index: Int) -> SQLValue { values[index] }
-    /// The value of the column named `name` (`.null` when the query has no such column, which
-    /// a record's decoder then reports as a missing value).
+    /// The value of the column named `name`. A query without that column is a bug in the code
+    /// that wrote it (a misspelt name or a missing `AS`), never a state of the data: it stops
+    /// the process rather than read as NULL.
     public subscript(_ name: String) -> SQLValue {
-        names.firstIndex(of: name).map { values[$0] } ?? .null
+        guard let index = names.firstIndex(of: name) else { preconditionFailure("no column '\(name)' in \(names)") }
+        return values[index]
     }
 }
 

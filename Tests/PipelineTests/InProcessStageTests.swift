@@ -86,6 +86,18 @@ import Testing
         let escape = stage.crop(CropItem(sampleID: "e", source: "src", imageRef: ref("../outside.png"),
                                          masks: [MaskRecord(k: 0, kind: "binary_png", ref: ref("mask.png"), label: "box")]))
         #expect(escape.record.outcome.status == "failed")
+        // A finished batch that cannot be read back (another version's format) is computed again.
+        let items = [CropItem(sampleID: "k", source: "src", imageRef: ref("image.png"),
+                              masks: [MaskRecord(k: 0, kind: "binary_png", ref: ref("mask.png"), label: "box")])]
+        let first = try stage.process(unit: 0, firstPosition: 0, items: items)
+        let folder = dir.appending("build/" + UnitScratch.relativePath(stage: "crop", unit: 0))
+        let saved = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".bin") }
+        #expect(saved.count == 1)
+        for name in saved { try Data("not this version's batch".utf8).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        let again = try stage.process(unit: 0, firstPosition: 0, items: items)
+        #expect(again.files.map(\.0) == first.files.map(\.0) && again.files.map(\.1) == first.files.map(\.1))
+        let rewritten = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + saved[0]))
+        #expect(String(decoding: rewritten, as: UTF8.self) != "not this version's batch")
     }
 
     @Test func shardInterleavesSubjectEmbeddingsAtTheirTokens() throws {

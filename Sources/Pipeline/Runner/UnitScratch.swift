@@ -74,6 +74,13 @@ public final class UnitScratch {
         return bytes
     }
 
+    /// Removes a saved batch that cannot be read back (written by another version of the stage),
+    /// so that the next ``batch(_:inputs:size:compute:)`` computes and saves it again.
+    public func discard(_ name: String, inputs: String) {
+        try? FileManager.default.removeItem(atPath: directory + "/" + prefix + name + "-" + inputs + ".bin")
+        reused -= 1
+    }
+
     /// A batch of float32 values (stored little-endian).
     public func floats(_ name: String, inputs: String, count: Int, compute: () throws -> [Float]) throws -> [Float] {
         var values: [Float] = []

@@ -120,21 +120,27 @@ public struct CropStage: UnitProcessor {
         var done: [Result] = []
         for start in stride(from: 0, to: items.count, by: Self.scratchBatch) {
             let batch = Array(items[start..<min(items.count, start + Self.scratchBatch)])
+            let name = String(format: "samples-%06d", start), inputs = Self.digest(batch)
             var computed: [Result]?
-            let bytes = try scratch.batch(String(format: "samples-%06d", start), inputs: Self.digest(batch)) {
-                let results = crop(batch, progress: progress)
-                computed = results
-                return Array(try JSONEncoder().encode(results.map(StoredResult.init)))
+            func run() throws -> [UInt8] {
+                try scratch.batch(name, inputs: inputs) {
+                    let results = crop(batch, progress: progress)
+                    computed = results
+                    return Array(try JSONEncoder().encode(results.map(StoredResult.init)))
+                }
             }
-            if let computed {
-                done += computed
+            let bytes = try run()
+            // Read back from an interrupted run; a batch another version wrote is computed again.
+            if computed == nil, let stored = try? JSONDecoder().decode([StoredResult].self, from: Data(bytes)), stored.count == batch.count {
+                done += stored.map(\.result)
+                progress.advance(by: batch.count)
                 continue
             }
-            // Read back from an interrupted run.
-            let stored = try JSONDecoder().decode([StoredResult].self, from: Data(bytes))
-            guard stored.count == batch.count else { throw PipelineError(.io, "scratch batch of \(stored.count) samples, expected \(batch.count)") }
-            done += stored.map(\.result)
-            progress.advance(by: batch.count)
+            if computed == nil {
+                scratch.discard(name, inputs: inputs)
+                _ = try run()
+            }
+            done += computed!
         }
         scratch.announce(stage: stage, unit: unit)
         var files: [String: [UInt8]] = [:]
