@@ -145,7 +145,7 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ModelsTests", dependencies: ["Formats", "Imaging", "Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "ImagingTests", dependencies: ["BuildSupport", "Imaging", "Tensor", "PipelineTestSupport"],
+        .testTarget(name: "ImagingTests", dependencies: ["BuildSupport", "Formats", "Imaging", "Tensor", "PipelineTestSupport"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "PipelineTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PipelineTests",

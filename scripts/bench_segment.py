@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""CLIPSeg (the segment stage's model): ours (`encode --time`, release build, OpenBLAS) against
+PyTorch CPU running transformers' CLIPSegForImageSegmentation on the same images and prompts, in
+the same run, both on 2 threads. The model is a random-weight CLIPSeg of
+CIDAS/clipseg-rd64-refined's full layout (ViT-B/16 vision tower at 352 px, 12 layers, extract
+layers 3/6/9; written by `make-sample --random-clipseg`). Each image is segmented for 3 prompts,
+as the stage does for 3 nouns: PyTorch is called as its users call it (one row per (image,
+prompt) pair); ours encodes each image once, up to the deepest extract layer. Reports images/s,
+the ratio, and each side's share of the sgemm bound (its own FLOPs per image / the measured
+sgemm rate).  Usage: python3 scripts/bench_segment.py [--images 8] [--prompts 3]"""
+import argparse, os, re, subprocess, time
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.numpy import save_file
+from transformers import CLIPSegForImageSegmentation
+
+ROOT = "builds/bench/segment"
+BIN = ".build/release"
+
+
+def layer_flops(tokens, d, f):
+    return 2 * tokens * (4 * d * d + 2 * d * f) + 4 * tokens * tokens * d
+
+
+def flops_per_pair(vision_layers, text_tokens, prompts_share):
+    """FLOPs of one (image, prompt) pair when the vision pass (of `vision_layers` layers) is shared by
+    `prompts_share` prompts: vision / share + text + decoder + head."""
+    t = 22 * 22 + 1
+    vision = vision_layers * layer_flops(t, 768, 3072) + 2 * (t - 1) * 3 * 16 * 16 * 768
+    text = 12 * layer_flops(text_tokens, 512, 2048) + 2 * 512 * 512
+    decoder = 3 * (2 * t * 768 * 64 + layer_flops(t, 64, 2048))
+    head = 2 * 22 * 22 * 64 * 64 * 9 + 2 * 22 * 22 * 64 * 32 * 16 + 2 * 88 * 88 * 32 * 16
+    return vision / prompts_share + text + decoder + head
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=8)
+    ap.add_argument("--prompts", type=int, default=3)
+    args = ap.parse_args()
+    os.makedirs(ROOT, exist_ok=True)
+    model_dir = os.path.join(ROOT, "clipseg-rd64-refined-random")
+    if not os.path.exists(os.path.join(model_dir, "model.safetensors")):
+        subprocess.run([f"{BIN}/make-sample", "--random-clipseg", model_dir, "--clipseg-width", "768", "--clipseg-layers", "12",
+                        "--output", os.path.join(ROOT, "unused")], check=True, capture_output=True)
+    rng = np.random.RandomState(0)
+    files = []
+    for i in range(args.images):
+        y, x = np.mgrid[0:480, 0:640]
+        img = np.stack([(x * (i + 1) % 256), (y * 3 % 256), ((x + y) * 2 % 256)], -1).astype(np.uint8)
+        img = np.clip(img.astype(int) + rng.randint(-20, 20, img.shape), 0, 255).astype(np.uint8)
+        path = os.path.join(ROOT, f"photo-{i}.jpg")
+        Image.fromarray(img).save(path, quality=90)
+        files += [path] * args.prompts
+    pv = os.path.join(ROOT, "pixel_values.safetensors")
+    subprocess.run([f"{BIN}/preprocess", "--recipe", "clipseg", "--output", pv, *files], check=True, capture_output=True)
+    n, length = len(files), 8
+    ids = np.zeros((n, length), np.int64)
+    mask = np.zeros((n, length), np.int64)
+    for r in range(n):
+        words = 1 + r % 3
+        row = [49406] + list(rng.randint(1000, 40000, words)) + [49407]
+        ids[r, :len(row)], mask[r, :len(row)] = row, 1
+    ids_path = os.path.join(ROOT, "input_ids.safetensors")
+    save_file({"input_ids": ids, "attention_mask": mask}, ids_path)
+
+    peak = float(re.search(r"([\d.]+) GFLOP/s", subprocess.run([f"{BIN}/encode", "--model", "-", "--output", "-", "--sgemm-peak",
+                                                                "--threads", "2"], capture_output=True, text=True,
+                                                               check=True).stdout).group(1))
+    ours = 0.0
+    for _ in range(2):
+        out = subprocess.run([f"{BIN}/encode", "--model", model_dir, "--input-ids", ids_path, "--pixel-values", pv, "--time",
+                              "--threads", "2", "--batch", str(n), "--output", os.path.join(ROOT, "logits.safetensors")],
+                             capture_output=True, text=True, check=True).stdout
+        ours = max(ours, float(re.search(r"([\d.]+) rows/s", out).group(1)) / args.prompts)
+
+    torch.set_num_threads(2)
+    from safetensors.numpy import load_file
+    pixels = torch.from_numpy(load_file(pv)["pixel_values"])
+    model = CLIPSegForImageSegmentation.from_pretrained(model_dir).eval()
+    inputs = dict(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), pixel_values=pixels)
+    with torch.inference_mode():
+        reference = model(**inputs).logits
+        theirs = 0.0
+        for _ in range(2):
+            start = time.perf_counter()
+            model(**inputs)
+            theirs = max(theirs, args.images / (time.perf_counter() - start))
+    ours_logits = torch.from_numpy(load_file(os.path.join(ROOT, "logits.safetensors"))["logits"])
+    spread = float(reference.max() - reference.min())
+    error = float((ours_logits - reference).abs().max()) / spread
+
+    ours_flops = args.prompts * flops_per_pair(10, length, args.prompts)
+    their_flops = args.prompts * flops_per_pair(12, length, 1)
+    print(f"# CLIPSeg rd64-refined layout (random weights), {args.images} images of 640x480 x {args.prompts} prompts, "
+          f"2 threads; sgemm measured {peak:.1f} GFLOP/s (2 threads)\n")
+    print("| | images/s | GFLOP per image | % of sgemm bound |")
+    print("|---|---|---|---|")
+    print(f"| ours (one vision pass per image, layers 0-9) | {ours:.2f} | {ours_flops / 1e9:.1f} | {100 * ours * ours_flops / 1e9 / peak:.0f} % |")
+    print(f"| PyTorch CLIPSegForImageSegmentation (one row per pair) | {theirs:.2f} | {their_flops / 1e9:.1f} | "
+          f"{100 * theirs * their_flops / 1e9 / peak:.0f} % |")
+    print(f"\nours / PyTorch: {ours / theirs:.2f}x images/s; logits agree within {error:.1e} of their spread")
+
+
+if __name__ == "__main__":
+    main()
