@@ -29,6 +29,8 @@ public enum RandomCLIPSeg {
         encoder("clip.vision_model.encoder", width: width, inner: 4 * width, count: layers)
         weights.norm("clip.vision_model.post_layernorm", width: width)
         add("clip.visual_projection.weight", [projection, width])
+        // CLIP's contrastive temperature, log(1 / 0.07), which transformers expects and CLIPSeg never uses.
+        weights.entries.append(.init(name: "clip.logit_scale", shape: [], floats: [2.6592]))
         add("decoder.film_mul.weight", [reduce, projection], scale: 0.2); add("decoder.film_mul.bias", [reduce], scale: 0.2)
         add("decoder.film_add.weight", [reduce, projection], scale: 0.2); add("decoder.film_add.bias", [reduce], scale: 0.2)
         add("decoder.transposed_convolution.0.weight", [reduce, reduce, 3, 3], scale: 0.1)
