@@ -22,8 +22,13 @@ public struct SampleWriter {
 
     static let marker = ".eclipse-sample"
 
-    public init(seed: UInt64, output: String, perLayout: Int, layouts: [Layout] = Layout.allCases, defects: Bool) {
-        generator = SceneGenerator(seed: seed)
+    /// - Parameter sizeRange: the scenes' side lengths (default the generator's 256...384; photo
+    ///   sizes such as 1024...2048 for benchmarks on the images people have).
+    public init(seed: UInt64, output: String, perLayout: Int, layouts: [Layout] = Layout.allCases, defects: Bool,
+                sizeRange: ClosedRange<Int>? = nil) {
+        var generator = SceneGenerator(seed: seed)
+        if let sizeRange { generator.sizeRange = sizeRange }
+        self.generator = generator
         self.output = URL(fileURLWithPath: output).standardizedFileURL.path
         self.perLayout = perLayout
         self.layouts = layouts

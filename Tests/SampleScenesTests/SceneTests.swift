@@ -45,6 +45,23 @@ import Testing
         #expect(throws: (any Error).self) { try SampleWriter(seed: 2, output: dir.appending("foreign"), perLayout: 1, defects: false).write() }
     }
 
+    /// `make-sample --photos`: the same layouts with photo-sized scenes (each side 1024-2048 px),
+    /// masks matching the images, JPEG at quality 90 (its bytes per pixel well above a low quality's).
+    @Test func photoSizedScenesKeepEveryLayout() throws {
+        let dir = TemporaryDirectory("photos")
+        let run = try ExecutableRunner.run("make-sample", ["--output", dir.appending("s"), "--photos", "--per-layout", "1",
+                                                           "--layouts", "folder,wds-subject-diffusion", "--seed", "3"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let jpeg = try FileIO_readAll(dir.appending("s/folder/00000/000000000.jpg"))
+        let image = try ImageCodec.decodeRGB(jpeg)
+        #expect((1024...2048).contains(image.width) && (1024...2048).contains(image.height))
+        let map = try ImageCodec.decodeIndexMap(try FileIO_readAll(dir.appending("s/folder/00000/000000000.png")))
+        #expect(map.width == image.width && map.height == image.height && map.pixels.max()! >= 2)
+        let requantised = try ImageCodec.encodeJPEG(image, quality: 50)
+        #expect(jpeg.count > requantised.count * 3 / 2, "\(jpeg.count) bytes at 90 vs \(requantised.count) at 50")
+        #expect(FileManager.default.fileExists(atPath: dir.appending("s/wds-subject-diffusion/00000.tar")))
+    }
+
     func FileIO_readAll(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
 }
 

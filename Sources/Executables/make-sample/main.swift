@@ -12,6 +12,8 @@ struct MakeSample: ParsableCommand {
 
     @Option(help: "Output folder (replaced if it holds an earlier sample).") var output = "builds/sample-data"
     @Option(help: "Scenes per layout.") var perLayout = 8
+    @Flag(help: "Photo-sized scenes: sides of 1024-2048 px (JPEG quality 90), for benchmarks on the images people have.")
+    var photos = false
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Comma-separated layouts (default: all of \(SampleWriter.Layout.allCases.map(\.rawValue).joined(separator: ", "))).")
     var layouts: String?
@@ -65,7 +67,8 @@ struct MakeSample: ParsableCommand {
                 return layout
             }
         }
-        let counts = try SampleWriter(seed: seed, output: output, perLayout: perLayout, layouts: chosen, defects: defects).write()
+        let counts = try SampleWriter(seed: seed, output: output, perLayout: perLayout, layouts: chosen, defects: defects,
+                                      sizeRange: photos ? 1024...2048 : nil).write()
         for (layout, count) in counts.sorted(by: { $0.key < $1.key }) { print("\(layout): \(count) scenes") }
         print("sample written to \(output)")
     }
