@@ -18,6 +18,8 @@ echo "results: builds/bench/models.md"
 echo "results: builds/bench/shards.md"
 "$PY" scripts/bench_eval.py | tee builds/bench/eval.md
 echo "results: builds/bench/eval.md"
+"$PY" scripts/bench_crop.py | tee builds/bench/crop.md
+echo "results: builds/bench/crop.md"
 "$PY" scripts/bench_segment.py | tee builds/bench/segment.md
 echo "results: builds/bench/segment.md"
 "$PY" scripts/bench_prior.py | tee builds/bench/prior.md

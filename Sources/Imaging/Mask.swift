@@ -15,9 +15,21 @@ public struct Mask: Sendable, Equatable {
     /// Pixels of an instance map equal to `value`.
     public init(instanceMap: Raster, value: Int) {
         precondition(instanceMap.channels == 1, "an instance map has one channel")
-        let v = UInt8(clamping: value)
-        self.init(width: instanceMap.width, height: instanceMap.height,
-                  bits: instanceMap.pixels.map { $0 == v && value >= 0 && value <= 255 ? 1 : 0 })
+        let count = instanceMap.width * instanceMap.height
+        guard (0...255).contains(value) else {
+            self.init(width: instanceMap.width, height: instanceMap.height, bits: [UInt8](repeating: 0, count: count))
+            return
+        }
+        // One compare per byte in a loop the compiler vectorises (a closure per pixel was a
+        // quarter of the crop stage's time on photo-sized maps).
+        let v = UInt8(value)
+        let bits = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            instanceMap.pixels.withUnsafeBufferPointer { map in
+                for i in 0..<count { out[i] = map[i] == v ? 1 : 0 }
+            }
+            initialized = count
+        }
+        self.init(width: instanceMap.width, height: instanceMap.height, bits: bits)
     }
 
     /// Non-zero pixels of a gray/index raster (a binary mask PNG).
