@@ -61,11 +61,9 @@ extension MaskRecord {
 }
 
 /// The messages the catalog gives the duplicates it resolves.
-enum DuplicateReason {
-    static let key = Reason.duplicateKey.rawValue
-    static let content = Reason.duplicateContent.rawValue
-    static let keyMessage = "the same key appeared earlier in this source"
-    static let contentMessage = "same image bytes and caption as an earlier entry"
+enum DuplicateMessage {
+    static let key = "the same key appeared earlier in this source"
+    static let content = "same image bytes and caption as an earlier entry"
 }
 
 extension Catalog {
@@ -83,7 +81,7 @@ extension Catalog {
             // Redone out of order: park accepted entries as duplicates (so the unique index holds),
             // then recompute every verdict in manifest order.
             for var entry in sorted {
-                if entry.outcome.isOK { entry.outcome = .skipped(.duplicateContent, DuplicateReason.contentMessage) }
+                if entry.outcome.isOK { entry.outcome = .skipped(.duplicateContent, DuplicateMessage.content) }
                 try insert(entry, in: db)
             }
             try resolveDuplicates(in: db)
@@ -112,9 +110,9 @@ extension Catalog {
                     SELECT 1 FROM entries WHERE sample_id = ? AND status = 'ok' AND position < ? LIMIT 1
                     """, [entry.sampleID, entry.position])
                 if earlierKey != .null {
-                    entry.outcome = .skipped(.duplicateKey, DuplicateReason.keyMessage)
+                    entry.outcome = .skipped(.duplicateKey, DuplicateMessage.key)
                 } else if earlierSample != .null {
-                    entry.outcome = .skipped(.duplicateContent, DuplicateReason.contentMessage)
+                    entry.outcome = .skipped(.duplicateContent, DuplicateMessage.content)
                 }
             }
             try insert(entry, in: db)
@@ -147,7 +145,7 @@ extension Catalog {
             CREATE TEMP TABLE verdicts AS
             WITH base AS (
                 SELECT position, source, source_key, sample_id,
-                       CASE WHEN reason IN ('\(DuplicateReason.key)', '\(DuplicateReason.content)') THEN 'ok'
+                       CASE WHEN reason IN ('\(Reason.duplicateKey)', '\(Reason.duplicateContent)') THEN 'ok'
                             ELSE status END AS intrinsic
                 FROM entries),
             keyed AS (
@@ -158,8 +156,8 @@ extension Catalog {
                 FROM keyed WHERE intrinsic = 'ok' AND key_rank = 1)
             SELECT k.position,
                    CASE WHEN k.intrinsic <> 'ok' THEN NULL
-                        WHEN k.key_rank > 1 THEN '\(DuplicateReason.key)'
-                        WHEN c.sample_rank > 1 THEN '\(DuplicateReason.content)'
+                        WHEN k.key_rank > 1 THEN '\(Reason.duplicateKey)'
+                        WHEN c.sample_rank > 1 THEN '\(Reason.duplicateContent)'
                         ELSE 'ok' END AS verdict
             FROM keyed k LEFT JOIN candidates c ON c.position = k.position;
             """)
@@ -168,9 +166,9 @@ extension Catalog {
             UPDATE entries SET status = 'skipped',
                 reason = (SELECT verdict FROM temp.verdicts v WHERE v.position = entries.position),
                 message = CASE (SELECT verdict FROM temp.verdicts v WHERE v.position = entries.position)
-                          WHEN '\(DuplicateReason.key)' THEN '\(DuplicateReason.keyMessage)'
-                          ELSE '\(DuplicateReason.contentMessage)' END
-            WHERE position IN (SELECT position FROM temp.verdicts WHERE verdict IN ('\(DuplicateReason.key)', '\(DuplicateReason.content)'))
+                          WHEN '\(Reason.duplicateKey)' THEN '\(DuplicateMessage.key)'
+                          ELSE '\(DuplicateMessage.content)' END
+            WHERE position IN (SELECT position FROM temp.verdicts WHERE verdict IN ('\(Reason.duplicateKey)', '\(Reason.duplicateContent)'))
             """)
         try db.run("""
             UPDATE entries SET status = 'ok', reason = NULL, message = NULL

@@ -57,7 +57,7 @@ extension Catalog {
                        CASE WHEN w.status = 'ok' AND EXISTS (SELECT 1 FROM main.entries m WHERE m.sample_id = w.sample_id
                             AND m.status = 'ok' AND m.position <> w.position) THEN 'skipped' ELSE w.status END,
                        CASE WHEN w.status = 'ok' AND EXISTS (SELECT 1 FROM main.entries m WHERE m.sample_id = w.sample_id
-                            AND m.status = 'ok' AND m.position <> w.position) THEN '\(DuplicateReason.content)' ELSE w.reason END,
+                            AND m.status = 'ok' AND m.position <> w.position) THEN '\(Reason.duplicateContent)' ELSE w.reason END,
                        w.message, w.caption, w.width, w.height, w.format, w.image_ref, w.image_bytes, w.metadata_json
                 FROM worker.entries w;
                 INSERT OR REPLACE INTO main.masks SELECT * FROM worker.masks;

@@ -66,25 +66,26 @@ public enum SegmentMask {
     /// pixel takes the maximum over columns [x - (sx-1)/2, x + sx/2] and rows likewise (edges
     /// clamped, which is what scipy's reflection gives for a maximum), done by rows then columns.
     static func dilated(_ bits: [UInt8], width w: Int, height h: Int, size: (Int, Int)) -> [UInt8] {
-        guard size.0 > 1 || size.1 > 1 else { return bits }
-        func pass(_ input: [UInt8], along horizontal: Bool, _ k: Int) -> [UInt8] {
+        /// One axis: a running count of the ones inside each pixel's window, so the cost does not
+        /// grow with the window (a 2,000-px side dilates by 20).
+        func pass(_ input: [UInt8], count: Int, lines: Int, step: Int, lineStep: Int, _ k: Int) -> [UInt8] {
             guard k > 1 else { return input }
             let (before, after) = ((k - 1) / 2, k / 2)
             var out = input
-            for y in 0..<h {
-                for x in 0..<w {
-                    let at = horizontal ? x : y, limit = horizontal ? w : h
-                    var value: UInt8 = 0
-                    for j in max(0, at - before)...min(limit - 1, at + after) where input[horizontal ? y * w + j : j * w + x] != 0 {
-                        value = 1
-                        break
-                    }
-                    out[y * w + x] = value
+            for line in 0..<lines {
+                let base = line * lineStep
+                var ones = 0
+                for j in 0..<min(after, count) where input[base + j * step] != 0 { ones += 1 }
+                for i in 0..<count {
+                    if i + after < count, input[base + (i + after) * step] != 0 { ones += 1 }
+                    if i - before - 1 >= 0, input[base + (i - before - 1) * step] != 0 { ones -= 1 }
+                    out[base + i * step] = ones > 0 ? 1 : 0
                 }
             }
             return out
         }
-        return pass(pass(bits, along: true, size.0), along: false, size.1)
+        let rows = pass(bits, count: w, lines: h, step: 1, lineStep: w, size.0)
+        return pass(rows, count: h, lines: w, step: w, lineStep: 1, size.1)
     }
 
     /// The 4-connected component with the most pixels (the first in raster order on a tie), as
@@ -100,14 +101,16 @@ public enum SegmentMask {
             var count = 0
             while let i = stack.popLast() {
                 count += 1
-                let (x, y) = (i % w, i / w)
-                for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] where nx >= 0 && nx < w && ny >= 0 && ny < h {
-                    let j = ny * w + nx
-                    if bits[j] != 0 && labels[j] == 0 {
-                        labels[j] = next
-                        stack.append(j)
-                    }
+                let x = i % w
+                func visit(_ j: Int) {
+                    guard bits[j] != 0 && labels[j] == 0 else { return }
+                    labels[j] = next
+                    stack.append(j)
                 }
+                if x > 0 { visit(i - 1) }
+                if x < w - 1 { visit(i + 1) }
+                if i >= w { visit(i - w) }
+                if i + w < bits.count { visit(i + w) }
             }
             if count > best.count { best = (next, count) }
         }

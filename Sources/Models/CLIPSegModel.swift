@@ -206,29 +206,34 @@ public final class CLIPSegModel: Sendable {
             throw ModelError(.badInput, "a pair names an image or a prompt that is not there")
         }
         guard !pairs.isEmpty else { return [] }
-        let n = pairs.count
-        let layers = activations.layers.map { layer in pairs.flatMap { layer[($0.image * t * h)..<(($0.image + 1) * t * h)] } }
+        let n = pairs.count, r = config.reduceDim
+        // The reduces read only the image, so they run once per image, not once per prompt; the
+        // decoder takes them deepest first (reduces[i] belongs to the i-th deepest activation).
+        let reduced = reduces.indices.map { i in
+            LayerOps.linear(activations.layers[reduces.count - 1 - i], rows: activations.batch * t, inputs: h,
+                            weight: reduces[i].0.pointer, bias: reduces[i].1.pointer, outputs: r)
+        }
+        let layers = reduced.map { layer in pairs.flatMap { layer[($0.image * t * r)..<(($0.image + 1) * t * r)] } }
         let conditional = pairs.flatMap { conditionals[($0.conditional * p)..<(($0.conditional + 1) * p)] }
         if let groups = LayerOps.batchGroups(n) {
-            let parts = try LayerOps.eachGroup(groups) { r in
-                decodeChecked(layers.map { Array($0[(r.lowerBound * t * h)..<(r.upperBound * t * h)]) },
-                              conditional: Array(conditional[(r.lowerBound * p)..<(r.upperBound * p)]), batch: r.count, tokens: t)
+            let parts = try LayerOps.eachGroup(groups) { g in
+                decodeChecked(layers.map { Array($0[(g.lowerBound * t * r)..<(g.upperBound * t * r)]) },
+                              conditional: Array(conditional[(g.lowerBound * p)..<(g.upperBound * p)]), batch: g.count, tokens: t)
             }
             return parts.flatMap { $0 }
         }
         return decodeChecked(layers, conditional: conditional, batch: n, tokens: t)
     }
 
-    /// The decoder over `batch` pairs: activations reduced and summed deepest first, FiLM before
-    /// the conditional layer, each decoder layer, then the head on the patch tokens.
-    func decodeChecked(_ layers: [[Float]], conditional: [Float], batch n: Int, tokens t: Int) -> [Float] {
-        let r = config.reduceDim, h = config.vision.hiddenSize, p = config.projection, rows = n * t
+    /// The decoder over `batch` pairs, given their reduced activations deepest first: summed,
+    /// FiLM before the conditional layer, each decoder layer, then the head on the patch tokens.
+    func decodeChecked(_ reduced: [[Float]], conditional: [Float], batch n: Int, tokens t: Int) -> [Float] {
+        let r = config.reduceDim, p = config.projection
         let mul = LayerOps.linear(conditional, rows: n, inputs: p, weight: filmMul.0.pointer, bias: filmMul.1.pointer, outputs: r)
         let add = LayerOps.linear(conditional, rows: n, inputs: p, weight: filmAdd.0.pointer, bias: filmAdd.1.pointer, outputs: r)
-        var x = [Float](repeating: 0, count: rows * r)
-        for (i, activation) in layers.reversed().enumerated() {
-            LayerOps.addLinear(activation, rows: rows, inputs: h, weight: reduces[i].0.pointer, bias: reduces[i].1.pointer,
-                               outputs: r, into: &x)
+        var x = [Float](repeating: 0, count: n * t * r)
+        for (i, layer) in reduced.enumerated() {
+            LayerOps.add(&x, layer)
             if i == config.conditionalLayer {
                 for b in 0..<n {
                     for s in 0..<t { for j in 0..<r { x[(b * t + s) * r + j] = x[(b * t + s) * r + j] * mul[b * r + j] + add[b * r + j] } }
