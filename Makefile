@@ -63,6 +63,14 @@ DEMO_CLIP := $(if $(wildcard $(REAL_CLIP)/config.json),$(abspath $(REAL_CLIP)),$
 builds/models/random-clip/model.safetensors: | build
 	$(BIN)/make-sample --random-clip builds/models/random-clip --seed 1
 
+## The demo's CLIPSeg (segment stage): CIDAS/clipseg-rd64-refined when `make models` fetched it,
+## else a small random-weight CLIPSeg of its layout.
+REAL_CLIPSEG := models/CIDAS--clipseg-rd64-refined
+DEMO_CLIPSEG := $(if $(wildcard $(REAL_CLIPSEG)/config.json),$(abspath $(REAL_CLIPSEG)),$(abspath builds/models/random-clipseg))
+
+builds/models/random-clipseg/model.safetensors: | build
+	$(BIN)/make-sample --random-clipseg builds/models/random-clipseg --seed 1
+
 ## The evaluation's models: real DINO ViT-S/16 and CLIP ViT-B/32 when fetched, else random ones.
 REAL_DINO := models/facebook--dino-vits16
 REAL_B32 := models/openai--clip-vit-base-patch32
@@ -73,17 +81,19 @@ builds/models/random-dino/model.safetensors: | build
 	$(BIN)/make-sample --random-dino builds/models/random-dino --seed 1
 
 ## demo: the main job on the embedded sample.
-demo: sample builds/models/random-clip/model.safetensors builds/models/random-dino/model.safetensors
+demo: sample builds/models/random-clip/model.safetensors builds/models/random-clipseg/model.safetensors builds/models/random-dino/model.safetensors
 	rm -rf builds/demo
 	$(BIN)/ingest --pipeline pipelines/demo.yaml
 	@echo
 	$(BIN)/tag --pipeline pipelines/demo.yaml
 	@echo
-	$(BIN)/crop --pipeline pipelines/demo.yaml
+	$(BIN)/segment --pipeline pipelines/demo.yaml --set segment.model=$(DEMO_CLIPSEG)
 	@echo
-	$(BIN)/embed --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP)
+	$(BIN)/crop --pipeline pipelines/demo.yaml --set segment.model=$(DEMO_CLIPSEG)
 	@echo
-	$(BIN)/shard --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP)
+	$(BIN)/embed --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP) --set segment.model=$(DEMO_CLIPSEG)
+	@echo
+	$(BIN)/shard --pipeline pipelines/demo.yaml --set embed.model=$(DEMO_CLIP) --set segment.model=$(DEMO_CLIPSEG)
 	@echo
 	$(BIN)/prior train --pipeline pipelines/demo.yaml
 	$(BIN)/prior predict --prior builds/demo/checkpoints/prior/step-0000060 \
@@ -100,6 +110,7 @@ demo: sample builds/models/random-clip/model.safetensors builds/models/random-di
 	@echo
 	@echo "report:  builds/demo/reports/build.html   (open it in a browser: funnel, rates and times, a gallery filterable by reason)"
 	@echo "catalog: builds/demo/catalog.sqlite   (try: sqlite3 builds/demo/catalog.sqlite 'select * from samples limit 5')"
+	@echo "segment: sqlite3 builds/demo/catalog.sqlite 'select sample_id, label, score, box_json from added_masks'   (CLIPSeg masks of the plain img2dataset pairs)"
 	@echo "crops:   builds/demo/objects/crops/   (sqlite3 builds/demo/catalog.sqlite 'select label, crop_object from subjects where status=\"ok\"')"
 	@echo "nouns:   sqlite3 builds/demo/catalog.sqlite 'select sample_id, idx, lemma, token_positions_json from nouns limit 8'"
 	@echo "prompts: builds/demo/exports/grounding/   (each sample's nouns as a Grounding-DINO text prompt)"
@@ -107,12 +118,13 @@ demo: sample builds/models/random-clip/model.safetensors builds/models/random-di
 	@echo "shards:  builds/demo/shards/  (sqlite3 builds/demo/catalog.sqlite 'select shard, row, split from shard_rows limit 5')"
 	@echo "prior:   builds/demo/checkpoints/prior/step-*/ (diffusers layout; sqlite3 builds/demo/catalog.sqlite 'select step, loss from train_steps')"
 	@echo "         builds/demo/predictions/image_embeds.safetensors (prior predict on every shard row)"
-	@echo "reports: builds/demo/reports/{ingest,tag,crop,embed,shard}.md, builds/demo/reports/prior/report.{md,json}, builds/demo/reports/dreambench/report.{md,json,html}"
+	@echo "reports: builds/demo/reports/{ingest,tag,segment,crop,embed,shard}.md, builds/demo/reports/prior/report.{md,json}, builds/demo/reports/dreambench/report.{md,json,html}"
 
 ## dataset: run every stage of PIPELINE (default pipelines/demo.yaml); resumes what is missing.
 dataset: build
 	$(BIN)/ingest --pipeline $(PIPELINE)
 	$(BIN)/tag --pipeline $(PIPELINE)
+	$(BIN)/segment --pipeline $(PIPELINE)
 	$(BIN)/crop --pipeline $(PIPELINE)
 	$(BIN)/embed --pipeline $(PIPELINE)
 	$(BIN)/shard --pipeline $(PIPELINE)

@@ -17,6 +17,8 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var ingest: IngestConfig
     /// The tag stage.
     public var tag: TagConfig
+    /// The segment stage (off by default).
+    public var segment: SegmentConfig
     /// The crop stage.
     public var crop: CropConfig
     /// The embed stage.
@@ -27,11 +29,11 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var train: TrainConfig
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, crop, embed, shard, train
+        case name, buildDir = "build_dir", manifest, unitSize = "unit_size", ingest, tag, segment, crop, embed, shard, train
     }
 
     public init(name: String, buildDir: String, manifest: String, unitSize: Int = 1000, ingest: IngestConfig = .init(),
-                tag: TagConfig = .init(), crop: CropConfig = .init(), embed: EmbedConfig = .init(),
+                tag: TagConfig = .init(), segment: SegmentConfig = .init(), crop: CropConfig = .init(), embed: EmbedConfig = .init(),
                 shard: ShardConfig = .init(), train: TrainConfig = .init()) {
         self.name = name
         self.buildDir = buildDir
@@ -39,6 +41,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         self.unitSize = unitSize
         self.ingest = ingest
         self.tag = tag
+        self.segment = segment
         self.crop = crop
         self.embed = embed
         self.shard = shard
@@ -51,7 +54,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
             // The build folder defaults to one named after the build, beside the pipelines folder.
             ConfigField { config, c in config.buildDir = try c.decodeIfPresent(String.self, forKey: .buildDir) ?? "../builds/\(config.name)" },
             .required(.manifest, \.manifest), .field(.unitSize, \.unitSize), .field(.ingest, \.ingest), .field(.tag, \.tag),
-            .field(.crop, \.crop), .field(.embed, \.embed), .field(.shard, \.shard), .field(.train, \.train),
+            .field(.segment, \.segment), .field(.crop, \.crop), .field(.embed, \.embed), .field(.shard, \.shard), .field(.train, \.train),
         ])
     }
 
@@ -59,6 +62,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public func validate() throws {
         guard unitSize >= 1 else { throw PipelineError(.config, "must be at least 1", key: "unit_size") }
         try ingest.validate()
+        try segment.validate()
         try crop.validate()
         try embed.validate()
         try shard.validate()
@@ -74,6 +78,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
         config.buildDir = ConfigLoader.resolve(config.buildDir, against: base)
         config.manifest = ConfigLoader.resolve(config.manifest, against: base)
         if !config.embed.model.isEmpty { config.embed.model = ConfigLoader.resolve(config.embed.model, against: base) }
+        if !config.segment.model.isEmpty { config.segment.model = ConfigLoader.resolve(config.segment.model, against: base) }
         if !config.train.prior.isEmpty { config.train.prior = ConfigLoader.resolve(config.train.prior, against: base) }
         if !config.tag.tokenizer.isEmpty { config.tag.tokenizer = ConfigLoader.resolve(config.tag.tokenizer, against: base) }
         try config.validate()

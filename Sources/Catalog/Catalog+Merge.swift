@@ -10,6 +10,9 @@ extension Catalog {
         ("unit_files", "stage, unit, config_hash, path"),
         ("entries", "position"),
         ("masks", "position, k"),
+        ("added_masks", "sample_id, k"),
+        ("mask_imports", "id"),
+        ("mask_import_records", "import, record"),
         ("sample_status", "stage, sample_id"),
         ("nouns", "sample_id, idx"),
         ("noun_labels", "sample_id, k"),
@@ -23,6 +26,21 @@ extension Catalog {
     /// Columns left out of ``canonicalDump()`` because they say when, where or by whom, not what.
     static let volatileColumns: [String: Set<String>] = [
         "units": ["host", "worker", "run_id", "started", "finished"],
+        "mask_imports": ["imported"],
+    ]
+
+    /// The rows each stage replaces per sample when it records one (its `record…` call), with
+    /// the condition that tells them from other stages' rows in the same table. A merge deletes
+    /// them for every sample the worker gave that stage's verdict on before copying the worker's,
+    /// so a sample redone with fewer rows (fewer nouns, fewer masks) keeps none of its old ones.
+    static let stageOwnedRows: [(stage: String, table: String, condition: String)] = [
+        ("tag", "nouns", ""),
+        ("tag", "noun_labels", "AND NOT (k >= \(AddedMask.segmentBase) AND k < \(AddedMask.importBase))"),
+        ("segment", "noun_labels", "AND k >= \(AddedMask.segmentBase) AND k < \(AddedMask.importBase)"),
+        ("segment", "added_masks", "AND origin = '\(AddedMask.segmentOrigin)'"),
+        ("crop", "subjects", ""),
+        ("crop", "sample_objects", "AND stage = 'crop'"),
+        ("embed", "features", ""),
     ]
 
     /// Folds a worker's catalog into this one: every unit, file and row it recorded is copied
@@ -44,6 +62,11 @@ extension Catalog {
                 try db.execute("""
                     DELETE FROM main.\(table) WHERE EXISTS (SELECT 1 FROM worker.units w
                         WHERE w.stage = main.\(table).stage AND w.unit = main.\(table).unit AND w.config_hash <> main.\(table).config_hash)
+                    """)
+            }
+            for (stage, table, condition) in Self.stageOwnedRows {
+                try db.execute("""
+                    DELETE FROM main.\(table) WHERE sample_id IN (SELECT sample_id FROM worker.sample_status WHERE stage = '\(stage)') \(condition)
                     """)
             }
             for (table, _) in Self.mergedTables where table != "entries" && table != "masks" {

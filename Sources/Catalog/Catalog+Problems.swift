@@ -14,7 +14,7 @@ extension Catalog {
     }
 
     /// The stages in pipeline order, then the subject-level verdicts.
-    static let problemStageOrder = ["ingest", "tag", "crop", "embed", "shard", "crop subjects"]
+    static let problemStageOrder = ["ingest", "tag", "segment", "crop", "embed", "shard", "crop subjects"]
 
     /// Every stage's skipped and failed items grouped by (stage, status, reason), in pipeline
     /// order and by count within a stage, each with up to `examples` example items.

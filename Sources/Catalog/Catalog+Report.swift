@@ -177,6 +177,10 @@ extension Catalog {
                 record.masks.append(try MaskRecord(row: r, in: self))
             }
             if let id = record.sampleID, record.status == "ok" {
+                // The segment stage's and imported masks, drawn like the input's.
+                try database.forEach("SELECT k, kind, label, score, box_json, data_json FROM added_masks WHERE sample_id = ? ORDER BY k", [id]) { r in
+                    record.masks.append(try MaskRecord(addedRow: r, in: self))
+                }
                 try database.forEach("SELECT stage, status, reason, message FROM sample_status WHERE sample_id = ?", [id]) { r in
                     record.stages.append(StageVerdict(stage: r["stage"].string ?? "?", status: r["status"].string ?? "?",
                                                       reason: r["reason"].string, message: r["message"].string))

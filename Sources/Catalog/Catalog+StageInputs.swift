@@ -77,6 +77,12 @@ extension Catalog {
             guard let i = byPosition[try self.int(r, "position", of: "masks")] else { return }
             items[i].labels.append((try self.int(r, "k", of: "masks"), r["label"].string))
         }
+        // Imported masks are linked to nouns like input masks; the segment stage links its own.
+        let bySample = Dictionary(items.indices.map { (items[$0].sampleID, $0) }, uniquingKeysWith: { first, _ in first })
+        for (sampleID, masks) in try addedMasks(unit: unit, condition: "e.status = 'ok'", segment: false) {
+            guard let i = bySample[sampleID] else { continue }
+            items[i].labels += masks.map { ($0.k, $0.label) }
+        }
         return items
     }
 
@@ -92,8 +98,9 @@ extension Catalog {
         public var nounIndex: [Int: Int] = [:]
     }
 
-    /// The samples of one unit that the tag stage kept, in manifest order.
-    public func maskedSamples(unit: Int) throws -> [MaskedSample] {
+    /// The samples of one unit that the tag stage kept, in manifest order, with their input and
+    /// imported masks, and the segment stage's when `segmentMasks`.
+    public func maskedSamples(unit: Int, segmentMasks: Bool = false) throws -> [MaskedSample] {
         let kept = StageInput.keptByTag.condition
         var items: [MaskedSample] = []
         var byPosition: [Int: Int] = [:], bySample: [String: Int] = [:]
@@ -113,6 +120,10 @@ extension Catalog {
             """, [unit]) { r in
             guard let i = byPosition[try self.int(r, "position", of: "masks")] else { return }
             items[i].masks.append(try MaskRecord(row: r, in: self))
+        }
+        for (sampleID, masks) in try addedMasks(unit: unit, condition: kept, segment: segmentMasks) {
+            guard let i = bySample[sampleID] else { continue }
+            items[i].masks += masks
         }
         try database.forEach("""
             SELECT l.sample_id, l.k, l.noun_idx FROM noun_labels l JOIN entries e ON e.sample_id = l.sample_id

@@ -43,7 +43,9 @@ extension Catalog {
     public func recordTag(unit: Int, _ records: [TagRecord], in db: Database) throws {
         for r in records {
             try db.run("DELETE FROM nouns WHERE sample_id = ?", [r.sampleID])
-            try db.run("DELETE FROM noun_labels WHERE sample_id = ?", [r.sampleID])
+            // The segment stage's links are its own (it runs after tag, under a key that includes tag's).
+            try db.run("DELETE FROM noun_labels WHERE sample_id = ? AND NOT (k >= ? AND k < ?)",
+                       [r.sampleID, AddedMask.segmentBase, AddedMask.importBase])
             try recordStatus("tag", sampleID: r.sampleID, unit: unit, r.outcome, in: db)
             for (i, noun) in r.nouns.enumerated() {
                 try db.run("""
@@ -51,13 +53,7 @@ extension Catalog {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, [r.sampleID, i, noun.text, noun.lemma, noun.charStart, noun.charEnd, IntegerLists.render(noun.tokenPositions)])
             }
-            for label in r.labels {
-                try db.run("""
-                    INSERT INTO noun_labels (sample_id, k, label, noun_idx, token_positions_json, span_positions_json, positions_rule)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, [r.sampleID, label.k, label.label, label.nounIndex, IntegerLists.render(label.tokenPositions),
-                          IntegerLists.render(label.spanPositions), label.rule])
-            }
+            try insert(r.labels, sampleID: r.sampleID, in: db)
         }
     }
 

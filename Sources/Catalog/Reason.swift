@@ -18,6 +18,10 @@ public enum Reason: String, Sendable, CaseIterable, Codable, CustomStringConvert
     case imageTooLarge = "image_too_large", encodeFailed = "encode_failed"
     // Tag.
     case noNouns = "no_nouns", labelNotInCaption = "label_not_in_caption"
+    // Segment: a sample left to its own masks; one whose nouns all gave empty masks.
+    case hasMasks = "has_masks", noMaskAboveThreshold = "no_mask_above_threshold"
+    // Mask import: a record naming no accepted sample, or a mask of another size than its image.
+    case unknownSample = "unknown_sample", maskSizeMismatch = "mask_size_mismatch"
     // Crop: the sample, then one subject (the first filter it fails).
     case noMasks = "no_masks", badMask = "bad_mask", imageTooSmall = "image_too_small", tooWhite = "too_white"
     case noSubjects = "no_subjects", tooManySubjects = "too_many_subjects"

@@ -228,6 +228,48 @@ enum Schema {
         """
         ALTER TABLE noun_labels ADD COLUMN positions_rule TEXT NOT NULL DEFAULT 'label_ids';
         """,
+        // 8: masks added to accepted samples after ingest, keyed by sample id (which survives a
+        // re-ingest): the segment stage's (origin 'segment') and imported ones (origin = the
+        // import's id), each a COCO RLE in data_json; the imports and each record's verdict.
+        """
+        CREATE TABLE added_masks (
+            sample_id TEXT NOT NULL,
+            k INTEGER NOT NULL,
+            origin TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            label TEXT,
+            score REAL,
+            box_json TEXT,
+            data_json TEXT NOT NULL,
+            PRIMARY KEY (sample_id, k)
+        );
+        CREATE INDEX added_masks_origin ON added_masks(origin);
+        CREATE TABLE mask_imports (
+            id TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            records INTEGER NOT NULL,
+            accepted INTEGER NOT NULL,
+            imported REAL NOT NULL
+        );
+        CREATE TABLE mask_import_records (
+            import TEXT NOT NULL,
+            record INTEGER NOT NULL,
+            sample_id TEXT,
+            k INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'skipped', 'failed')),
+            reason TEXT,
+            message TEXT,
+            PRIMARY KEY (import, record)
+        );
+        DROP VIEW sample_masks;
+        CREATE VIEW sample_masks AS
+            SELECT e.sample_id AS sample_id, m.k, m.kind, m.ref, m.value, m.label, m.score, m.box_json, m.data_json
+            FROM masks m JOIN entries e ON e.position = m.position WHERE e.status = 'ok'
+            UNION ALL
+            SELECT a.sample_id, a.k, a.kind, NULL, NULL, a.label, a.score, a.box_json, a.data_json
+            FROM added_masks a JOIN entries e ON e.sample_id = a.sample_id AND e.status = 'ok';
+        """,
     ]
 
     /// The version this code writes.

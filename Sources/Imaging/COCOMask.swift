@@ -25,6 +25,53 @@ public enum COCOMask {
         return counts
     }
 
+    /// Column-major run lengths of a mask, starting with a run of zeros (`rleEncode`).
+    public static func counts(of mask: Mask) -> [Int] {
+        let w = mask.width, h = mask.height
+        var counts: [Int] = []
+        var value: UInt8 = 0, run = 0
+        mask.bits.withUnsafeBufferPointer { bits in
+            for x in 0..<w {
+                for y in 0..<h {
+                    let bit: UInt8 = bits[y * w + x] != 0 ? 1 : 0
+                    if bit != value {
+                        counts.append(run)
+                        (run, value) = (0, bit)
+                    }
+                    run += 1
+                }
+            }
+        }
+        counts.append(run)
+        return counts
+    }
+
+    /// The compressed string of run lengths (`rleToString`): each count after the second as the
+    /// difference from the count two before, in 5-bit groups with a continuation bit, plus 48.
+    public static func string(fromCounts counts: [Int]) -> String {
+        var bytes: [UInt8] = []
+        for (i, count) in counts.enumerated() {
+            var x = count
+            if i > 2 { x -= counts[i - 2] }
+            var more = true
+            while more {
+                var c = x & 0x1F
+                x >>= 5
+                more = (c & 0x10) != 0 ? x != -1 : x != 0
+                if more { c |= 0x20 }
+                bytes.append(UInt8(c + 48))
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A mask as COCO's compressed RLE JSON value, `{"size": [h, w], "counts": "…"}`.
+    public static func rleJSON(_ mask: Mask) -> String {
+        // The alphabet is '0' (48) ... 'o' (111): no quote, but the backslash (92) needs escaping.
+        let counts = String(string(fromCounts: counts(of: mask)).flatMap { $0 == "\\" ? ["\\", "\\"] : [$0] })
+        return "{\"size\":[\(mask.height),\(mask.width)],\"counts\":\"\(counts)\"}"
+    }
+
     /// Expands run lengths into a row-major mask. Runs past the end are ignored.
     public static func mask(fromCounts counts: [Int], width: Int, height: Int) -> Mask {
         var bits = [UInt8](repeating: 0, count: width * height)

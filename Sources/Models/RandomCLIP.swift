@@ -91,11 +91,23 @@ struct RandomWeights {
     init(seed: UInt64, salt: UInt64) { state = seed &* salt | 1 }
 
     mutating func add(_ name: String, _ shape: [Int], scale: Float) {
-        let values = (0..<shape.reduce(1, *)).map { _ -> Float in
+        entries.append(.init(name: name, shape: shape, floats: values(shape.reduce(1, *), scale: scale)))
+    }
+
+    /// `count` uniform values in [-scale, scale).
+    mutating func values(_ count: Int, scale: Float) -> [Float] {
+        (0..<count).map { _ -> Float in
             state ^= state << 13; state ^= state >> 7; state ^= state << 17
             return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
         }
-        entries.append(.init(name: name, shape: shape, floats: values))
+    }
+
+    /// Random values of `shape`, each repeated over a square kernel of `repeats` taps (the
+    /// tensor's shape is `shape` + [side, side]).
+    mutating func addRepeated(_ name: String, _ shape: [Int], repeats: Int, scale: Float) {
+        let side = Int(Double(repeats).squareRoot())
+        entries.append(.init(name: name, shape: shape + [side, side],
+                             floats: values(shape.reduce(1, *), scale: scale).flatMap { Array(repeating: $0, count: repeats) }))
     }
 
     /// `count` CLIP encoder layers (`<prefix>.layers.<i>.`: attention, MLP, two norms), scale 0.02.

@@ -35,9 +35,12 @@ public enum RandomCLIPSeg {
         add("decoder.film_add.weight", [reduce, projection], scale: 0.2); add("decoder.film_add.bias", [reduce], scale: 0.2)
         add("decoder.transposed_convolution.0.weight", [reduce, reduce, 3, 3], scale: 0.1)
         add("decoder.transposed_convolution.0.bias", [reduce], scale: 0.1)
-        add("decoder.transposed_convolution.2.weight", [reduce, reduce / 2, 4, 4], scale: 0.1)
+        // The two upsampling convolutions repeat one channel mix over their 4x4 kernel (nearest-
+        // neighbour upsampling), so random logits vary per patch, as a trained head's do, rather
+        // than in a 4-pixel checkerboard that no threshold can turn into a subject.
+        weights.addRepeated("decoder.transposed_convolution.2.weight", [reduce, reduce / 2], repeats: 16, scale: 0.1)
         add("decoder.transposed_convolution.2.bias", [reduce / 2], scale: 0.1)
-        add("decoder.transposed_convolution.4.weight", [reduce / 2, 1, 4, 4], scale: 0.1)
+        weights.addRepeated("decoder.transposed_convolution.4.weight", [reduce / 2, 1], repeats: 16, scale: 3)
         add("decoder.transposed_convolution.4.bias", [1], scale: 0.1)
         for i in extract.indices {
             add("decoder.reduces.\(i).weight", [reduce, width], scale: 0.1); add("decoder.reduces.\(i).bias", [reduce], scale: 0.1)

@@ -253,10 +253,9 @@ public struct SampleWriter {
                 if let outline = o.outline {
                     segmentation = .array([.array(outline.map { .double(($0 * 100).rounded() / 100) })])
                 } else {
-                    let counts = COCOEncoding.runLengths({ x, y in Int(e.scene.instances.pixels[y * w + x]) == o.value },
-                                                         width: w, height: h)
+                    let counts = COCOMask.counts(of: Mask(instanceMap: e.scene.instances, value: o.value))
                     let encoded: JSONText.Value = annotationID % 2 == 0
-                        ? .string(COCOEncoding.compressedString(counts)) : .array(counts.map { .int($0) })
+                        ? .string(COCOMask.string(fromCounts: counts)) : .array(counts.map { .int($0) })
                     segmentation = .object(["size": .array([.int(h), .int(w)]), "counts": encoded])
                 }
                 let box = [o.box[0], o.box[1], o.box[2] - o.box[0], o.box[3] - o.box[1]]

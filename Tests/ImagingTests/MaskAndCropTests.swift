@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Imaging
 
@@ -83,5 +84,38 @@ import Testing
         #expect(mask.width == 16 && mask.height == 10)
         let huge = COCOMask.mask(fromCounts: [Int.max, Int.max, -5, 3], width: 4, height: 4)
         #expect(huge.width == 4)
+    }
+}
+
+@Suite struct COCOEncodingTests {
+    @Test func runLengthsAreColumnMajorStartingWithZeros() {
+        // 3x2 mask (w=3, h=2), columns: [1,0], [1,1], [0,0]
+        let counts = COCOMask.counts(of: Mask(width: 3, height: 2, bits: [1, 1, 0, 0, 1, 0]))
+        #expect(counts == [0, 1, 1, 2, 2])
+        #expect(COCOMask.counts(of: Mask(width: 2, height: 2, bits: [1, 1, 1, 1])) == [0, 4])
+        #expect(COCOMask.counts(of: Mask(width: 2, height: 1, bits: [0, 0])) == [2])
+    }
+
+    @Test func compressedStringMatchesPycocotools() {
+        // Values printed by pycocotools 2.0 (`mask.encode`):
+        //   encode(np.asfortranarray([[1,1,0],[0,1,0]], dtype=np.uint8))            -> b'01111'
+        //   flat = np.zeros(150, np.uint8); flat[5:105] = 1; flat[108:148] = 1
+        //   encode(np.asfortranarray(flat.reshape(15, 10).T))                      -> b'5T33TNO'
+        #expect(COCOMask.string(fromCounts: [0, 1, 1, 2, 2]) == "01111")
+        #expect(COCOMask.string(fromCounts: [5, 100, 3, 40, 2]) == "5T33TNO")
+        #expect(COCOMask.counts(fromString: "5T33TNO") == [5, 100, 3, 40, 2])
+    }
+
+    /// The JSON form escapes the one character of the alphabet JSON needs escaped (`\`, 92).
+    @Test func rleJSONParsesBackToTheMask() throws {
+        // A first run of 44 zeros is written as the groups 44 + 48 = '\\' and '1'.
+        let mask = COCOMask.mask(fromCounts: [44, 100, 1056], width: 40, height: 30)
+        #expect(COCOMask.string(fromCounts: COCOMask.counts(of: mask)).hasPrefix("\\1"))
+        let json = COCOMask.rleJSON(mask)
+        #expect(json.contains("\\\\"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["size"] as? [Int] == [30, 40])
+        let counts = try #require(object["counts"] as? String)
+        #expect(try COCOMask.mask(.rleString(counts, height: 30, width: 40), width: 40, height: 30) == mask)
     }
 }

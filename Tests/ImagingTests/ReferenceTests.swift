@@ -126,6 +126,8 @@ import Testing
         let expected = COCOMask.mask(fromCounts: COCOMask.counts(fromString: c["expected_rle"] as! String), width: w, height: h)
         #expect(mask.area == c["area"] as! Int)
         #expect(mask == expected)
+        // Encoding gives pycocotools' own string back (`encode` → `counts`).
+        #expect(COCOMask.string(fromCounts: COCOMask.counts(of: mask)) == c["expected_rle"] as! String)
     }
 
     @Test(arguments: 0..<4)

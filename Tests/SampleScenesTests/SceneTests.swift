@@ -64,22 +64,3 @@ import Testing
 
     func FileIO_readAll(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
 }
-
-@Suite struct COCOEncodingTests {
-    @Test func runLengthsAreColumnMajorStartingWithZeros() {
-        // 3x2 mask (w=3, h=2), columns: [1,0], [1,1], [0,0]
-        let mask: [[Bool]] = [[true, true, false], [false, true, false]]
-        let counts = COCOEncoding.runLengths({ x, y in mask[y][x] }, width: 3, height: 2)
-        #expect(counts == [0, 1, 1, 2, 2])
-        #expect(counts.reduce(0, +) == 6)
-    }
-
-    @Test func compressedStringMatchesPycocotools() {
-        // Values printed by pycocotools 2.0 (`mask.encode`):
-        //   encode(np.asfortranarray([[1,1,0],[0,1,0]], dtype=np.uint8))            -> b'01111'
-        //   flat = np.zeros(150, np.uint8); flat[5:105] = 1; flat[108:148] = 1
-        //   encode(np.asfortranarray(flat.reshape(15, 10).T))                      -> b'5T33TNO'
-        #expect(COCOEncoding.compressedString([0, 1, 1, 2, 2]) == "01111")
-        #expect(COCOEncoding.compressedString([5, 100, 3, 40, 2]) == "5T33TNO")
-    }
-}

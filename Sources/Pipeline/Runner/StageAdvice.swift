@@ -7,14 +7,18 @@ import Foundation
 /// by ingest. (A stage still exits 0: these are verdicts on the data, not errors.)
 public enum StageAdvice {
     /// The stage each stage reads.
-    static let upstream = ["tag": "ingest", "crop": "tag", "embed": "crop", "shard": "embed"]
+    static let upstream = ["tag": "ingest", "segment": "tag", "crop": "tag", "embed": "crop", "shard": "embed"]
 
     /// What to do about the most common reasons a whole stage yields nothing.
     static func hint(_ reason: String, pipeline: PipelineConfig) -> String? {
         switch reason {
         case "no_masks":
-            return "no sample has masks: give masks with the input (Subject-Diffusion JSON with an instance map, COCO "
-                + "instances, PNG masks) or import them from a segmenter run on the exported Grounding-DINO prompts"
+            return "no sample has masks: enable the segment stage (segment.enabled: true with a CLIPSeg model), give masks with the "
+                + "input (Subject-Diffusion JSON with an instance map, COCO instances, PNG masks), or import a segmenter's masks "
+                + "(import-masks, e.g. Grounded-SAM run on the exported Grounding-DINO prompts)"
+        case "has_masks": return "every sample came with masks; segment.with_input_masks: true segments them too"
+        case "no_mask_above_threshold":
+            return "no noun's CLIPSeg mask passed segment.threshold (\(pipeline.segment.threshold)); random weights give such masks"
         case "no_nouns": return "no caption has an object noun"
         case "label_not_in_caption": return "mask labels are not in the captions; tag.require_label_match: false keeps such samples"
         case "image_too_small": return "the images are smaller than crop.min_image_side (\(pipeline.crop.minImageSide) px)"

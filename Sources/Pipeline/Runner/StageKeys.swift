@@ -15,11 +15,13 @@ import Text
 ///
 ///     ingest = H(unit size, ingest settings, the manifest's sources)
 ///     tag    = H(tagger, BPE and entity tables, custom tokenizer files, tag settings, ingest)
-///     crop   = H(crop settings, tag)
+///     segment = H(segment settings less model path and threads, tag, the CLIPSeg weights' SHA-256)
+///     crop   = H(crop settings, segment when enabled, else tag)
 ///     embed  = H(embed settings less model path and threads, crop, the weights' SHA-256)
 ///     shard  = H(shard settings, embed, shard schema)
 ///
-/// Only embed, which runs the model, hashes its weights (`modelDigest(directory:)`). The shard
+/// Segment hashes its CLIPSeg weights when enabled (a disabled segment stage leaves every key as
+/// it was before the stage existed). Embed hashes its weights (`modelDigest(directory:)`). The shard
 /// stage takes embed's key from the catalog instead (`recordedEmbed(in:)`): the digest of the
 /// weights embed ran with is in its feature files' metadata.
 public final class StageKeys {
@@ -80,8 +82,31 @@ public final class StageKeys {
         }
     }
 
+    /// - Throws: ``PipelineError`` when the segment stage is enabled without a model, or its
+    ///   weights cannot be read.
+    public func segment() throws -> String {
+        try remembered("segment") {
+            var settings = pipeline.segment
+            guard settings.enabled, !settings.model.isEmpty else {
+                throw PipelineError(.config, "set the CLIPSeg model directory (make models, or make-sample --random-clipseg)", key: "segment.model")
+            }
+            let digest: String
+            do { digest = try Self.modelDigest(directory: settings.model) } catch {
+                throw PipelineError(.config, "cannot read the CLIPSeg weights in \(settings.model): \(error)", key: "segment.model")
+            }
+            // The weights are in the key by digest, not by where they live; threads change no result.
+            settings.model = ""
+            settings.threads = 0
+            return Self.key(Array((ConfigLoader.canonicalJSON(settings) + (try tag()) + digest).utf8))
+        }
+    }
+
+    /// Crop reads the segment stage's masks when it is enabled, so its key follows segment's.
     public func crop() throws -> String {
-        try remembered("crop") { Self.key(Array((ConfigLoader.canonicalJSON(pipeline.crop) + (try tag())).utf8)) }
+        try remembered("crop") {
+            let upstream = pipeline.segment.enabled ? "segment " + (try segment()) : try tag()
+            return Self.key(Array((ConfigLoader.canonicalJSON(pipeline.crop) + upstream).utf8))
+        }
     }
 
     /// The SHA-256 of a model directory's weights: of its one file, or of the newline-joined

@@ -96,6 +96,26 @@ public final class UnitScratch {
         }
     }
 
+    /// A batch of `count` results stored as JSON: read back when a finished copy with these
+    /// inputs decodes to `count` values, else (none, or one another version of the stage wrote)
+    /// computed and saved. `reused` says which.
+    public func results<T: Codable>(_ name: String, inputs: String, count: Int, compute: () throws -> [T]) throws -> (values: [T], reused: Bool) {
+        var computedValues: [T]?
+        func run() throws -> [UInt8] {
+            try batch(name, inputs: inputs) {
+                let values = try compute()
+                computedValues = values
+                return Array(try JSONEncoder().encode(values))
+            }
+        }
+        let bytes = try run()
+        if let computedValues { return (computedValues, false) }
+        if let stored = try? JSONDecoder().decode([T].self, from: Data(bytes)), stored.count == count { return (stored, true) }
+        discard(name, inputs: inputs)
+        _ = try run()
+        return (computedValues ?? [], false)
+    }
+
     /// Says on standard error how many batches were read back, when any were.
     public func announce(stage: String, unit: Int) {
         guard reused > 0 else { return }

@@ -47,6 +47,8 @@ public struct CropStage: UnitProcessor {
     let files: SourceFiles
     let input: Catalog
     let layout: BuildLayout
+    /// Whether the segment stage's masks are read (it is enabled in the pipeline).
+    let segmentMasks: Bool
 
     /// - Parameter input: the catalog holding the ingest stage's entries (the build's).
     public init(pipeline: PipelineConfig, input: Catalog) throws {
@@ -58,6 +60,10 @@ public struct CropStage: UnitProcessor {
         configJSON = ConfigLoader.canonicalJSON(pipeline)
         configHash = try keys.crop()
         try StageOrder.requireDone("tag", configHash: try keys.tag(), unitsHolding: .accepted, in: input)
+        segmentMasks = pipeline.segment.enabled
+        if segmentMasks {
+            try StageOrder.requireDone("segment", configHash: try keys.segment(), unitsHolding: .keptByTag, in: input)
+        }
     }
 
     /// A crop stage over sources given directly, for running its per-item work in process
@@ -69,12 +75,13 @@ public struct CropStage: UnitProcessor {
         input = try Catalog(path: ":memory:")
         configHash = "in-process"
         configJSON = "{}"
+        segmentMasks = false
     }
 
     /// The units (the ingest stage's) with samples the tag stage kept, each loaded lazily.
     public func units() throws -> (units: AnyIterator<WorkUnit<CropItem>>, samples: Int) {
-        let input = self.input
-        return try WorkUnit.units(input.unitCounts(.keptByTag)) { try input.maskedSamples(unit: $0).map(CropItem.init) }
+        let (input, segmentMasks) = (self.input, self.segmentMasks)
+        return try WorkUnit.units(input.unitCounts(.keptByTag)) { try input.maskedSamples(unit: $0, segmentMasks: segmentMasks).map(CropItem.init) }
     }
 
     /// What happened to one sample: the catalog's record and the files it adds.
@@ -120,27 +127,12 @@ public struct CropStage: UnitProcessor {
         var done: [Result] = []
         for start in stride(from: 0, to: items.count, by: Self.scratchBatch) {
             let batch = Array(items[start..<min(items.count, start + Self.scratchBatch)])
-            let name = String(format: "samples-%06d", start), inputs = Self.digest(batch)
-            var computed: [Result]?
-            func run() throws -> [UInt8] {
-                try scratch.batch(name, inputs: inputs) {
-                    let results = crop(batch, progress: progress)
-                    computed = results
-                    return Array(try JSONEncoder().encode(results.map(StoredResult.init)))
-                }
-            }
-            let bytes = try run()
             // Read back from an interrupted run; a batch another version wrote is computed again.
-            if computed == nil, let stored = try? JSONDecoder().decode([StoredResult].self, from: Data(bytes)), stored.count == batch.count {
-                done += stored.map(\.result)
-                progress.advance(by: batch.count)
-                continue
+            let (stored, reused) = try scratch.results(String(format: "samples-%06d", start), inputs: Self.digest(batch), count: batch.count) {
+                crop(batch, progress: progress).map(StoredResult.init)
             }
-            if computed == nil {
-                scratch.discard(name, inputs: inputs)
-                _ = try run()
-            }
-            done += computed!
+            if reused { progress.advance(by: batch.count) }
+            done += stored.map(\.result)
         }
         scratch.announce(stage: stage, unit: unit)
         var files: [String: [UInt8]] = [:]

@@ -2,9 +2,9 @@ import BuildSupport
 public import Catalog
 public import Imaging
 
-/// Reads the masks an entry records (instance maps, binary PNGs, COCO RLE and polygons) at the
-/// size of its decoded image. Shared by the crop stage and the build report, so both see the
-/// same pixels. Caches decoded instance maps, which several masks of one sample share.
+/// Reads the masks an entry records (instance maps, binary PNGs, COCO RLE and polygons; the RLE
+/// of segment and imported masks) at the size of its decoded image. Shared by the crop stage and
+/// the build report, so both see the same pixels. Caches decoded instance maps, which several masks of one sample share.
 public struct MaskReader {
     let files: SourceFiles
     let maxPixels: Int
@@ -60,6 +60,9 @@ public struct MaskReader {
             let raster = info.format == .png && (info.channels == 1) ? try ImageCodec.decodeIndexMap(bytes) : try ImageCodec.decodeRGB(bytes)
             return try checked(Mask(nonZeroOf: raster))
         case "coco_rle", "coco_polygon":
+            return try COCOMask.mask(Self.segmentation(record.dataJSON), width: width, height: height)
+        case let kind where AddedMask.kinds.contains(kind):
+            // Segment and imported masks: a COCO RLE of the image's size, recorded in the catalog.
             return try COCOMask.mask(Self.segmentation(record.dataJSON), width: width, height: height)
         default:
             throw ImagingError(.corrupt, "unknown mask kind '\(record.kind)'")
