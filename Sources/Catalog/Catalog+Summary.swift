@@ -68,6 +68,8 @@ extension Catalog {
                     ["source", "root", "key", "position", "unit", "status", "reason", "width", "height", "image", "caption"])
         try section("masks", "SELECT m.k, m.kind, m.label, m.value, m.ref FROM masks m JOIN entries e ON e.position = m.position WHERE e.sample_id = ? ORDER BY m.k",
                     ["k", "kind", "label", "value", "ref"])
+        try section("added masks", "SELECT k, origin, kind, label, score, box_json FROM added_masks WHERE sample_id = ? ORDER BY k",
+                    ["k", "origin", "kind", "label", "score", "box"])
         try section("stages", "SELECT stage, status, reason, message FROM sample_status WHERE sample_id = ? ORDER BY stage", ["stage", "status", "reason", "message"])
         try section("nouns", "SELECT idx, text, lemma, char_start, char_end, token_positions_json FROM nouns WHERE sample_id = ? ORDER BY idx",
                     ["idx", "text", "lemma", "start", "end", "tokens"])

@@ -80,6 +80,9 @@ import Text
             """).int == masks.count)
         // Done units are not redone.
         #expect(try run("segment", pipeline).stdout.contains("0 processed"))
+        // A sample's lineage shows its segment masks.
+        let inspected = try ExecutableRunner.run("catalog", ["inspect", masks[0]["sample_id"].string!, "--pipeline", pipeline])
+        #expect(inspected.status == 0 && inspected.stdout.contains("added masks") && inspected.stdout.contains("kind=clipseg"), "\(inspected.stdout)")
     }
 
     /// Every recorded mask equals the transformers-style call for its one (image, prompt) pair
