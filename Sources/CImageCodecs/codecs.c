@@ -315,7 +315,7 @@ static void ic_png_write(png_structp png, png_bytep in, png_size_t n) {
 static void ic_png_flush(png_structp png) { (void)png; }
 
 int ic_png_encode(const uint8_t *pixels, int width, int height, int channels,
-                  const uint8_t *palette_rgb, int palette_count, int compression_level,
+                  const uint8_t *palette_rgb, int palette_count, int compression_level, int strategy,
                   uint8_t **out, size_t *out_len, char *err) {
     int color;
     if (palette_rgb && channels == 1) color = PNG_COLOR_TYPE_PALETTE;
@@ -337,6 +337,8 @@ int ic_png_encode(const uint8_t *pixels, int width, int height, int channels,
     }
     png_set_write_fn(png, &wr, ic_png_write, ic_png_flush);
     png_set_compression_level(png, compression_level);
+    // zlib's strategy (Z_FILTERED 1, Z_HUFFMAN_ONLY 2, Z_RLE 3); negative: libpng's default.
+    if (strategy >= 0) png_set_compression_strategy(png, strategy);
     png_set_IHDR(png, pinfo, (png_uint_32)width, (png_uint_32)height, 8, color, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (color == PNG_COLOR_TYPE_PALETTE) {

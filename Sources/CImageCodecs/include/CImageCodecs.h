@@ -46,9 +46,10 @@ int ic_png_probe(const uint8_t *data, size_t len, ic_info *info, char *err);
 int ic_png_decode(const uint8_t *data, size_t len, int mode, uint8_t *out, size_t out_len, char *err);
 /* Encode 8-bit pixels with 1 (gray), 3 (RGB) or 4 (RGBA) channels; with a palette
  * (palette_rgb of palette_count*3 bytes) and channels 1, writes a palette image whose pixel
- * values are the indices. *out is malloc'ed, free with ic_free. */
+ * values are the indices. `strategy` is zlib's (1 filtered, 2 Huffman only, 3 RLE), negative
+ * for libpng's default. *out is malloc'ed, free with ic_free. */
 int ic_png_encode(const uint8_t *pixels, int width, int height, int channels,
-                  const uint8_t *palette_rgb, int palette_count, int compression_level,
+                  const uint8_t *palette_rgb, int palette_count, int compression_level, int strategy,
                   uint8_t **out, size_t *out_len, char *err);
 
 void ic_free(void *p);

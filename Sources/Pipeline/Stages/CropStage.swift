@@ -164,6 +164,12 @@ public struct CropStage: UnitProcessor {
         return UnitScratch.digest([Array(text.utf8)])
     }
 
+    /// Crops and Canny images are written with zlib's RLE strategy, chosen by measurement: 2.5x
+    /// faster than the standard strategy on crops at the same size (docs/BENCHMARKS.md). The
+    /// pixels do not depend on it, so it is not part of the stage's key: a build resumed across
+    /// the change keeps its earlier crops, which decode to the same pixels.
+    static let pngStrategy = ImageCodec.PNGStrategy.rle
+
     static func objectPath(_ kind: String, _ bytes: [UInt8]) -> String {
         let digest = SHA256.hex(bytes)
         return "objects/\(kind)/\(digest.prefix(2))/\(digest).png"
@@ -252,7 +258,8 @@ public struct CropStage: UnitProcessor {
             var row = judge(record, mask: mask, image: image, nounIndex: item.nounIndex[record.k])
             if row.outcome.isOK, let box = row.box {
                 do {
-                    let png = try ImageCodec.encodePNG(SubjectCrop.crop(image, mask: mask, box: PixelBox(x0: box[0], y0: box[1], x1: box[2], y1: box[3])))
+                    let crop = SubjectCrop.crop(image, mask: mask, box: PixelBox(x0: box[0], y0: box[1], x1: box[2], y1: box[3]))
+                    let png = try ImageCodec.encodePNG(crop, strategy: Self.pngStrategy)
                     row.object = Self.objectPath("crops", png)
                     result.files.append((row.object!, png))
                 } catch {
@@ -295,7 +302,8 @@ public struct CropStage: UnitProcessor {
         let gray = ImageFormat.sniff(bytes) == .jpeg
             ? (try? ImageCodec.decodeGray(bytes, maxPixels: config.maxPixels)) ?? image.grayscale()
             : image.grayscale()
-        guard let png = try? ImageCodec.encodePNG(Canny.edges(gray, low: config.cannyLow, high: config.cannyHigh)) else { return nil }
+        guard let png = try? ImageCodec.encodePNG(Canny.edges(gray, low: config.cannyLow, high: config.cannyHigh), strategy: Self.pngStrategy)
+        else { return nil }
         return (Self.objectPath("canny", png), png)
     }
 }
