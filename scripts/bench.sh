@@ -22,5 +22,7 @@ echo "results: builds/bench/eval.md"
 echo "results: builds/bench/crop.md"
 "$PY" scripts/bench_segment.py | tee builds/bench/segment.md
 echo "results: builds/bench/segment.md"
+"$PY" scripts/bench_pipeline.py | tee builds/bench/pipeline.md
+echo "results: builds/bench/pipeline.md"
 "$PY" scripts/bench_prior.py | tee builds/bench/prior.md
 echo "results: builds/bench/prior.md"

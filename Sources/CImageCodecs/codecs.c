@@ -362,3 +362,41 @@ int ic_png_encode(const uint8_t *pixels, int width, int height, int channels,
 }
 
 void ic_free(void *p) { free(p); }
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+size_t ic_count_white(const uint8_t *rgb, size_t pixels, uint8_t level) {
+    size_t count = 0, i = 0;
+#if defined(__SSE2__)
+    /* 16 pixels (48 bytes) at a time: a byte is "high" when max(byte, level) == byte; a pixel is
+     * white when its three bytes are high, i.e. the AND of each byte with the next two, read at
+     * the pixel's first byte (positions 0, 3, ..., 45 of the 48). */
+    const __m128i l = _mm_set1_epi8((char)level);
+    for (; i + 16 <= pixels; i += 16) {
+        const uint8_t *p = rgb + 3 * i;
+        __m128i a = _mm_loadu_si128((const __m128i *)p);
+        __m128i b = _mm_loadu_si128((const __m128i *)(p + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(p + 32));
+        __m128i ma = _mm_cmpeq_epi8(_mm_max_epu8(a, l), a);
+        __m128i mb = _mm_cmpeq_epi8(_mm_max_epu8(b, l), b);
+        __m128i mc = _mm_cmpeq_epi8(_mm_max_epu8(c, l), c);
+        __m128i a1 = _mm_or_si128(_mm_srli_si128(ma, 1), _mm_slli_si128(mb, 15));
+        __m128i a2 = _mm_or_si128(_mm_srli_si128(ma, 2), _mm_slli_si128(mb, 14));
+        __m128i b1 = _mm_or_si128(_mm_srli_si128(mb, 1), _mm_slli_si128(mc, 15));
+        __m128i b2 = _mm_or_si128(_mm_srli_si128(mb, 2), _mm_slli_si128(mc, 14));
+        __m128i ta = _mm_and_si128(ma, _mm_and_si128(a1, a2));
+        __m128i tb = _mm_and_si128(mb, _mm_and_si128(b1, b2));
+        __m128i tc = _mm_and_si128(mc, _mm_and_si128(_mm_srli_si128(mc, 1), _mm_srli_si128(mc, 2)));
+        count += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(ta) & 0x9249u)
+               + (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(tb) & 0x4924u)
+               + (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(tc) & 0x2492u);
+    }
+#endif
+    for (; i < pixels; i++) {
+        const uint8_t *p = rgb + 3 * i;
+        count += p[0] >= level && p[1] >= level && p[2] >= level;
+    }
+    return count;
+}

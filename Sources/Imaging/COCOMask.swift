@@ -77,15 +77,23 @@ public enum COCOMask {
         var bits = [UInt8](repeating: 0, count: width * height)
         var index = 0, value: UInt8 = 0
         let total = width * height
-        for run in counts {
-            // Runs are clamped to what is left, so huge or negative counts cannot overflow.
-            let length = min(max(0, run), total - index)
-            if value == 1 {
-                for i in index..<(index + length) { bits[(i % height) * width + i / height] = 1 }
+        bits.withUnsafeMutableBufferPointer { out in
+            for run in counts {
+                // Runs are clamped to what is left, so huge or negative counts cannot overflow.
+                let length = min(max(0, run), total - index)
+                if value == 1 && length > 0 {
+                    // Column-major: walk down the column, then to the top of the next one.
+                    var (x, y) = (index / height, index % height)
+                    for _ in 0..<length {
+                        out[y * width + x] = 1
+                        y += 1
+                        if y == height { (x, y) = (x + 1, 0) }
+                    }
+                }
+                index += length
+                if index >= total { break }
+                value ^= 1
             }
-            index += length
-            if index >= total { break }
-            value ^= 1
         }
         return Mask(width: width, height: height, bits: bits)
     }

@@ -34,9 +34,20 @@ public struct Mask: Sendable, Equatable {
 
     /// Non-zero pixels of a gray/index raster (a binary mask PNG).
     public init(nonZeroOf raster: Raster) {
-        var bits = [UInt8](repeating: 0, count: raster.width * raster.height)
-        for i in bits.indices {
-            for c in 0..<raster.channels where raster.pixels[i * raster.channels + c] != 0 { bits[i] = 1 }
+        let count = raster.width * raster.height, channels = raster.channels
+        let bits = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            raster.pixels.withUnsafeBufferPointer { p in
+                if channels == 1 {
+                    for i in 0..<count { out[i] = p[i] != 0 ? 1 : 0 }
+                } else {
+                    for i in 0..<count {
+                        var any: UInt8 = 0
+                        for c in 0..<channels { any |= p[i * channels + c] }
+                        out[i] = any != 0 ? 1 : 0
+                    }
+                }
+            }
+            initialized = count
         }
         self.init(width: raster.width, height: raster.height, bits: bits)
     }
@@ -47,12 +58,15 @@ public struct Mask: Sendable, Equatable {
     /// The tight box of the set pixels, `[x0, y0, x1, y1)`, or nil for an empty mask.
     public var box: PixelBox? {
         var x0 = Int.max, y0 = Int.max, x1 = -1, y1 = -1
-        for y in 0..<height {
-            let row = y * width
-            for x in 0..<width where bits[row + x] != 0 {
-                if x < x0 { x0 = x }
-                if x > x1 { x1 = x }
-                if y < y0 { y0 = y }
+        bits.withUnsafeBufferPointer { b in
+            for y in 0..<height {
+                let row = UnsafeBufferPointer(rebasing: b[(y * width)..<((y + 1) * width)])
+                // The row's first and last set pixel, scanning in from each end.
+                guard let first = row.firstIndex(where: { $0 != 0 }) else { continue }
+                let last = row.lastIndex(where: { $0 != 0 })!
+                x0 = min(x0, first)
+                x1 = max(x1, last)
+                if y0 == Int.max { y0 = y }
                 y1 = y
             }
         }

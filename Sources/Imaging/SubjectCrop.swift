@@ -1,3 +1,4 @@
+internal import CImageCodecs
 /// Subject crops as λ-ECLIPSE / Subject-Diffusion make them (`get_entity_image`): the subject
 /// composited on white by its mask, cropped to its box, padded to a square with white.
 public enum SubjectCrop {
@@ -27,11 +28,7 @@ public enum SubjectCrop {
     /// `ToTensor(image) > 0.9` on every channel, i.e. values of 230 and up).
     public static func whiteFraction(_ image: Raster, level: UInt8 = 230) -> Double {
         precondition(image.channels == 3, "whiteFraction takes RGB")
-        var white = 0
-        for i in 0..<(image.width * image.height)
-        where image.pixels[3 * i] >= level && image.pixels[3 * i + 1] >= level && image.pixels[3 * i + 2] >= level {
-            white += 1
-        }
+        let white = image.pixels.withUnsafeBufferPointer { ic_count_white($0.baseAddress, image.width * image.height, level) }
         return Double(white) / Double(max(1, image.width * image.height))
     }
 }

@@ -119,3 +119,21 @@ import Testing
         #expect(try COCOMask.mask(.rleString(counts, height: 30, width: 40), width: 40, height: 30) == mask)
     }
 }
+
+@Suite struct WhiteFractionTests {
+    /// The 16-pixel SIMD count equals the per-pixel definition, tails included.
+    @Test func simdCountEqualsThePerPixelDefinition() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for (width, height) in [(1, 1), (5, 3), (16, 1), (17, 2), (31, 7), (64, 33)] {
+            let pixels = (0..<(3 * width * height)).map { _ -> UInt8 in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                // Mostly around the level, so that every channel decides some pixels.
+                return UInt8(truncatingIfNeeded: 226 + Int(state % 8)) &+ (state % 5 == 0 ? 100 : 0)
+            }
+            let image = Raster(width: width, height: height, channels: 3, pixels: pixels)
+            var white = 0
+            for i in 0..<(width * height) where pixels[3 * i] >= 230 && pixels[3 * i + 1] >= 230 && pixels[3 * i + 2] >= 230 { white += 1 }
+            #expect(SubjectCrop.whiteFraction(image) == Double(white) / Double(width * height), "\(width)x\(height)")
+        }
+    }
+}

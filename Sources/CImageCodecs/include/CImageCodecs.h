@@ -54,6 +54,9 @@ int ic_png_encode(const uint8_t *pixels, int width, int height, int channels,
 
 void ic_free(void *p);
 
+/* Pixels of packed RGB whose three channels are all >= level. */
+size_t ic_count_white(const uint8_t *rgb, size_t pixels, uint8_t level);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,7 +22,7 @@ public struct MaskReader {
         for record in records {
             guard record.kind == "instance_map", record.value == nil else { out.append(record); continue }
             let map = try instanceMap(record.ref ?? "", source: source)
-            for value in Set(map.pixels).subtracting([0]).sorted() {
+            for value in Self.values(of: map) {
                 var one = record
                 one.value = Int(value)
                 one.k = record.k * 256 + Int(value)
@@ -30,6 +30,15 @@ public struct MaskReader {
             }
         }
         return out
+    }
+
+    /// The non-zero values an instance map holds, ascending.
+    static func values(of map: Raster) -> [UInt8] {
+        var present = [Bool](repeating: false, count: 256)
+        map.pixels.withUnsafeBufferPointer { pixels in
+            for value in pixels { present[Int(value)] = true }
+        }
+        return (1..<256).filter { present[$0] }.map { UInt8($0) }
     }
 
     mutating func instanceMap(_ ref: String, source: String) throws -> Raster {
