@@ -102,7 +102,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/segment", swiftSettings: swiftSettings),
         .executableTarget(name: "import-masks",
-                          dependencies: ["BuildConfig", "BuildSupport", "Pipeline", "Catalog", "Text",
+                          dependencies: ["BuildConfig", "BuildSupport", "Pipeline", "Catalog",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Executables/import-masks", swiftSettings: swiftSettings),
         .executableTarget(name: "crop",

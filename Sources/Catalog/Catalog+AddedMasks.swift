@@ -12,9 +12,6 @@ public enum AddedMask {
     /// The kinds an added mask is recorded with: `clipseg` (the segment stage), and one per
     /// import format.
     public static let kinds: Set<String> = ["clipseg", "jsonl_rle", "jsonl_polygon", "jsonl_png", "grounded_sam"]
-
-    /// Whether mask `k` is one the segment stage owns.
-    public static func isSegment(_ k: Int) -> Bool { (segmentBase..<importBase).contains(k) }
 }
 
 extension Catalog {

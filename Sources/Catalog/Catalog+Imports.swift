@@ -81,10 +81,7 @@ extension Catalog {
                 INSERT OR REPLACE INTO mask_imports (id, path, format, records, accepted, imported) VALUES (?, ?, ?, ?, ?, ?)
                 """, [name, path, format, records.count, records.filter { $0.outcome.isOK }.count, Date().timeIntervalSince1970])
             for stage in Self.stagesAfterImport {
-                for unit in touched {
-                    try db.run("DELETE FROM unit_files WHERE stage = ? AND unit = ?", [stage, unit])
-                    try db.run("DELETE FROM units WHERE stage = ? AND unit = ?", [stage, unit])
-                }
+                for unit in touched { try forgetUnit(stage: stage, unit: unit, in: db) }
             }
             return touched.sorted()
         }

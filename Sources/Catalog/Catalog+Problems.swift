@@ -16,6 +16,11 @@ extension Catalog {
     /// The stages in pipeline order, then the subject-level verdicts.
     static let problemStageOrder = ["ingest", "tag", "segment", "crop", "embed", "shard", "crop subjects"]
 
+    /// Stages whose verdicts do not decide whether a sample goes on: crop takes every sample tag
+    /// kept, whatever segment said (`has_masks`: it kept its own masks; `no_mask_above_threshold`:
+    /// crop will say `no_masks`).
+    public static let advisoryStages: Set<String> = ["segment"]
+
     /// Every stage's skipped and failed items grouped by (stage, status, reason), in pipeline
     /// order and by count within a stage, each with up to `examples` example items.
     public func problemGroups(examples: Int) throws -> [ProblemGroup] {

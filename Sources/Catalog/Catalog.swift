@@ -113,10 +113,13 @@ public final class Catalog {
     /// files, so that a run killed between writing them and committing leaves the unit not done
     /// for any config, never done for a config whose files it no longer has.
     public func forgetUnit(stage: String, unit: Int) throws {
-        try write { db in
-            try db.run("DELETE FROM unit_files WHERE stage = ? AND unit = ?", [stage, unit])
-            try db.run("DELETE FROM units WHERE stage = ? AND unit = ?", [stage, unit])
-        }
+        try write { db in try forgetUnit(stage: stage, unit: unit, in: db) }
+    }
+
+    /// The same inside a transaction already open.
+    func forgetUnit(stage: String, unit: Int, in db: Database) throws {
+        try db.run("DELETE FROM unit_files WHERE stage = ? AND unit = ?", [stage, unit])
+        try db.run("DELETE FROM units WHERE stage = ? AND unit = ?", [stage, unit])
     }
 
     /// Units that `units` holds under more than one config hash, as "stage unit N: hash, hash"

@@ -32,6 +32,14 @@ public struct Mask: Sendable, Equatable {
         self.init(width: instanceMap.width, height: instanceMap.height, bits: bits)
     }
 
+    /// The non-zero pixels of a mask image file: a one-channel PNG by its stored values (no
+    /// gray conversion), anything else decoded as RGB.
+    public init(binaryImage bytes: [UInt8], maxPixels: Int = Int.max) throws {
+        let info = try ImageCodec.probe(bytes, checkEnd: false)
+        self.init(nonZeroOf: info.format == .png && info.channels == 1 ? try ImageCodec.decodeIndexMap(bytes, maxPixels: maxPixels)
+                                                                       : try ImageCodec.decodeRGB(bytes, maxPixels: maxPixels))
+    }
+
     /// Non-zero pixels of a gray/index raster (a binary mask PNG).
     public init(nonZeroOf raster: Raster) {
         let count = raster.width * raster.height, channels = raster.channels

@@ -4,7 +4,7 @@
 /// singular lemmas; and matches mask labels to those nouns with their CLIP token positions.
 public struct NounFinder: Sendable {
     let tagger: POSTagger
-    let tokenizer: CLIPTokenizer
+    public let tokenizer: CLIPTokenizer
 
     /// A noun found in a caption.
     public struct Noun: Sendable, Equatable {

@@ -4,7 +4,6 @@ import BuildSupport
 import Catalog
 import Foundation
 import Pipeline
-import Text
 
 /// `import-masks`: attaches masks made by an external segmenter to samples already in the catalog.
 @main
@@ -42,8 +41,7 @@ struct ImportMasksCommand: ParsableCommand {
             let lock = try FileLock(path: layout.lock(forCatalog: layout.catalog), purpose: "import-masks")
             defer { withExtendedLifetime(lock) {} }
             let catalog = try Catalog(path: layout.catalog)
-            let tokenizer = config.tag.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: config.tag.tokenizer)
-            let importer = try MaskImport(catalog: catalog, tokenizer: tokenizer, source: source, maxPixels: config.crop.maxPixels)
+            let importer = try MaskImport(catalog: catalog, finder: config.tag.nounFinder(), source: source, maxPixels: config.crop.maxPixels)
             let (path, format): (String, MaskImport.Format) = jsonl.map { ($0, .jsonl) } ?? (groundedSam!, .groundedSAM)
             let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
             let importName = name ?? URL(fileURLWithPath: absolute).lastPathComponent

@@ -28,10 +28,11 @@ public struct MaskImport {
     /// The source whose keys name samples (else records name sample ids).
     let source: String?
 
-    public init(catalog: Catalog, tokenizer: CLIPTokenizer, source: String?, maxPixels: Int) throws {
+    /// - Parameter finder: the tag stage's noun finder (`TagConfig.nounFinder()`), which checks labels.
+    public init(catalog: Catalog, finder: NounFinder, source: String?, maxPixels: Int) throws {
         self.catalog = catalog
         files = try SourceFiles(catalog: catalog)
-        finder = NounFinder(tagger: try .bundled(), tokenizer: tokenizer)
+        self.finder = finder
         self.source = source
         self.maxPixels = maxPixels
     }
@@ -62,15 +63,20 @@ public struct MaskImport {
         case .jsonl: try parseJSONL(path)
         case .groundedSAM: try parseGroundedSAM(path)
         }
-        var units: [String: Int] = [:]
-        var instanceMaps: [String: Raster] = [:]
-        let records = try parsed.map { record -> Catalog.ImportRecord in
-            try check(record, format: format, units: &units, instanceMaps: &instanceMaps)
-        }
-        return (records, units)
+        var state = State()
+        let records = try parsed.map { try check($0, format: format, state: &state) }
+        return (records, state.units)
     }
 
-    func check(_ record: Parsed, format: Format, units: inout [String: Int], instanceMaps: inout [String: Raster]) throws -> Catalog.ImportRecord {
+    /// What the records of one import share: the units of the samples given masks, and the last
+    /// instance map and each sample's image size (several records name the same ones).
+    struct State {
+        var units: [String: Int] = [:]
+        var instanceMap: (path: String, map: Raster)?
+        var sizes: [String: (width: Int, height: Int)] = [:]
+    }
+
+    func check(_ record: Parsed, format: Format, state: inout State) throws -> Catalog.ImportRecord {
         if let (reason, message) = record.problem { return .init(sampleID: record.sampleID, outcome: .failed(reason, message)) }
         let target: Catalog.ImportTarget?
         if let id = record.sampleID { target = try catalog.acceptedSample(id: id) } else {
@@ -85,14 +91,15 @@ public struct MaskImport {
             return verdict(.skipped(.labelNotInCaption, "label '\(label)' matches no noun of the caption"))
         }
         let size: (width: Int, height: Int)
-        do { size = try imageSize(target) } catch let error as FileIO.Refusal {
-            return verdict(.failed(error.reason, "the sample's image: \(error.message)"))
+        do {
+            size = try state.sizes[target.sampleID] ?? imageSize(target)
+            state.sizes[target.sampleID] = size
         } catch {
-            return verdict(.failed(.unreadable, "the sample's image: \(error)"))
+            return verdict(.failed(reading: error, context: "the sample's image: "))
         }
         let mask: Mask
         do {
-            mask = try self.mask(record.mask!, width: size.width, height: size.height, instanceMaps: &instanceMaps)
+            mask = try self.mask(record.mask!, width: size.width, height: size.height, instanceMap: &state.instanceMap)
         } catch let error as FileIO.Refusal {
             return verdict(.failed(error.reason, error.message))
         } catch let error as SizeMismatch {
@@ -102,7 +109,7 @@ public struct MaskImport {
         }
         let given = record.box.flatMap { PixelBox(covering: $0, width: size.width, height: size.height) }
         guard let box = given ?? mask.box, mask.area > 0 else { return verdict(.skipped(.emptyMask, "the mask has no pixel")) }
-        units[target.sampleID] = target.unit
+        state.units[target.sampleID] = target.unit
         let kind = switch (format, record.mask!) {
         case (.groundedSAM, _): "grounded_sam"
         case (_, .png): "jsonl_png"
@@ -126,7 +133,7 @@ public struct MaskImport {
         return orientation >= 5 ? (info.height, info.width) : (info.width, info.height)
     }
 
-    func mask(_ data: MaskData, width: Int, height: Int, instanceMaps: inout [String: Raster]) throws -> Mask {
+    func mask(_ data: MaskData, width: Int, height: Int, instanceMap: inout (path: String, map: Raster)?) throws -> Mask {
         func sized(_ m: Mask) throws -> Mask {
             guard m.width == width && m.height == height else {
                 throw SizeMismatch(message: "the mask is \(m.width)x\(m.height), the image \(width)x\(height)")
@@ -146,16 +153,10 @@ public struct MaskImport {
             }
             return try COCOMask.mask(segmentation, width: width, height: height)
         case .png(let path):
-            let bytes = try read(path)
-            let info = try ImageCodec.probe(bytes, checkEnd: false)
-            let raster = info.format == .png && info.channels == 1 ? try ImageCodec.decodeIndexMap(bytes, maxPixels: maxPixels)
-                : try ImageCodec.decodeRGB(bytes, maxPixels: maxPixels)
-            return try sized(Mask(nonZeroOf: raster))
+            return try sized(Mask(binaryImage: read(path), maxPixels: maxPixels))
         case .instanceValue(let path, let value):
-            if instanceMaps[path] == nil {
-                instanceMaps = [path: try ImageCodec.decodeIndexMap(read(path), maxPixels: maxPixels)]
-            }
-            return try sized(Mask(instanceMap: instanceMaps[path]!, value: value))
+            if instanceMap?.path != path { instanceMap = (path, try ImageCodec.decodeIndexMap(read(path), maxPixels: maxPixels)) }
+            return try sized(Mask(instanceMap: instanceMap!.map, value: value))
         }
     }
 }

@@ -124,9 +124,8 @@ public struct BuildReport {
         var tokens = ["ingest/" + (record.status == "ok" ? "ok" : record.reason ?? "unknown")]
         tokens += record.stages.map { Self.token($0.stage, $0.status == "ok" ? "ok" : $0.reason) }
         tokens += record.subjects.filter { $0.status != "ok" }.map { Self.token("crop subjects", $0.reason) }
-        // A sample the segment stage left to its own masks went through it.
         let complete = record.status == "ok" && !record.stages.isEmpty
-            && record.stages.allSatisfy { $0.status == "ok" || ($0.stage == "segment" && $0.reason == Reason.hasMasks.rawValue) }
+            && record.stages.allSatisfy { $0.status == "ok" || Catalog.advisoryStages.contains($0.stage) }
         if complete { tokens.append("complete") }
         let picture = thumbnail(record)
         var out = "<article class=\"card\" data-filters=\"\(Self.escape(tokens.joined(separator: " ")))\" data-id=\"\(Self.escape(record.sampleID ?? ""))\">"

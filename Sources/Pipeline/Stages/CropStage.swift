@@ -185,12 +185,8 @@ public struct CropStage: UnitProcessor {
         do {
             bytes = try files.read(item.imageRef, source: item.source, maxBytes: 1 << 30)
             image = try ImageCodec.decodeRGB(bytes, maxPixels: config.maxPixels)
-        } catch let error as FileIO.Refusal {
-            return finish(.failed(error.reason, error.message))
-        } catch let error as ImagingError {
-            return finish(.failed(Reason(error.code), error.message))
         } catch {
-            return finish(.failed(.unreadable, "\(error)"))
+            return finish(.failed(reading: error))
         }
         let decoded = (width: image.width, height: image.height)
         let checked = config.minImageSideOf == "original" ? item.originalSize ?? decoded : decoded

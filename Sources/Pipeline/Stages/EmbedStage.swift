@@ -55,7 +55,7 @@ public struct EmbedStage: UnitProcessor {
         } catch let error as ModelError {
             throw PipelineError(.config, "cannot load the model: \(error)", key: "embed.model")
         }
-        tokenizer = pipeline.tag.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: pipeline.tag.tokenizer)
+        tokenizer = try pipeline.tag.clipTokenizer()
         guard text.config.vocabularySize >= 49408 else {
             throw PipelineError(.config, "the model's vocabulary has \(text.config.vocabularySize) tokens; CLIP's tokenizer needs 49408",
                                 key: "embed.model")
@@ -93,11 +93,9 @@ public struct EmbedStage: UnitProcessor {
         do {
             let bytes = try files.read(item.imageRef, source: item.source, maxBytes: 1 << 30)
             p.image = recipe.pixelValues(try ImageCodec.decodeRGB(bytes))
-        } catch let error as FileIO.Refusal {
-            p.failure = (error.reason, error.message)
-            return p
         } catch {
-            p.failure = (.unreadable, "\(error)")
+            let outcome = Outcome.failed(reading: error)
+            p.failure = (outcome.reason ?? .unreadable, outcome.message ?? "")
             return p
         }
         for (k, object) in item.subjects {

@@ -64,14 +64,9 @@ public struct MaskReader {
             guard let value = record.value else { return try checked(Mask(nonZeroOf: map)) }
             return try checked(Mask(instanceMap: map, value: value))
         case "binary_png":
-            let bytes = try files.read(record.ref ?? "", source: source, maxBytes: 1 << 28)
-            let info = try ImageCodec.probe(bytes, checkEnd: false)
-            let raster = info.format == .png && (info.channels == 1) ? try ImageCodec.decodeIndexMap(bytes) : try ImageCodec.decodeRGB(bytes)
-            return try checked(Mask(nonZeroOf: raster))
-        case "coco_rle", "coco_polygon":
-            return try COCOMask.mask(Self.segmentation(record.dataJSON), width: width, height: height)
-        case let kind where AddedMask.kinds.contains(kind):
-            // Segment and imported masks: a COCO RLE of the image's size, recorded in the catalog.
+            return try checked(Mask(binaryImage: files.read(record.ref ?? "", source: source, maxBytes: 1 << 28), maxPixels: maxPixels))
+        case let kind where kind == "coco_rle" || kind == "coco_polygon" || AddedMask.kinds.contains(kind):
+            // Segment and imported masks are a COCO RLE of the image's size, recorded in the catalog.
             return try COCOMask.mask(Self.segmentation(record.dataJSON), width: width, height: height)
         default:
             throw ImagingError(.corrupt, "unknown mask kind '\(record.kind)'")

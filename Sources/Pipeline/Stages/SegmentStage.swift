@@ -55,13 +55,8 @@ public struct SegmentStage: UnitProcessor {
         guard config.imageSize % model.config.vision.patchSize == 0 else {
             throw PipelineError(.config, "must be a multiple of the model's patch size \(model.config.vision.patchSize)", key: "segment.image_size")
         }
-        do {
-            let tagTokenizer = pipeline.tag.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: pipeline.tag.tokenizer)
-            finder = NounFinder(tagger: try .bundled(), tokenizer: tagTokenizer)
-            promptTokenizer = (try? CLIPTokenizer(directory: config.model)) ?? tagTokenizer
-        } catch {
-            throw PipelineError(.config, "cannot load the tokenizer: \(error)", key: "tag.tokenizer")
-        }
+        finder = try pipeline.tag.nounFinder()
+        promptTokenizer = (try? CLIPTokenizer(directory: config.model)) ?? finder.tokenizer
         // The end token is the vocabulary's last id.
         guard model.config.text.vocabularySize > max(promptTokenizer.endID, promptTokenizer.startID) else {
             throw PipelineError(.config, "the model's vocabulary has \(model.config.text.vocabularySize) tokens; its tokenizer needs "
@@ -175,12 +170,8 @@ public struct SegmentStage: UnitProcessor {
             let image = try ImageCodec.decodeRGB(bytes, maxPixels: config.maxPixels)
             p.image = (image.width, image.height)
             p.pixels = recipe.pixelValues(image)
-        } catch let error as FileIO.Refusal {
-            p.verdict = .failed(error.reason, error.message)
-        } catch let error as ImagingError {
-            p.verdict = .failed(Reason(error.code), error.message)
         } catch {
-            p.verdict = .failed(.unreadable, "\(error)")
+            p.verdict = .failed(reading: error)
         }
         return p
     }
@@ -224,19 +215,17 @@ public struct SegmentStage: UnitProcessor {
             return Catalog.AddedMaskRow(k: AddedMask.segmentBase + noun.index, kind: "clipseg", label: noun.lemma,
                                         score: (score * 1e6).rounded() / 1e6, box: box.array, rle: COCOMask.rleJSON(mask))
         }
-        var results: [Result] = []
-        for (i, item) in batch.enumerated() {
-            defer { progress.advance() }
-            if let verdict = prepared[i].verdict {
-                results.append(Result(sampleID: item.sampleID, outcome: verdict, masks: []))
-                continue
+        var found: [Int: [Catalog.AddedMaskRow]] = [:]
+        for (owner, mask) in zip(owners, masks) where mask != nil { found[owner.item, default: []].append(mask!) }
+        progress.advance(by: batch.count)
+        return zip(batch, prepared).enumerated().map { i, pair in
+            let (item, p) = pair
+            if let verdict = p.verdict { return Result(sampleID: item.sampleID, outcome: verdict, masks: []) }
+            guard let own = found[i] else {
+                return Result(sampleID: item.sampleID, outcome: .skipped(.noMaskAboveThreshold,
+                    "no pixel of the masks of \(p.nouns.map(\.lemma).joined(separator: ", ")) is above \(config.threshold)"), masks: [])
             }
-            let own = owners.indices.filter { owners[$0].item == i }.compactMap { masks[$0] }
-            let outcome: Outcome = own.isEmpty
-                ? .skipped(.noMaskAboveThreshold, "no pixel of the masks of \(prepared[i].nouns.map(\.lemma).joined(separator: ", ")) is above \(config.threshold)")
-                : .ok
-            results.append(Result(sampleID: item.sampleID, outcome: outcome, masks: own))
+            return Result(sampleID: item.sampleID, outcome: .ok, masks: own)
         }
-        return results
     }
 }

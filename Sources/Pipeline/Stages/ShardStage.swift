@@ -34,7 +34,7 @@ public struct ShardStage: UnitProcessor {
         config = pipeline.shard
         self.input = input
         layout = BuildLayout(root: pipeline.buildDir)
-        tokenizer = pipeline.tag.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: pipeline.tag.tokenizer)
+        tokenizer = try pipeline.tag.clipTokenizer()
         // Embed's key from the catalog: shard runs no model, so it reads the weights only when
         // no embed unit was done with this config (to name the key that is missing, or for a
         // build with nothing to embed).

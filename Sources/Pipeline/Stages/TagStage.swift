@@ -27,12 +27,8 @@ public struct TagStage: UnitProcessor {
     public init(pipeline: PipelineConfig, input: Catalog) throws {
         config = pipeline.tag
         self.input = input
-        do {
-            tokenizer = config.tokenizer.isEmpty ? try CLIPTokenizer() : try CLIPTokenizer(directory: config.tokenizer)
-            finder = NounFinder(tagger: try .bundled(), tokenizer: tokenizer)
-        } catch {
-            throw PipelineError(.config, "cannot load the tokenizer: \(error)", key: "tag.tokenizer")
-        }
+        finder = try config.nounFinder()
+        tokenizer = finder.tokenizer
         configHash = try StageKeys(pipeline: pipeline).tag()
         configJSON = ConfigLoader.canonicalJSON(pipeline)
     }

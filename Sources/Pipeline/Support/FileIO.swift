@@ -95,6 +95,18 @@ public enum FileIO {
     }
 }
 
+extension Outcome {
+    /// The verdict on a sample whose image could not be read or decoded: the file refusal's
+    /// reason, the decoder's, else `unreadable`; `context` goes before the message.
+    public static func failed(reading error: any Error, context: String = "") -> Outcome {
+        switch error {
+        case let refusal as FileIO.Refusal: .failed(refusal.reason, context + refusal.message)
+        case let imaging as ImagingError: .failed(Reason(imaging.code), context + imaging.message)
+        default: .failed(.unreadable, context + "\(error)")
+        }
+    }
+}
+
 extension Reason {
     /// The reason an image that cannot be decoded is recorded under.
     public init(_ code: ImagingError.Code) {
