@@ -47,8 +47,10 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        // libdeflate: whole-buffer inflating and CRC-32 for the PNG index-map fast path.
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"]), .brew(["libdeflate"])]),
         // libjpeg reports errors with longjmp; Swift cannot call setjmp, so a small C shim does.
-        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG"]),
+        .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG", "CDeflate"]),
         // Elementwise activations compiled per x86-64 level and chosen by the CPU at load time.
         .target(name: "CKernels"),
 

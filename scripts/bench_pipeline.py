@@ -9,6 +9,8 @@ Usage: python3 scripts/bench_pipeline.py [--per-layout 286]   (7 layouts x 286 =
 the drawn sample is kept under builds/bench/pipeline/sample and reused)"""
 import argparse, os, re, shutil, subprocess, sys, time
 
+from bench_photos import PER_LAYOUT, photo_sample
+
 ROOT = "builds/bench/pipeline"
 BIN = ".build/release"
 STAGES = ["ingest", "tag", "crop", "embed", "shard"]
@@ -26,17 +28,10 @@ def b32():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--per-layout", type=int, default=286)
+    ap.add_argument("--per-layout", type=int, default=PER_LAYOUT)
     args = ap.parse_args()
     os.makedirs(ROOT, exist_ok=True)
-    sample = os.path.join(ROOT, "sample")
-    stamp = os.path.join(sample, f".per-layout-{args.per_layout}")
-    if not os.path.exists(stamp):
-        shutil.rmtree(sample, ignore_errors=True)
-        print(f"drawing {7 * args.per_layout} photo-sized scenes (once) ...", flush=True)
-        subprocess.run([f"{BIN}/make-sample", "--output", sample, "--photos", "--per-layout", str(args.per_layout), "--seed", "5"],
-                       check=True, capture_output=True)
-        open(stamp, "w").close()
+    sample = photo_sample(args.per_layout)
     model = b32()
     with open(os.path.join(ROOT, "manifest.yaml"), "w") as f:
         f.write("name: photos\nsources:\n")

@@ -40,26 +40,38 @@ public enum Safetensors {
 
     /// Serialises tensors (in the given order) with string metadata.
     public static func serialize(_ entries: [Entry], metadata: [String: String] = [:]) -> [UInt8] {
+        var out = header(entries.map { ($0.name, $0.dtype, $0.shape) }, metadata: metadata)
+        out.reserveCapacity(out.count + entries.reduce(0) { $0 + $1.bytes.count })
+        for e in entries {
+            precondition(e.bytes.count == e.shape.reduce(e.dtype.size, *), "\(e.name): \(e.bytes.count) bytes for shape \(e.shape)")
+            out += e.bytes
+        }
+        return out
+    }
+
+    /// What precedes the data of a file holding these tensors in this order: the 8-byte header
+    /// length and the JSON header padded to 8 bytes. The data follows it, each tensor's
+    /// `shape.product × dtype.size` bytes after the previous one's, so a writer can place each
+    /// tensor (or part of one) at its offset as soon as it is computed.
+    public static func header(_ tensors: [(name: String, dtype: DType, shape: [Int])], metadata: [String: String] = [:]) -> [UInt8] {
         var header: [String] = []
         if !metadata.isEmpty {
             header.append("\"__metadata__\":{" + metadata.keys.sorted().map { quote($0) + ":" + quote(metadata[$0]!) }
                 .joined(separator: ",") + "}")
         }
         var offset = 0
-        for e in entries {
-            header.append(quote(e.name) + ":{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[" + e.shape.map(String.init).joined(separator: ",")
-                          + "],\"data_offsets\":[\(offset),\(offset + e.bytes.count)]}")
-            offset += e.bytes.count
+        for t in tensors {
+            let size = t.shape.reduce(t.dtype.size, *)
+            header.append(quote(t.name) + ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[" + t.shape.map(String.init).joined(separator: ",")
+                          + "],\"data_offsets\":[\(offset),\(offset + size)]}")
+            offset += size
         }
         var json = Array(("{" + header.joined(separator: ",") + "}").utf8)
         while json.count % 8 != 0 { json.append(0x20) }
         var out = [UInt8]()
-        out.reserveCapacity(8 + json.count + offset)
         var length = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &length) { out += $0 }
-        out += json
-        for e in entries { out += e.bytes }
-        return out
+        return out + json
     }
 
     /// Reads every tensor of a file into memory (for tests and small files).

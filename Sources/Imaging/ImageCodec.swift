@@ -116,13 +116,15 @@ public enum ImageCodec {
         }
         guard sized == 0 else { throw ImagingError(.corrupt, message(err)) }
         let channels = gray ? 1 : 3
-        var out = [UInt8](repeating: 0, count: Int(w) * Int(h) * channels)
-        var warnings: Int32 = 0
-        let rc = bytes.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
+        var warnings: Int32 = 0, rc: Int32 = 0
+        // libjpeg writes every row (a memory source never suspends; a truncated stream is padded),
+        // or the result is thrown away: no need to zero the buffer first.
+        let out = [UInt8](unsafeUninitializedCapacity: Int(w) * Int(h) * channels) { dst, count in
+            rc = bytes.withUnsafeBufferPointer { src in
                 ic_jpeg_decode(src.baseAddress, src.count, denominator, gray ? 1 : 0, dst.baseAddress, dst.count,
                                &warnings, &err)
             }
+            count = dst.count
         }
         guard rc == 0 else { throw ImagingError(.corrupt, message(err)) }
         if warnings > 0 && !hasEndMarker(bytes, format: .jpeg) {
@@ -135,14 +137,24 @@ public enum ImageCodec {
     /// palette instance map).
     /// - Throws: ``ImagingError``; `.corrupt` for colour PNGs.
     public static func decodeIndexMap(_ bytes: [UInt8], maxPixels: Int = Int.max) throws -> Raster {
+        try decodeIndexMap(bytes, maxPixels: maxPixels, path: .either)
+    }
+
+    /// Which decoder reads an index map: the libdeflate path with libpng for everything it
+    /// does not take, or one of them alone (tests compare them).
+    enum IndexMapPath: Int32 { case either = 1, libpng = 2, libdeflate = 3 }
+
+    static func decodeIndexMap(_ bytes: [UInt8], maxPixels: Int, path: IndexMapPath) throws -> Raster {
         let info = try capped(bytes, maxPixels: maxPixels)
         guard info.format == .png else { throw ImagingError(.notAnImage, "an index map must be a PNG") }
         var err = [CChar](repeating: 0, count: Int(IC_ERRLEN))
-        var out = [UInt8](repeating: 0, count: info.width * info.height)
-        let rc = bytes.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                ic_png_decode(src.baseAddress, src.count, 1, dst.baseAddress, dst.count, &err)
+        var rc: Int32 = 0
+        // Every byte is written by the decoder, or the result is thrown away.
+        let out = [UInt8](unsafeUninitializedCapacity: info.width * info.height) { dst, count in
+            rc = bytes.withUnsafeBufferPointer { src in
+                ic_png_decode(src.baseAddress, src.count, path.rawValue, dst.baseAddress, dst.count, &err)
             }
+            count = dst.count
         }
         guard rc == 0 else { throw decodeError(err) }
         return Raster(width: info.width, height: info.height, channels: 1, pixels: out)

@@ -1,3 +1,4 @@
+import CImageCodecs
 import Foundation
 
 /// Resampling with Pillow's exact semantics (`Image.resize`, `libImaging/Resample.c` of
@@ -54,8 +55,8 @@ public enum Resample {
 
     /// Per output pixel: first input index, tap count, and fixed-point weights.
     struct Coefficients {
-        var starts: [Int]
-        var counts: [Int]
+        var starts: [Int32]
+        var counts: [Int32]
         var weights: [Int32]
         var taps: Int
     }
@@ -65,8 +66,8 @@ public enum Resample {
         let filterScale = max(scale, 1)
         let support = filter.support * filterScale
         let taps = Int(support.rounded(.up)) * 2 + 1
-        var starts = [Int](repeating: 0, count: outSize)
-        var counts = [Int](repeating: 0, count: outSize)
+        var starts = [Int32](repeating: 0, count: outSize)
+        var counts = [Int32](repeating: 0, count: outSize)
         var weights = [Int32](repeating: 0, count: outSize * taps)
         let inverse = 1.0 / filterScale
         var k = [Double](repeating: 0, count: taps)
@@ -89,15 +90,10 @@ public enum Resample {
                 let scaled = w * Double(1 << precisionBits)
                 weights[xx * taps + x] = Int32(w < 0 ? (-0.5 + scaled).rounded(.towardZero) : (0.5 + scaled).rounded(.towardZero))
             }
-            starts[xx] = xmin
-            counts[xx] = max(0, xmax)
+            starts[xx] = Int32(xmin)
+            counts[xx] = Int32(max(0, xmax))
         }
         return Coefficients(starts: starts, counts: counts, weights: weights, taps: taps)
-    }
-
-    @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
-        let shifted = v >> Int32(precisionBits)
-        return shifted < 0 ? 0 : shifted > 255 ? 255 : UInt8(shifted)
     }
 
     /// Resizes a raster (any channel count, channels treated independently) as Pillow's
@@ -107,6 +103,12 @@ public enum Resample {
     /// - Complexity: O(output pixels × filter taps).
     public static func resize(_ image: Raster, width: Int, height: Int, filter: Filter,
                               box: (Float, Float, Float, Float)? = nil, order: PassOrder = .pillow13) -> Raster {
+        resize(image, width: width, height: height, filter: filter, box: box, order: order, portable: false)
+    }
+
+    /// `portable`: the plain C loops even where the AVX2 kernels could run (for tests).
+    static func resize(_ image: Raster, width: Int, height: Int, filter: Filter,
+                       box: (Float, Float, Float, Float)?, order: PassOrder, portable: Bool) -> Raster {
         precondition(width > 0 && height > 0, "resize to an empty size")
         let box = box ?? (0, 0, Float(image.width), Float(image.height))
         if image.width == width && image.height == height && box == (0, 0, Float(image.width), Float(image.height)) {
@@ -114,9 +116,9 @@ public enum Resample {
         }
         if order == .pillow12 && image.height > image.width * 100 && height < image.height {
             let tall = resize(image, width: image.width, height: height, filter: filter,
-                              box: (0, box.1, Float(image.width), box.3), order: order)
+                              box: (0, box.1, Float(image.width), box.3), order: order, portable: portable)
             return resize(tall, width: width, height: height, filter: filter, box: (box.0, 0, box.2, Float(height)),
-                          order: order)
+                          order: order, portable: portable)
         }
         // As Pillow decides (note it compares the box's right edge with the *output* width).
         let needHorizontal = width != image.width || box.0 != 0 || box.2 != Float(width)
@@ -131,62 +133,36 @@ public enum Resample {
         if horizontalFirst {
             var rowOffset = 0
             if needHorizontal {
-                let firstRow = vertical.starts[0]
-                let lastRow = vertical.starts[height - 1] + vertical.counts[height - 1]
-                current = horizontalPass(image, rows: firstRow..<lastRow, width: width, coefficients: horizontal)
+                let firstRow = Int(vertical.starts[0])
+                let lastRow = Int(vertical.starts[height - 1] + vertical.counts[height - 1])
+                current = horizontalPass(image, rows: firstRow..<lastRow, width: width, coefficients: horizontal,
+                                         portable: portable)
                 rowOffset = firstRow
             }
-            if needVertical { current = verticalPass(current, rowOffset: rowOffset, height: height, coefficients: vertical) }
+            if needVertical {
+                current = verticalPass(current, rowOffset: rowOffset, height: height, coefficients: vertical,
+                                       portable: portable)
+            }
         } else {
-            if needVertical { current = verticalPass(current, rowOffset: 0, height: height, coefficients: vertical) }
+            if needVertical {
+                current = verticalPass(current, rowOffset: 0, height: height, coefficients: vertical, portable: portable)
+            }
             if needHorizontal {
-                current = horizontalPass(current, rows: 0..<current.height, width: width, coefficients: horizontal)
+                current = horizontalPass(current, rows: 0..<current.height, width: width, coefficients: horizontal,
+                                         portable: portable)
             }
         }
         return current
     }
 
-    static func horizontalPass(_ image: Raster, rows: Range<Int>, width: Int, coefficients c: Coefficients) -> Raster {
-        let channels = image.channels
-        var out = Raster(width: width, height: rows.count, channels: channels)
-        let inStride = image.width * channels
-        let half: Int32 = 1 << Int32(precisionBits - 1)
+    static func horizontalPass(_ image: Raster, rows: Range<Int>, width: Int, coefficients c: Coefficients,
+                               portable: Bool) -> Raster {
+        var out = Raster(width: width, height: rows.count, channels: image.channels)
         image.pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
-                c.weights.withUnsafeBufferPointer { w in
-                    for (yy, y) in rows.enumerated() {
-                        let line = y * inStride
-                        let outLine = yy * width * channels
-                        for xx in 0..<width {
-                            let start = c.starts[xx], count = c.counts[xx], k = xx * c.taps
-                            if channels == 3 {
-                                // The three channels in one sweep, as Pillow does.
-                                var s0 = half, s1 = half, s2 = half
-                                var index = line + start * 3
-                                for x in 0..<count {
-                                    let weight = w[k + x]
-                                    s0 &+= Int32(src[index]) &* weight
-                                    s1 &+= Int32(src[index + 1]) &* weight
-                                    s2 &+= Int32(src[index + 2]) &* weight
-                                    index += 3
-                                }
-                                dst[outLine + xx * 3] = clip8(s0)
-                                dst[outLine + xx * 3 + 1] = clip8(s1)
-                                dst[outLine + xx * 3 + 2] = clip8(s2)
-                                continue
-                            }
-                            for ch in 0..<channels {
-                                var ss = half
-                                var index = line + start * channels + ch
-                                for x in 0..<count {
-                                    ss &+= Int32(src[index]) &* w[k + x]
-                                    index += channels
-                                }
-                                dst[outLine + xx * channels + ch] = clip8(ss)
-                            }
-                        }
-                    }
-                }
+                ic_resample_horizontal(src.baseAddress, src.count, Int32(image.width), Int32(image.channels),
+                                       Int32(rows.lowerBound), Int32(rows.count), dst.baseAddress, Int32(width),
+                                       c.starts, c.counts, c.weights, Int32(c.taps), portable ? 1 : 0)
             }
         }
         return out
@@ -194,30 +170,19 @@ public enum Resample {
 
     /// Each output row accumulates whole input rows (sequential memory); integer sums are exact,
     /// so the order of accumulation does not change the result.
-    static func verticalPass(_ image: Raster, rowOffset: Int, height: Int, coefficients c: Coefficients) -> Raster {
-        let channels = image.channels
-        var out = Raster(width: image.width, height: height, channels: channels)
-        let stride = image.width * channels
-        var accumulator = [Int32](repeating: 0, count: stride)
+    static func verticalPass(_ image: Raster, rowOffset: Int, height: Int, coefficients c: Coefficients,
+                             portable: Bool) -> Raster {
+        var out = Raster(width: image.width, height: height, channels: image.channels)
         image.pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
-                accumulator.withUnsafeMutableBufferPointer { acc in
-                    c.weights.withUnsafeBufferPointer { w in
-                        for yy in 0..<height {
-                            let start = c.starts[yy] - rowOffset, count = c.counts[yy], k = yy * c.taps
-                            for i in 0..<stride { acc[i] = 1 << Int32(precisionBits - 1) }
-                            for y in 0..<count {
-                                let weight = w[k + y]
-                                let row = (start + y) * stride
-                                for i in 0..<stride { acc[i] &+= Int32(src[row + i]) &* weight }
-                            }
-                            let outRow = yy * stride
-                            for i in 0..<stride { dst[outRow + i] = clip8(acc[i]) }
-                        }
-                    }
-                }
+                ic_resample_vertical(src.baseAddress, Int32(image.width), Int32(image.channels), Int32(rowOffset),
+                                     dst.baseAddress, Int32(height), c.starts, c.counts, c.weights, Int32(c.taps),
+                                     portable ? 1 : 0)
             }
         }
         return out
     }
+
+    /// Whether the AVX2 passes run on this CPU (otherwise the portable loops do; same bytes).
+    public static var usesAVX2: Bool { ic_resample_uses_avx2() != 0 }
 }

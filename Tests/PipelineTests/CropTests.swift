@@ -162,6 +162,15 @@ import Testing
         let bad = try ExecutableRunner.run("preprocess", ["--output", dir.appending("x.safetensors"), fixtures + "/fixtures.json"])
         #expect(bad.status != 0 && bad.stderr.contains("fixtures.json"))
         #expect(!FileManager.default.fileExists(atPath: dir.appending("x.safetensors")))
+        // A failing image among good ones (written in place as they finish) leaves the previous
+        // output as it was and no temporary behind.
+        let before = try FileIO.read(dir.appending("pv.safetensors"), maxBytes: 1 << 26)
+        let mixed = try ExecutableRunner.run("preprocess", ["--output", dir.appending("pv.safetensors")]
+                                             + inputs + [fixtures + "/fixtures.json"] + inputs)
+        #expect(mixed.status != 0 && mixed.stderr.contains("fixtures.json"))
+        #expect(try FileIO.read(dir.appending("pv.safetensors"), maxBytes: 1 << 26) == before)
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(AtomicFile.temporaryPrefix) }
+        #expect(left.isEmpty, "temporaries left: \(left)")
     }
 
     /// img2dataset's `files` output: its `NNNNN.parquet` and `NNNNN_stats.json` beside each shard

@@ -42,6 +42,9 @@ int ic_png_probe(const uint8_t *data, size_t len, ic_info *info, char *err);
 /* mode 0: decode to RGBA8 (palette expanded, 16-bit reduced, gray to RGB).
  * mode 1: decode to one 8-bit channel of raw sample values: palette indices for palette
  *         images, gray levels for gray images (16-bit keeps the low byte is refused: error).
+ * mode 2: as mode 1, always through libpng (mode 1 takes a libdeflate path for 8-bit,
+ *         non-interlaced files and falls back to libpng for anything else; same bytes, same errors).
+ * mode 3: the libdeflate path alone (-1 for files it hands to libpng; for tests).
  * `out` must hold width*height*(mode==0 ? 4 : 1) bytes. */
 int ic_png_decode(const uint8_t *data, size_t len, int mode, uint8_t *out, size_t out_len, char *err);
 /* Encode 8-bit pixels with 1 (gray), 3 (RGB) or 4 (RGBA) channels; with a palette
@@ -56,6 +59,21 @@ void ic_free(void *p);
 
 /* Pixels of packed RGB whose three channels are all >= level. */
 size_t ic_count_white(const uint8_t *rgb, size_t pixels, uint8_t level);
+
+/* Pillow's fixed-point resampling passes (22-bit weights, Resample.c semantics), exact.
+ * Per output index: first input index `starts[i]`, `counts[i]` taps, weights at
+ * `weights[i * taps ...]`. Horizontal: rows row_begin..row_begin+row_count of src (src_len bytes
+ * in all) to out_width pixels per row. Vertical: output row i reads input rows
+ * starts[i] - row_offset onwards. AVX2 kernels when the CPU has AVX2 and `portable` is 0, the
+ * portable loops otherwise; both give the same bytes. */
+void ic_resample_horizontal(const uint8_t *src, size_t src_len, int in_width, int channels, int row_begin,
+                            int row_count, uint8_t *dst, int out_width, const int32_t *starts,
+                            const int32_t *counts, const int32_t *weights, int taps, int portable);
+void ic_resample_vertical(const uint8_t *src, int width, int channels, int row_offset, uint8_t *dst,
+                          int out_height, const int32_t *starts, const int32_t *counts, const int32_t *weights,
+                          int taps, int portable);
+/* 1 when the AVX2 resampling kernels run on this CPU. */
+int ic_resample_uses_avx2(void);
 
 #ifdef __cplusplus
 }

@@ -33,38 +33,40 @@ struct PreprocessCommand: ParsableCommand {
     func run() throws {
         let recipe = PreprocessRecipe.named(recipe)!
         let plane = 3 * recipe.cropSize * recipe.cropSize
-        var values = [Float](repeating: 0, count: images.count * plane)
+        let shape = [images.count, 3, recipe.cropSize, recipe.cropSize]
+        let header = Safetensors.header([("pixel_values", .f32, shape)],
+                                        metadata: ["recipe": recipe.name, "files": images.joined(separator: "\n")])
+        // Each image's values go to their place in the file as soon as they are computed, so
+        // memory stays one image per core and writing overlaps the work; the file appears under
+        // its name only when every image succeeded.
+        let writer = try AtomicFile.Writer(path: output)
+        try header.withUnsafeBytes { try writer.write($0, at: 0) }
         var failures = [String?](repeating: nil, count: images.count)
         let (paths, transpose, folder) = (images, exifTranspose, saveResized)
-        // Images are independent: decode, resize and normalise them on every core.
-        values.withUnsafeMutableBufferPointer { out in
-            failures.withUnsafeMutableBufferPointer { errors in
-                nonisolated(unsafe) let (out, errors) = (out, errors)
-                DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-                    do {
-                        let bytes = try FileIO.readInput(paths[index], option: "image")
-                        let image = try ImageCodec.decodeRGB(bytes, applyOrientation: transpose)
-                        let cropped = recipe.resizedAndCropped(image)
-                        let normalised = recipe.normalise(cropped)
-                        for i in 0..<plane { out[index * plane + i] = normalised[i] }
-                        if let folder {
-                            let name = "\(String(format: "%04d", index))-\((paths[index] as NSString).lastPathComponent).png"
-                            try AtomicFile.write(try ImageCodec.encodePNG(cropped), to: folder + "/" + name)
-                        }
-                    } catch {
-                        errors[index] = "\(paths[index]): \(error)"
+        failures.withUnsafeMutableBufferPointer { errors in
+            nonisolated(unsafe) let errors = errors
+            DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+                do {
+                    let bytes = try FileIO.readInput(paths[index], option: "image")
+                    let image = try ImageCodec.decodeRGB(bytes, applyOrientation: transpose)
+                    let cropped = recipe.resizedAndCropped(image)
+                    let normalised = recipe.normalise(cropped)
+                    try normalised.withUnsafeBytes { try writer.write($0, at: header.count + index * plane * 4) }
+                    if let folder {
+                        let name = "\(String(format: "%04d", index))-\((paths[index] as NSString).lastPathComponent).png"
+                        try AtomicFile.write(try ImageCodec.encodePNG(cropped), to: folder + "/" + name)
                     }
+                } catch {
+                    errors[index] = "\(paths[index]): \(error)"
                 }
             }
         }
         if let failure = failures.compactMap({ $0 }).first {
+            writer.discard()
             FileHandle.standardError.write(Data("preprocess: error: \(failure)\n".utf8))
             throw ExitCode(1)
         }
-        let file = Safetensors.serialize(
-            [.init(name: "pixel_values", shape: [images.count, 3, recipe.cropSize, recipe.cropSize], floats: values)],
-            metadata: ["recipe": recipe.name, "files": images.joined(separator: "\n")])
-        try AtomicFile.write(file, to: output)
+        try writer.commit()
         print("wrote \(output): pixel_values [\(images.count), 3, \(recipe.cropSize), \(recipe.cropSize)] (\(recipe.name))")
     }
 }
