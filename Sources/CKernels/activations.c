@@ -64,3 +64,39 @@ CK_CLONES void ck_gelu_new(float *x, size_t count) {
         x[i] = 0.5f * v * (2.0f - 2.0f / (ck_exp(z + z) + 1.0f));
     }
 }
+
+/* bfloat16: the upper 16 bits of a float32, rounded to nearest even; NaNs stay NaNs (quiet). */
+static inline uint16_t ck_bf16_bits(float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+CK_CLONES void ck_f32_to_bf16(const float *x, uint16_t *out, size_t count) {
+    for (size_t i = 0; i < count; i++) out[i] = ck_bf16_bits(x[i]);
+}
+
+CK_CLONES void ck_bf16_to_f32(const uint16_t *x, float *out, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(out + i, &u, 4);
+    }
+}
+
+CK_CLONES void ck_round_bf16(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u = (uint32_t)ck_bf16_bits(x[i]) << 16;
+        memcpy(x + i, &u, 4);
+    }
+}
+
+int ck_has_avx512_bf16(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") ? 1 : 0;
+#else
+    return 0;
+#endif
+}

@@ -159,6 +159,9 @@ public final class Weight: @unchecked Sendable {
 
     deinit { if owner == nil { UnsafeMutablePointer(mutating: pointer).deallocate() } }
 
+    /// Whether the values are read in place from a mapped file (rather than owned).
+    package var isMapped: Bool { owner != nil }
+
     public var count: Int { shape.reduce(1, *) }
     /// The values as an array (a copy).
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }

@@ -12,8 +12,8 @@ struct TransformerEncoder: Sendable {
 
     struct Layer: Sendable {
         var norm1: (Weight, Weight), norm2: (Weight, Weight)
-        var q: (Weight, Weight?), k: (Weight, Weight?), v: (Weight, Weight?), out: (Weight, Weight)
-        var fc1: (Weight, Weight), fc2: (Weight, Weight)
+        var q: (MatrixWeight, Weight?), k: (MatrixWeight, Weight?), v: (MatrixWeight, Weight?), out: (MatrixWeight, Weight)
+        var fc1: (MatrixWeight, Weight), fc2: (MatrixWeight, Weight)
     }
 
     /// Checkpoint names of one layer's parts, relative to the layer prefix.
@@ -41,11 +41,11 @@ struct TransformerEncoder: Sendable {
         self.postNorm = postNorm
         let d = config.hiddenSize, f = config.intermediateSize
         func norm(_ p: String) throws -> (Weight, Weight) { (try weights.take(p + ".weight", [d]), try weights.take(p + ".bias", [d])) }
-        func linear(_ p: String, _ o: Int, _ i: Int) throws -> (Weight, Weight) {
-            (try weights.take(p + ".weight", [o, i]), try weights.take(p + ".bias", [o]))
+        func linear(_ p: String, _ o: Int, _ i: Int) throws -> (MatrixWeight, Weight) {
+            (try weights.takeMatrix(p + ".weight", [o, i]), try weights.take(p + ".bias", [o]))
         }
-        func projection(_ p: String) throws -> (Weight, Weight?) {
-            (try weights.take(p + ".weight", [d, d]), config.qkvBias ? try weights.take(p + ".bias", [d]) : nil)
+        func projection(_ p: String) throws -> (MatrixWeight, Weight?) {
+            (try weights.takeMatrix(p + ".weight", [d, d]), config.qkvBias ? try weights.take(p + ".bias", [d]) : nil)
         }
         layers = try (0..<config.layers).map { i in
             let p = names.prefix(i)
@@ -80,22 +80,22 @@ struct TransformerEncoder: Sendable {
     func run(_ layer: Layer, on x: inout [Float], batch: Int, tokens: Int, causal: Bool, keyMask: [Bool]?) {
         let d = config.hiddenSize, rows = batch * tokens, eps = config.layerNormEps
         var h = postNorm ? x : LayerOps.layerNormed(x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
-        let q = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.q.0.pointer, bias: layer.q.1?.pointer, outputs: d)
-        let k = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.k.0.pointer, bias: layer.k.1?.pointer, outputs: d)
-        let v = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.v.0.pointer, bias: layer.v.1?.pointer, outputs: d)
+        let q = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.q.0.matrix, bias: layer.q.1?.pointer, outputs: d)
+        let k = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.k.0.matrix, bias: layer.k.1?.pointer, outputs: d)
+        let v = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.v.0.matrix, bias: layer.v.1?.pointer, outputs: d)
         let a = LayerOps.attention(q: q, k: k, v: v, batch: batch, tokens: tokens, heads: config.heads,
                                    headDim: config.headDim, causal: causal, keyMask: keyMask)
-        LayerOps.addLinear(a, rows: rows, inputs: d, weight: layer.out.0.pointer, bias: layer.out.1.pointer, outputs: d, into: &x)
+        LayerOps.addLinear(a, rows: rows, inputs: d, weight: layer.out.0.matrix, bias: layer.out.1.pointer, outputs: d, into: &x)
         if postNorm {
             LayerOps.layerNorm(&x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
             h = x
         } else {
             h = LayerOps.layerNormed(x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps)
         }
-        var m = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.fc1.0.pointer, bias: layer.fc1.1.pointer,
+        var m = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.fc1.0.matrix, bias: layer.fc1.1.pointer,
                                 outputs: config.intermediateSize)
         config.activation.apply(&m)
-        LayerOps.addLinear(m, rows: rows, inputs: config.intermediateSize, weight: layer.fc2.0.pointer,
+        LayerOps.addLinear(m, rows: rows, inputs: config.intermediateSize, weight: layer.fc2.0.matrix,
                            bias: layer.fc2.1.pointer, outputs: d, into: &x)
         if postNorm { LayerOps.layerNorm(&x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps) }
     }

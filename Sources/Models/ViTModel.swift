@@ -60,9 +60,11 @@ public enum LoadedModel: Sendable {
     /// `model.safetensors.index.json`).
     /// - Throws: ``ModelError`` for a missing or malformed file, unsupported config, or missing
     ///   / unexpected / misshapen tensors (named in the message).
-    public static func load(directory: String) throws -> LoadedModel {
+    /// - Parameter precision: how the transformer layers hold and multiply their matrices.
+    public static func load(directory: String, precision: Precision = .f32) throws -> LoadedModel {
         let config = try ModelConfig.load(directory: directory)
         let weights = try WeightSet.load(directory: directory)
+        weights.precision = precision
         switch config {
         case let .clip(text, vision, projection):
             return .clip(try CLIPModel(text: text, vision: vision, projection: projection, weights: weights))

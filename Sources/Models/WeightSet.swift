@@ -71,6 +71,15 @@ final class WeightSet {
         }
     }
 
+    /// The precision large matrices are taken in (``takeMatrix(_:_:)``).
+    var precision: Precision = .f32
+
+    /// A weight matrix in ``precision``.
+    func takeMatrix(_ name: String, _ shape: [Int]) throws -> MatrixWeight {
+        let weight = try take(name, shape)
+        return precision == .bf16 ? MatrixWeight(bfloat16: weight) : MatrixWeight(weight)
+    }
+
     /// Takes a tensor if present (optional parts such as a ViT pooler).
     func takeIfPresent(_ name: String, _ shape: [Int]) throws -> Weight? {
         guard owner[name] != nil else { return nil }

@@ -1,3 +1,4 @@
+import BuildConfig
 import BuildSupport
 import Catalog
 import Formats
@@ -80,6 +81,27 @@ import Text
 
         let again = try ExecutableRunner.run("embed", ["--pipeline", pipeline, "--quiet"])
         #expect(again.stdout.contains("0 processed"))
+
+        // bf16: a config of its own (every unit redone), said on stderr, recorded in the feature
+        // and shard files, and the numbers of the model loaded in bf16; float32 configs keep the
+        // canonical JSON (and keys) they had before the setting existed.
+        #expect(!ConfigLoader.canonicalJSON(EmbedConfig()).contains("precision"))
+        let bf16 = try ExecutableRunner.run("embed", ["--pipeline", pipeline, "--quiet", "--set", "embed.precision=bf16"])
+        #expect(bf16.status == 0 && !bf16.stdout.contains(" 0 processed") && bf16.stderr.contains("bf16: this CPU"), "\(bf16.stdout)")
+        let path = try #require(try db.scalar("SELECT path FROM features WHERE sample_id = ?", [row[5].string!]).string)
+        let held = try SafetensorsFile(path: dir.appending("build/" + path))
+        #expect(held.metadata["precision"] == "bf16" && file.metadata["precision"] == nil)
+        guard case .clip(let half) = try LoadedModel.load(directory: dir.appending("clip"), precision: .bf16) else { return }
+        let halfText = try half.text!.encode(ids: [tokens.ids], attentionMask: [tokens.attentionMask])
+        let index = try #require(try db.scalar("SELECT row FROM features WHERE sample_id = ?", [row[5].string!]).int)
+        let t = try held.floats("text_embeds")
+        let width = t.shape[1]
+        #expect(close(Array(t.array[(index * width)..<((index + 1) * width)]), halfText.textEmbeds))
+        #expect(halfText.textEmbeds != text.textEmbeds)
+        let shard = try ExecutableRunner.run("shard", ["--pipeline", pipeline, "--quiet", "--set", "embed.precision=bf16"])
+        #expect(shard.status == 0, "\(shard.stderr)")
+        let shardPath = try #require(try db.scalar("SELECT path FROM shards LIMIT 1").string)
+        #expect(try SafetensorsFile(path: dir.appending("build/" + shardPath)).metadata["clip_precision"] == "bf16")
     }
 
     @Test func aMissingCropFailsItsSampleWithAReason() throws {

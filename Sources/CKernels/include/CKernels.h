@@ -1,6 +1,7 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Elementwise activations over float32 arrays, in place. Compiled once per x86-64 level
    (AVX-512, AVX2+FMA, baseline) and chosen at load time by the CPU, since Swift's SIMD types are
@@ -13,5 +14,14 @@ void ck_quick_gelu(float *x, size_t count);
 void ck_gelu(float *x, size_t count);
 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) ("gelu_new"). */
 void ck_gelu_new(float *x, size_t count);
+
+
+/* bfloat16 conversions (round to nearest even, NaN kept) and a float32 array rounded to
+   bfloat16 precision in place. */
+void ck_f32_to_bf16(const float *x, uint16_t *out, size_t count);
+void ck_bf16_to_f32(const uint16_t *x, float *out, size_t count);
+void ck_round_bf16(float *x, size_t count);
+/* 1 when the CPU has AVX512-BF16 (vdpbf16ps). */
+int ck_has_avx512_bf16(void);
 
 #endif

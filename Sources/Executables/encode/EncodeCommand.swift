@@ -32,6 +32,8 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "The safetensors file to write.") var output: String
     @Option(help: "Rows per forward pass.") var batch = 16
     @Option(help: "OpenBLAS threads.") var threads = 2
+    @Option(help: "f32, or bf16: the transformer layers' matrices held in bfloat16 (half the memory; products on bfloat16-rounded inputs, float32 accumulation).")
+    var precision = "f32"
     @Flag(help: "Time the forward passes (after one warm-up pass) and print rows/s; for benchmarks.") var time = false
     @Flag(help: "Measure this machine's sgemm rate (2048^3, --threads threads) and exit; for benchmarks.") var sgemmPeak = false
 
@@ -42,6 +44,7 @@ struct EncodeCommand: ParsableCommand {
             throw ValidationError("nothing to encode: give --text, --input-ids, --images or --pixel-values")
         }
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
+        guard Precision(rawValue: precision) != nil else { throw ValidationError("--precision must be f32 or bf16") }
     }
 
     func run() throws {
@@ -54,12 +57,14 @@ struct EncodeCommand: ParsableCommand {
             return
         }
         let out: [Safetensors.Entry]
-        switch try LoadedModel.load(directory: model) {
+        let precision = Precision(rawValue: precision)!
+        if precision == .bf16 { FileHandle.standardError.write(Data("encode: \(Precision.bf16Notice)\n".utf8)) }
+        switch try LoadedModel.load(directory: model, precision: precision) {
         case .clip(let clip): out = try encode(clip)
         case .vit(let vit): out = try encode(vit)
         case .clipseg(let seg): out = try encode(seg)
         }
-        try AtomicFile.write(Safetensors.serialize(out, metadata: ["model": model]), to: output)
+        try AtomicFile.write(Safetensors.serialize(out, metadata: ["model": model, "precision": precision.rawValue]), to: output)
         print("wrote \(output): " + out.map { "\($0.name) \($0.shape)" }.joined(separator: ", "))
     }
 

@@ -48,7 +48,10 @@ public struct EmbedStage: UnitProcessor {
             throw PipelineError(.config, "set the CLIP model directory (make models, or the demo's random model)", key: "embed.model")
         }
         do {
-            guard case .clip(let clip) = try LoadedModel.load(directory: config.model), let t = clip.text, let v = clip.vision else {
+            let precision = Precision(rawValue: config.precision) ?? .f32
+            if precision == .bf16 { FileHandle.standardError.write(Data("embed: \(Precision.bf16Notice)\n".utf8)) }
+            guard case .clip(let clip) = try LoadedModel.load(directory: config.model, precision: precision), let t = clip.text,
+                  let v = clip.vision else {
                 throw PipelineError(.config, "\(config.model) is not a CLIP with text and vision towers", key: "embed.model")
             }
             (model, text, vision) = (clip, t, v)
@@ -170,9 +173,11 @@ public struct EmbedStage: UnitProcessor {
         scratch.announce(stage: stage, unit: unit)
         let path = String(format: "features/embed/unit-%05d.safetensors", unit)
         let sampleIDs = ok.map { items[$0].sampleID }
-        let metadata = ["schema": FeatureSchema.name, "model": (config.model as NSString).lastPathComponent, "model_sha256": modelHash,
+        var metadata = ["schema": FeatureSchema.name, "model": (config.model as NSString).lastPathComponent, "model_sha256": modelHash,
                         "random_weights": randomWeights ? "true" : "false", "config_hash": configHash,
                         "sample_ids": sampleIDs.joined(separator: ",")]
+        // Absent means f32, so files of float32 builds are as they were before the setting existed.
+        if config.precision != "f32" { metadata["precision"] = config.precision }
         let files: [(String, [UInt8])] = ok.isEmpty ? [] : [(path, Safetensors.serialize(tensors, metadata: metadata))]
         var records: [(sampleID: String, outcome: Outcome, features: Catalog.FeatureRow?)] = []
         var row = 0

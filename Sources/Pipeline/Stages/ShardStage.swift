@@ -103,11 +103,14 @@ public struct ShardStage: UnitProcessor {
     }
 
     /// The shard's metadata: schema, config, the CLIP model (from the first feature file), rows.
+    /// `clip_precision` (bf16) only when the features were computed below float32.
     func metadata(_ features: [String: String], sampleIDs: [String]) -> [String: String] {
-        ["schema": ShardSchema.name, "schema_version": String(Self.schemaVersion), "config_hash": configHash,
-         "clip_model": features["model"] ?? "", "clip_model_sha256": features["model_sha256"] ?? "",
-         "random_weights": features["random_weights"] ?? "false", "tokenizer": "clip-bpe-49408",
-         "sample_ids": sampleIDs.joined(separator: ",")]
+        var metadata = ["schema": ShardSchema.name, "schema_version": String(Self.schemaVersion), "config_hash": configHash,
+                        "clip_model": features["model"] ?? "", "clip_model_sha256": features["model_sha256"] ?? "",
+                        "random_weights": features["random_weights"] ?? "false", "tokenizer": "clip-bpe-49408",
+                        "sample_ids": sampleIDs.joined(separator: ",")]
+        if let precision = features["precision"] { metadata["clip_precision"] = precision }
+        return metadata
     }
 
 }

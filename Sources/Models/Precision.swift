@@ -1,0 +1,58 @@
+import Formats
+import Foundation
+import Tensor
+
+/// How a model holds its large weight matrices and multiplies with them.
+public enum Precision: String, Sendable, CaseIterable {
+    /// float32 weights and products (the reference's numbers).
+    case f32
+    /// The attention and MLP matrices of every transformer layer held in bfloat16 (half the
+    /// memory), their products taken on bfloat16-rounded inputs with float32 accumulation; layer
+    /// norms, softmax, residuals, embeddings and projections stay in float32.
+    case bf16
+
+    /// What `bf16` does on this CPU, for a notice where it is chosen. No bfloat16 kernel is built
+    /// yet: on every CPU the products run on float32 units, so they cost what float32 does.
+    public static var bf16Notice: String {
+        let cpu = BF16.hardwareSupport ? "this CPU has AVX512-BF16, but no bfloat16 kernel is built yet"
+                                       : "this CPU has no AVX512-BF16"
+        return "bf16: \(cpu); weights are held in bfloat16 (half the memory) and each product runs in float32 on "
+            + "bfloat16-rounded inputs (the numbers of a bfloat16 engine, at float32 speed)"
+    }
+}
+
+/// A weight matrix `[outputs, inputs]` in the model's precision.
+final class MatrixWeight: @unchecked Sendable {
+    // @unchecked: immutable after init; the bfloat16 buffer is owned and freed in deinit.
+    let shape: [Int]
+    let matrix: LayerOps.Matrix
+    private let f32: Weight?
+    private let bf16: UnsafeMutablePointer<UInt16>?
+
+    init(_ weight: Weight) {
+        shape = weight.shape
+        f32 = weight
+        bf16 = nil
+        matrix = .f32(weight.pointer)
+    }
+
+    /// Converts a float32 weight to bfloat16. A weight read in place from a mapped file has its
+    /// pages dropped afterwards, so the float32 copy does not stay resident.
+    init(bfloat16 weight: Weight) {
+        shape = weight.shape
+        let count = weight.count
+        let buffer = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, count))
+        BF16.convert(weight.pointer, count: count, into: buffer)
+        if weight.isMapped {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let start = (Int(bitPattern: weight.pointer) + page - 1) / page * page
+            let end = (Int(bitPattern: weight.pointer) + count * MemoryLayout<Float>.stride) / page * page
+            if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED)) }
+        }
+        f32 = nil
+        bf16 = buffer
+        matrix = .bf16(UnsafePointer(buffer))
+    }
+
+    deinit { bf16?.deallocate() }
+}
