@@ -131,7 +131,8 @@ def main():
                     half = pooled(img())
                     torch_bf16 = time.perf_counter() - start
                 reference["image"] = (plain, half)
-                speeds.append(f"| {name} vision | {n} | {torch_f32:.1f} | {torch_bf16:.1f} |")
+                label = name if "vision" in name else name + " vision"
+                speeds.append(f"| {label} | {n} | {torch_f32:.1f} | {torch_bf16:.1f} |")
                 if txt:
                     plain_t = pooled(txt())
                     with torch.autocast("cpu", dtype=torch.bfloat16):
