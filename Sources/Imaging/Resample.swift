@@ -7,7 +7,9 @@ import Foundation
 /// rounded to uint8. The horizontal pass runs first (over only the rows the vertical pass
 /// needs) unless the height shrinks by more than twice as many pixels as the width, as
 /// Pillow 13 decides; ``PassOrder/pillow12`` gives the older order (always horizontal first,
-/// except Python's special case for images over 100 times taller than wide).
+/// except Python's special case for images over 100 times taller than wide). The coefficients
+/// are computed here; the passes run in C (`ic_resample_horizontal` / `ic_resample_vertical`):
+/// AVX2 kernels where the CPU has AVX2, portable loops elsewhere, the same bytes either way.
 public enum Resample {
     /// The filters Pillow offers for `resize`.
     public enum Filter: String, Sendable, CaseIterable {
