@@ -617,35 +617,52 @@ ic_horizontal_rgb_avx2(const uint8_t *src, size_t src_len, int in_width, int row
     }
     const __m256i shuffle = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
                                              6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
-    const __m128i half = _mm_set1_epi32(1 << (IC_PRECISION_BITS - 1));
+    const __m256i half = _mm256_set1_epi32(1 << (IC_PRECISION_BITS - 1));
     const uint8_t *end = src + src_len;
-    for (int yy = 0; yy < row_count; yy++) {
-        const uint8_t *line = src + (size_t)(row_begin + yy) * in_width * 3;
-        uint8_t *out = dst + (size_t)yy * out_width * 3;
+    const size_t in_stride = (size_t)in_width * 3;
+    /* Two rows at a time: each weight vector is loaded once for both, and the two sums are
+     * folded, rounded and packed together. A last odd row pairs with itself. */
+    for (int yy = 0; yy < row_count; yy += 2) {
+        int pair = yy + 1 < row_count;
+        const uint8_t *line_a = src + (size_t)(row_begin + yy) * in_stride;
+        const uint8_t *line_b = pair ? line_a + in_stride : line_a;
+        uint8_t *out_a = dst + (size_t)yy * out_width * 3;
+        uint8_t *out_b = out_a + (size_t)out_width * 3;
         for (int xx = 0; xx < out_width; xx++) {
-            const uint8_t *p = line + (size_t)starts[xx] * 3;
+            const uint8_t *pa = line_a + (size_t)starts[xx] * 3, *pb = line_b + (size_t)starts[xx] * 3;
             const __m256i *w = (const __m256i *)(table + (size_t)xx * groups_max * 32);
             int groups = (counts[xx] + 3) / 4;
-            __m256i acc_hi = _mm256_setzero_si256(), acc_lo = _mm256_setzero_si256();
-            for (int g = 0; g < groups; g++, p += 12) {
-                __m128i bytes;
-                if (p + 16 <= end) {
-                    bytes = _mm_loadu_si128((const __m128i *)p);
+            __m256i hi_a = _mm256_setzero_si256(), lo_a = hi_a, hi_b = hi_a, lo_b = hi_a;
+            for (int g = 0; g < groups; g++, pa += 12, pb += 12) {
+                __m128i bytes_a, bytes_b;
+                if (pb + 16 <= end) { /* rows ascend: pb is the later of the two */
+                    bytes_a = _mm_loadu_si128((const __m128i *)pa);
+                    bytes_b = _mm_loadu_si128((const __m128i *)pb);
                 } else {
-                    uint8_t tail[16] = {0};
-                    memcpy(tail, p, (size_t)(end - p));
-                    bytes = _mm_loadu_si128((const __m128i *)tail);
+                    uint8_t tail_a[16] = {0}, tail_b[16] = {0};
+                    memcpy(tail_a, pa, (size_t)(end - pa) < 16 ? (size_t)(end - pa) : 16);
+                    memcpy(tail_b, pb, (size_t)(end - pb));
+                    bytes_a = _mm_loadu_si128((const __m128i *)tail_a);
+                    bytes_b = _mm_loadu_si128((const __m128i *)tail_b);
                 }
-                __m256i px = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(bytes), shuffle);
-                acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(px, _mm256_load_si256(w + 2 * g)));
-                acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(px, _mm256_load_si256(w + 2 * g + 1)));
+                __m256i px_a = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(bytes_a), shuffle);
+                __m256i px_b = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(bytes_b), shuffle);
+                __m256i wh = _mm256_load_si256(w + 2 * g), wl = _mm256_load_si256(w + 2 * g + 1);
+                hi_a = _mm256_add_epi32(hi_a, _mm256_madd_epi16(px_a, wh));
+                lo_a = _mm256_add_epi32(lo_a, _mm256_madd_epi16(px_a, wl));
+                hi_b = _mm256_add_epi32(hi_b, _mm256_madd_epi16(px_b, wh));
+                lo_b = _mm256_add_epi32(lo_b, _mm256_madd_epi16(px_b, wl));
             }
-            __m256i acc = _mm256_add_epi32(_mm256_slli_epi32(acc_hi, 15), acc_lo);
-            __m128i sum = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1)), half);
-            sum = _mm_srai_epi32(sum, IC_PRECISION_BITS);
-            sum = _mm_packus_epi16(_mm_packs_epi32(sum, sum), sum);
-            uint32_t rgb = (uint32_t)_mm_cvtsi128_si32(sum);
-            memcpy(out + xx * 3, &rgb, 3);
+            __m256i acc_a = _mm256_add_epi32(_mm256_slli_epi32(hi_a, 15), lo_a);
+            __m256i acc_b = _mm256_add_epi32(_mm256_slli_epi32(hi_b, 15), lo_b);
+            /* [a taps 0-1 | b taps 0-1] + [a taps 2-3 | b taps 2-3] = [sum a | sum b] */
+            __m256i sum = _mm256_add_epi32(_mm256_permute2x128_si256(acc_a, acc_b, 0x20),
+                                           _mm256_permute2x128_si256(acc_a, acc_b, 0x31));
+            sum = _mm256_srai_epi32(_mm256_add_epi32(sum, half), IC_PRECISION_BITS);
+            sum = _mm256_packus_epi16(_mm256_packs_epi32(sum, sum), sum);
+            uint32_t rgb_a = (uint32_t)_mm256_extract_epi32(sum, 0), rgb_b = (uint32_t)_mm256_extract_epi32(sum, 4);
+            memcpy(out_a + xx * 3, &rgb_a, 3);
+            if (pair) memcpy(out_b + xx * 3, &rgb_b, 3);
         }
     }
     free(table);

@@ -71,18 +71,29 @@ public struct PreprocessRecipe: Sendable, Equatable {
     }
 
     /// `(v / 255 - mean) / std` per channel, in the references' float32 order of operations.
+    /// A byte has 256 values: each channel's results are computed once into a table and looked up.
     public func normalise(_ image: Raster) -> [Float] {
         precondition(image.channels == 3, "normalise takes RGB")
         let plane = image.width * image.height
-        var out = [Float](repeating: 0, count: 3 * plane)
+        var table = [Float](repeating: 0, count: 3 * 256)
         for c in 0..<3 {
             let m = mean[c], s = std[c]
-            for i in 0..<plane {
-                let byte = image.pixels[3 * i + c]
+            for byte in 0..<256 {
                 let v = rescalesInDouble ? Float(Double(byte) * (1.0 / 255.0)) : Float(byte) / 255
-                out[c * plane + i] = (v - m) / s
+                table[c * 256 + byte] = (v - m) / s
             }
         }
-        return out
+        return [Float](unsafeUninitializedCapacity: 3 * plane) { out, count in
+            image.pixels.withUnsafeBufferPointer { p in
+                table.withUnsafeBufferPointer { t in
+                    for i in 0..<plane {
+                        out[i] = t[Int(p[3 * i])]
+                        out[plane + i] = t[256 + Int(p[3 * i + 1])]
+                        out[2 * plane + i] = t[512 + Int(p[3 * i + 2])]
+                    }
+                }
+            }
+            count = 3 * plane
+        }
     }
 }
