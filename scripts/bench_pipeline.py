@@ -31,7 +31,7 @@ def main():
     ap.add_argument("--per-layout", type=int, default=PER_LAYOUT)
     args = ap.parse_args()
     os.makedirs(ROOT, exist_ok=True)
-    sample = photo_sample(args.per_layout)
+    photo_sample(args.per_layout)  # the manifest below names its layouts under sample/
     model = b32()
     with open(os.path.join(ROOT, "manifest.yaml"), "w") as f:
         f.write("name: photos\nsources:\n")

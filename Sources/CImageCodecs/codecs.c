@@ -367,13 +367,14 @@ static int ic_png_index_fast(const uint8_t *data, size_t len, uint8_t *out, size
 }
 
 int ic_png_decode(const uint8_t *data, size_t len, int mode, uint8_t *out, size_t out_len, char *err) {
-    if (mode == 1 && len >= 8 && png_sig_cmp(data, 0, 8) == 0 && ic_png_index_fast(data, len, out, out_len)) return 0;
-    if (mode == 3) { /* the libdeflate path alone: -1 where it would hand the file to libpng */
-        if (len >= 8 && png_sig_cmp(data, 0, 8) == 0 && ic_png_index_fast(data, len, out, out_len)) return 0;
+    /* Modes 1 and 3 try the libdeflate path; 3 stops there (tests), 2 is 1 through libpng alone. */
+    if ((mode == 1 || mode == 3) && len >= 8 && png_sig_cmp(data, 0, 8) == 0 && ic_png_index_fast(data, len, out, out_len))
+        return 0;
+    if (mode == 3) {
         snprintf(err, IC_ERRLEN, "outside the libdeflate path");
         return -1;
     }
-    if (mode == 2) mode = 1; /* mode 1 through libpng alone (tests compare the two) */
+    if (mode == 2) mode = 1;
     if (len < 8 || png_sig_cmp(data, 0, 8)) {
         snprintf(err, IC_ERRLEN, "not a PNG file (bad signature)");
         return -1;

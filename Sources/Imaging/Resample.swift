@@ -159,30 +159,33 @@ public enum Resample {
 
     static func horizontalPass(_ image: Raster, rows: Range<Int>, width: Int, coefficients c: Coefficients,
                                portable: Bool) -> Raster {
-        var out = Raster(width: width, height: rows.count, channels: image.channels)
-        image.pixels.withUnsafeBufferPointer { src in
-            out.pixels.withUnsafeMutableBufferPointer { dst in
+        // The pass writes every output byte: no need to zero the buffer first.
+        let size = width * rows.count * image.channels
+        let pixels = [UInt8](unsafeUninitializedCapacity: size) { dst, count in
+            image.pixels.withUnsafeBufferPointer { src in
                 ic_resample_horizontal(src.baseAddress, src.count, Int32(image.width), Int32(image.channels),
                                        Int32(rows.lowerBound), Int32(rows.count), dst.baseAddress, Int32(width),
                                        c.starts, c.counts, c.weights, Int32(c.taps), portable ? 1 : 0)
             }
+            count = size
         }
-        return out
+        return Raster(width: width, height: rows.count, channels: image.channels, pixels: pixels)
     }
 
     /// Each output row accumulates whole input rows (sequential memory); integer sums are exact,
     /// so the order of accumulation does not change the result.
     static func verticalPass(_ image: Raster, rowOffset: Int, height: Int, coefficients c: Coefficients,
                              portable: Bool) -> Raster {
-        var out = Raster(width: image.width, height: height, channels: image.channels)
-        image.pixels.withUnsafeBufferPointer { src in
-            out.pixels.withUnsafeMutableBufferPointer { dst in
+        let size = image.width * height * image.channels
+        let pixels = [UInt8](unsafeUninitializedCapacity: size) { dst, count in
+            image.pixels.withUnsafeBufferPointer { src in
                 ic_resample_vertical(src.baseAddress, Int32(image.width), Int32(image.channels), Int32(rowOffset),
                                      dst.baseAddress, Int32(height), c.starts, c.counts, c.weights, Int32(c.taps),
                                      portable ? 1 : 0)
             }
+            count = size
         }
-        return out
+        return Raster(width: image.width, height: height, channels: image.channels, pixels: pixels)
     }
 
     /// Whether the AVX2 passes run on this CPU (otherwise the portable loops do; same bytes).

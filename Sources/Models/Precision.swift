@@ -24,13 +24,11 @@ public enum Precision: String, Sendable, CaseIterable {
 /// A weight matrix `[outputs, inputs]` in the model's precision.
 final class MatrixWeight: @unchecked Sendable {
     // @unchecked: immutable after init; the bfloat16 buffer is owned and freed in deinit.
-    let shape: [Int]
     let matrix: LayerOps.Matrix
     private let f32: Weight?
     private let bf16: UnsafeMutablePointer<UInt16>?
 
     init(_ weight: Weight) {
-        shape = weight.shape
         f32 = weight
         bf16 = nil
         matrix = .f32(weight.pointer)
@@ -39,7 +37,6 @@ final class MatrixWeight: @unchecked Sendable {
     /// Converts a float32 weight to bfloat16. A weight read in place from a mapped file has its
     /// pages dropped afterwards, so the float32 copy does not stay resident.
     init(bfloat16 weight: Weight) {
-        shape = weight.shape
         let count = weight.count
         let buffer = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, count))
         BF16.convert(weight.pointer, count: count, into: buffer)

@@ -35,43 +35,6 @@ extension LayerOps {
         case bf16(UnsafePointer<UInt16>)
     }
 
-    /// `y = x·Wᵀ + b` with `W` held in either precision.
-    public static func linear(_ x: [Float], rows: Int, inputs: Int, weight: Matrix, bias: UnsafePointer<Float>?,
-                              outputs: Int) -> [Float] {
-        switch weight {
-        case .f32(let w):
-            return linear(x, rows: rows, inputs: inputs, weight: w, bias: bias, outputs: outputs)
-        case .bf16(let w):
-            precondition(x.count == rows * inputs, "linear input \(x.count) != \(rows) x \(inputs)")
-            return [Float](unsafeUninitializedCapacity: rows * outputs) { out, count in
-                let o = out.baseAddress!
-                if let bias {
-                    for r in 0..<rows { (o + r * outputs).update(from: bias, count: outputs) }
-                }
-                bf16Product(x, rows: rows, inputs: inputs, weight: w, outputs: outputs, beta: bias == nil ? 0 : 1, into: o)
-                count = rows * outputs
-            }
-        }
-    }
-
-    /// `x += y·Wᵀ + b` with `W` held in either precision.
-    public static func addLinear(_ y: [Float], rows: Int, inputs: Int, weight: Matrix, bias: UnsafePointer<Float>?,
-                                 outputs: Int, into x: inout [Float]) {
-        switch weight {
-        case .f32(let w):
-            addLinear(y, rows: rows, inputs: inputs, weight: w, bias: bias, outputs: outputs, into: &x)
-        case .bf16(let w):
-            precondition(y.count == rows * inputs && x.count == rows * outputs, "addLinear shapes")
-            x.withUnsafeMutableBufferPointer { xb in
-                let o = xb.baseAddress!
-                if let bias {
-                    for r in 0..<rows { for j in 0..<outputs { o[r * outputs + j] += bias[j] } }
-                }
-                bf16Product(y, rows: rows, inputs: inputs, weight: w, outputs: outputs, beta: 1, into: o)
-            }
-        }
-    }
-
     /// `c = x̃·W̃ᵀ + beta·c` where x̃ is `x` rounded to bfloat16 and W̃ the bfloat16 weights widened,
     /// a block of about 4 MB of weight rows at a time.
     static func bf16Product(_ x: [Float], rows: Int, inputs: Int, weight: UnsafePointer<UInt16>, outputs: Int,

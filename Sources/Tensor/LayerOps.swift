@@ -7,16 +7,19 @@ public enum LayerOps {
     /// `y = x·Wᵀ + b` for `x` [rows, inputs], `W` [outputs, inputs] (PyTorch's Linear layout).
     public static func linear(_ x: [Float], rows: Int, inputs: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               outputs: Int) -> [Float] {
+        linear(x, rows: rows, inputs: inputs, weight: .f32(weight), bias: bias, outputs: outputs)
+    }
+
+    /// `y = x·Wᵀ + b` with `W` held in either precision.
+    public static func linear(_ x: [Float], rows: Int, inputs: Int, weight: Matrix, bias: UnsafePointer<Float>?,
+                              outputs: Int) -> [Float] {
         precondition(x.count == rows * inputs, "linear input \(x.count) != \(rows) x \(inputs)")
         return [Float](unsafeUninitializedCapacity: rows * outputs) { out, count in
             let o = out.baseAddress!
             if let bias {
                 for r in 0..<rows { (o + r * outputs).update(from: bias, count: outputs) }
             }
-            x.withUnsafeBufferPointer { xb in
-                BLAS.gemm(m: rows, n: outputs, k: inputs, a: xb.baseAddress!, lda: inputs, transposeA: false,
-                          b: weight, ldb: inputs, transposeB: true, beta: bias == nil ? 0 : 1, c: o, ldc: outputs)
-            }
+            product(x, rows: rows, inputs: inputs, weight: weight, outputs: outputs, beta: bias == nil ? 0 : 1, into: o)
             count = rows * outputs
         }
     }
@@ -25,16 +28,33 @@ public enum LayerOps {
     /// projection, with the bias added to `x` and the product accumulated into it by sgemm.
     public static func addLinear(_ y: [Float], rows: Int, inputs: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                  outputs: Int, into x: inout [Float]) {
+        addLinear(y, rows: rows, inputs: inputs, weight: .f32(weight), bias: bias, outputs: outputs, into: &x)
+    }
+
+    /// `x += y·Wᵀ + b` with `W` held in either precision.
+    public static func addLinear(_ y: [Float], rows: Int, inputs: Int, weight: Matrix, bias: UnsafePointer<Float>?,
+                                 outputs: Int, into x: inout [Float]) {
         precondition(y.count == rows * inputs && x.count == rows * outputs, "addLinear shapes")
         x.withUnsafeMutableBufferPointer { xb in
             let o = xb.baseAddress!
             if let bias {
                 for r in 0..<rows { for j in 0..<outputs { o[r * outputs + j] += bias[j] } }
             }
-            y.withUnsafeBufferPointer { yb in
-                BLAS.gemm(m: rows, n: outputs, k: inputs, a: yb.baseAddress!, lda: inputs, transposeA: false,
-                          b: weight, ldb: inputs, transposeB: true, beta: 1, c: o, ldc: outputs)
+            product(y, rows: rows, inputs: inputs, weight: weight, outputs: outputs, beta: 1, into: o)
+        }
+    }
+
+    /// `c = x·Wᵀ + beta·c` (row-major, `c` [rows, outputs]).
+    static func product(_ x: [Float], rows: Int, inputs: Int, weight: Matrix, outputs: Int, beta: Float,
+                        into c: UnsafeMutablePointer<Float>) {
+        switch weight {
+        case .f32(let w):
+            x.withUnsafeBufferPointer { xb in
+                BLAS.gemm(m: rows, n: outputs, k: inputs, a: xb.baseAddress!, lda: inputs, transposeA: false,
+                          b: w, ldb: inputs, transposeB: true, beta: beta, c: c, ldc: outputs)
             }
+        case .bf16(let w):
+            bf16Product(x, rows: rows, inputs: inputs, weight: w, outputs: outputs, beta: beta, into: c)
         }
     }
 

@@ -87,7 +87,8 @@ public struct EmbedStage: UnitProcessor {
     struct Prepared: Sendable {
         var ids: [Int] = [], mask: [Int] = []
         var image: [Float] = [], subjects: [[Float]] = [], canny: [Float]?
-        var failure: (reason: Reason, message: String)?
+        /// The failed verdict, when an input could not be read.
+        var failure: Outcome?
     }
 
     func prepare(_ item: EmbedItem) -> Prepared {
@@ -97,8 +98,7 @@ public struct EmbedStage: UnitProcessor {
             let bytes = try files.read(item.imageRef, source: item.source, maxBytes: 1 << 30)
             p.image = recipe.pixelValues(try ImageCodec.decodeRGB(bytes))
         } catch {
-            let outcome = Outcome.failed(reading: error)
-            p.failure = (outcome.reason ?? .unreadable, outcome.message ?? "")
+            p.failure = .failed(reading: error)
             return p
         }
         for (k, object) in item.subjects {
@@ -106,7 +106,7 @@ public struct EmbedStage: UnitProcessor {
                 let bytes = try FileIO.read(layout.absolute(object), maxBytes: 1 << 28)
                 p.subjects.append(recipe.pixelValues(try ImageCodec.decodeRGB(bytes)))
             } catch {
-                p.failure = (.missingCrop, "subject \(k): \(object): \(error)")
+                p.failure = .failed(.missingCrop, "subject \(k): \(object): \(error)")
                 return p
             }
         }
@@ -114,7 +114,7 @@ public struct EmbedStage: UnitProcessor {
             do {
                 p.canny = recipe.pixelValues(try ImageCodec.decodeRGB(try FileIO.read(layout.absolute(canny), maxBytes: 1 << 28)))
             } catch {
-                p.failure = (.missingCanny, "\(canny): \(error)")
+                p.failure = .failed(.missingCanny, "\(canny): \(error)")
             }
         }
         return p
@@ -188,7 +188,7 @@ public struct EmbedStage: UnitProcessor {
                 row += 1
                 continue
             }
-            records.append((item.sampleID, .failed(failure.reason, failure.message), nil))
+            records.append((item.sampleID, failure, nil))
         }
         return UnitOutput(files: files) { catalog, db in
             try catalog.recordEmbed(unit: unit, records, in: db)
