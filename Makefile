@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libdeflate-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config
+APT_PACKAGES := libopenblas-dev libdnnl-dev libjpeg-dev libpng-dev libdeflate-dev libsqlite3-dev libssl-dev zlib1g-dev pkg-config
 # What the tests add: a real single-node Slurm for the job-array test, and a real browser
 # (headless Chromium) that loads the build report.
 TEST_APT_PACKAGES := slurm-wlm munge chromium

@@ -53,9 +53,12 @@ let package = Package(
         .target(name: "CImageCodecs", dependencies: ["CJPEG", "CPNG", "CDeflate"]),
         // Elementwise activations compiled per x86-64 level and chosen by the CPU at load time.
         .target(name: "CKernels"),
+        // The matrix engines: OpenBLAS's kernel family chosen from CPUID features at load, and
+        // oneDNN's bf16 matmul (Debian's libdnnl-dev, OpenMP runtime).
+        .target(name: "CMatrixEngine", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp"), .linkedLibrary("openblas")]),
 
         // Core libraries: no command-line concerns.
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels", "CMatrixEngine"], swiftSettings: swiftSettings),
         // File formats: safetensors (one reader, one writer, one dtype) and the feature and shard schemas.
         .target(name: "Formats", swiftSettings: swiftSettings),
         .target(name: "Imaging", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
@@ -152,7 +155,7 @@ let package = Package(
 
         .testTarget(name: "PriorTests", dependencies: ["BuildSupport", "Formats", "Prior", "PriorTraining", "Pipeline", "Catalog", "SampleScenes", "Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "TensorTests", dependencies: ["Formats", "Tensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "TensorTests", dependencies: ["Formats", "Tensor", "PipelineTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Imaging", "Text", "SampleScenes", "PipelineTestSupport"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ModelsTests", dependencies: ["Formats", "Imaging", "Models", "Tensor", "PipelineTestSupport"], exclude: ["Fixtures"],

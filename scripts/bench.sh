@@ -14,6 +14,8 @@ echo "results: builds/bench/preprocess.md"
 echo "results: builds/bench/tagger.md"
 "$PY" scripts/bench_models.py ${BENCH_BIGG:+--bigg} | tee builds/bench/models.md
 echo "results: builds/bench/models.md"
+"$PY" scripts/bench_engines.py ${BENCH_BIGG:+--bigg} | tee builds/bench/engines.md
+echo "results: builds/bench/engines.md"
 "$PY" scripts/bench_bf16.py ${BENCH_BIGG:+--bigg} | tee builds/bench/bf16.md
 echo "results: builds/bench/bf16.md"
 "$PY" scripts/bench_shards.py | tee builds/bench/shards.md

@@ -30,11 +30,14 @@ public struct SegmentConfig: Codable, Sendable, Equatable {
     public var threads: Int = 0
     /// Decoding cap in pixels.
     public var maxPixels: Int = 178_956_970
+    /// How CLIPSeg holds and multiplies its transformer matrices: `f32`, or `bf16` (as
+    /// `embed.precision`: oneDNN's bf16 engine where it pays on this CPU).
+    public var precision: String = "f32"
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, model, withInputMasks = "with_input_masks", maxNouns = "max_nouns", prompt, imageSize = "image_size"
         case threshold, dilationDivisor = "dilation_divisor", largestComponent = "largest_component", batch, threads
-        case maxPixels = "max_pixels"
+        case maxPixels = "max_pixels", precision
     }
 
     public init() {}
@@ -45,8 +48,27 @@ public struct SegmentConfig: Codable, Sendable, Equatable {
             .field(.maxNouns, \.maxNouns), .field(.prompt, \.prompt), .field(.imageSize, \.imageSize),
             .field(.threshold, \.threshold), .field(.dilationDivisor, \.dilationDivisor),
             .field(.largestComponent, \.largestComponent), .field(.batch, \.batch), .field(.threads, \.threads),
-            .field(.maxPixels, \.maxPixels),
+            .field(.maxPixels, \.maxPixels), .field(.precision, \.precision),
         ])
+    }
+
+    /// Every setting; `precision` only when it is not `f32` (the canonical JSON, and so segment's
+    /// key, of every config written before the setting existed is unchanged).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(enabled, forKey: .enabled)
+        try c.encode(model, forKey: .model)
+        try c.encode(withInputMasks, forKey: .withInputMasks)
+        try c.encode(maxNouns, forKey: .maxNouns)
+        try c.encode(prompt, forKey: .prompt)
+        try c.encode(imageSize, forKey: .imageSize)
+        try c.encode(threshold, forKey: .threshold)
+        try c.encode(dilationDivisor, forKey: .dilationDivisor)
+        try c.encode(largestComponent, forKey: .largestComponent)
+        try c.encode(batch, forKey: .batch)
+        try c.encode(threads, forKey: .threads)
+        try c.encode(maxPixels, forKey: .maxPixels)
+        if precision != "f32" { try c.encode(precision, forKey: .precision) }
     }
 
     func validate() throws {
@@ -55,6 +77,9 @@ public struct SegmentConfig: Codable, Sendable, Equatable {
         guard imageSize >= 16 else { throw PipelineError(.config, "must be at least 16", key: "segment.image_size") }
         guard (0..<1).contains(threshold) else { throw PipelineError(.config, "must be within 0 ..< 1", key: "segment.threshold") }
         guard dilationDivisor >= 0 else { throw PipelineError(.config, "must be 0 or more", key: "segment.dilation_divisor") }
+        guard ["f32", "bf16"].contains(precision) else {
+            throw PipelineError(.config, "must be f32 or bf16, not '\(precision)'", key: "segment.precision")
+        }
         guard batch >= 1, threads >= 0, maxPixels >= 1 else {
             throw PipelineError(.config, "batch and max_pixels must be at least 1, threads 0 or more", key: "segment.batch")
         }

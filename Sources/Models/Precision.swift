@@ -11,13 +11,17 @@ public enum Precision: String, Sendable, CaseIterable {
     /// norms, softmax, residuals, embeddings and projections stay in float32.
     case bf16
 
-    /// What `bf16` does on this CPU, for a notice where it is chosen. No bfloat16 kernel is built
-    /// yet: on every CPU the products run on float32 units, so they cost what float32 does.
+    /// What `bf16` runs on this CPU, for a notice where it is chosen: oneDNN's engine by its
+    /// implementation's name, or the fallback and why.
     public static var bf16Notice: String {
-        let cpu = BF16.hardwareSupport ? "this CPU has AVX512-BF16, but no bfloat16 kernel is built yet"
-                                       : "this CPU has no AVX512-BF16"
-        return "bf16: \(cpu); weights are held in bfloat16 (half the memory) and each product runs in float32 on "
-            + "bfloat16-rounded inputs (the numbers of a bfloat16 engine, at float32 speed)"
+        switch MatrixEngines.bf16 {
+        case .oneDNN(let implementation):
+            return "bf16: oneDNN \(implementation) on \(MatrixEngines.CPU.host.summary); the transformer layers' matrices "
+                + "held in bfloat16 in oneDNN's layout, products on bfloat16-rounded inputs with float32 accumulation"
+        case .fallback(let reason):
+            return "bf16: fallback, \(reason); weights are held in bfloat16 (half the memory) and each product runs in "
+                + "float32 on bfloat16-rounded inputs (the numbers of a bfloat16 engine, at float32 speed)"
+        }
     }
 }
 
@@ -34,9 +38,11 @@ final class MatrixWeight: @unchecked Sendable {
         matrix = .f32(weight.pointer)
     }
 
-    /// Converts a float32 weight to bfloat16. A weight read in place from a mapped file has its
-    /// pages dropped afterwards, so the float32 copy does not stay resident.
-    init(bfloat16 weight: Weight) {
+    /// Converts a float32 weight to bfloat16: reordered for oneDNN with `engine` (the plain
+    /// bfloat16 copy freed), else kept plain for the fallback. A weight read
+    /// in place from a mapped file has its pages dropped afterwards, so the float32 copy does not
+    /// stay resident.
+    init(bfloat16 weight: Weight, engine: Bool) throws {
         let count = weight.count
         let buffer = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, count))
         BF16.convert(weight.pointer, count: count, into: buffer)
@@ -47,8 +53,18 @@ final class MatrixWeight: @unchecked Sendable {
             if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED)) }
         }
         f32 = nil
-        bf16 = buffer
-        matrix = .bf16(UnsafePointer(buffer))
+        if engine, weight.shape.count == 2 {
+            defer { buffer.deallocate() }
+            do {
+                matrix = .engine(try EngineWeights(bf16: buffer, outputs: weight.shape[0], inputs: weight.shape[1]))
+            } catch {
+                throw ModelError(.badCheckpoint, "bf16 engine: \(error)")
+            }
+            bf16 = nil
+        } else {
+            bf16 = buffer
+            matrix = .bf16(UnsafePointer(buffer))
+        }
     }
 
     deinit { bf16?.deallocate() }

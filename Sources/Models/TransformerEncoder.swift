@@ -84,7 +84,7 @@ struct TransformerEncoder: Sendable {
         let k = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.k.0.matrix, bias: layer.k.1?.pointer, outputs: d)
         let v = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.v.0.matrix, bias: layer.v.1?.pointer, outputs: d)
         let a = LayerOps.attention(q: q, k: k, v: v, batch: batch, tokens: tokens, heads: config.heads,
-                                   headDim: config.headDim, causal: causal, keyMask: keyMask)
+                                   headDim: config.headDim, causal: causal, keyMask: keyMask, bf16: layer.q.0.matrix.isEngine)
         LayerOps.addLinear(a, rows: rows, inputs: d, weight: layer.out.0.matrix, bias: layer.out.1.pointer, outputs: d, into: &x)
         if postNorm {
             LayerOps.layerNorm(&x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)

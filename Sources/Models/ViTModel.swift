@@ -60,11 +60,15 @@ public enum LoadedModel: Sendable {
     /// `model.safetensors.index.json`).
     /// - Throws: ``ModelError`` for a missing or malformed file, unsupported config, or missing
     ///   / unexpected / misshapen tensors (named in the message).
-    /// - Parameter precision: how the transformer layers hold and multiply their matrices.
-    public static func load(directory: String, precision: Precision = .f32) throws -> LoadedModel {
+    /// - Parameters:
+    ///   - precision: how the transformer layers hold and multiply their matrices.
+    ///   - bf16Engine: with `bf16`, whether the products run on oneDNN or on the float32
+    ///     fallback (nil: this CPU's measured choice, `MatrixEngines.bf16`).
+    public static func load(directory: String, precision: Precision = .f32, bf16Engine: Bool? = nil) throws -> LoadedModel {
         let config = try ModelConfig.load(directory: directory)
         let weights = try WeightSet.load(directory: directory)
         weights.precision = precision
+        weights.bf16Engine = bf16Engine ?? MatrixEngines.bf16.usesOneDNN
         switch config {
         case let .clip(text, vision, projection):
             return .clip(try CLIPModel(text: text, vision: vision, projection: projection, weights: weights))

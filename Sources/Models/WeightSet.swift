@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import Tensor
 
 /// The tensors of a checkpoint as a model takes them: each name taken is recorded, so that
 /// after loading, names never taken are reported as unexpected and names absent as missing.
@@ -74,10 +75,13 @@ final class WeightSet {
     /// The precision large matrices are taken in (``takeMatrix(_:_:)``).
     var precision: Precision = .f32
 
+    /// With `bf16`: products on oneDNN's bf16 matmul, else on the float32 fallback.
+    var bf16Engine = MatrixEngines.bf16.usesOneDNN
+
     /// A weight matrix in ``precision``.
     func takeMatrix(_ name: String, _ shape: [Int]) throws -> MatrixWeight {
         let weight = try take(name, shape)
-        return precision == .bf16 ? MatrixWeight(bfloat16: weight) : MatrixWeight(weight)
+        return precision == .bf16 ? try MatrixWeight(bfloat16: weight, engine: bf16Engine) : MatrixWeight(weight)
     }
 
     /// Takes a tensor if present (optional parts such as a ViT pooler).

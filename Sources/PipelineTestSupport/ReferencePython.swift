@@ -48,6 +48,8 @@ public enum SkippedCheck {
         case root
         /// The data in `../shared/data` is absent (allowed: it is never copied into the project).
         case sharedData = "shared-data"
+        /// The CPU lacks an instruction set the check needs (allowed: the fallback is tested instead).
+        case hardware
     }
 
     public static let marker = "SKIPPED CHECK"

@@ -1,5 +1,6 @@
 import Foundation
 internal import CKernels
+internal import CMatrixEngine
 
 /// bfloat16: float32's sign, exponent and top 7 mantissa bits. Conversions round to nearest even.
 public enum BF16 {
@@ -31,8 +32,14 @@ extension LayerOps {
         /// block by block, then multiply in float32 with float32 accumulation: every product of
         /// two bfloat16 values is exact in float32, so the sums are those of a bfloat16 dot-product
         /// engine (AVX512-BF16's `vdpbf16ps`, oneDNN's bf16 matmul) up to the order of accumulation,
-        /// at float32 speed.
+        /// at float32 speed. The fallback where ``MatrixEngines/bf16`` is not oneDNN.
         case bf16(UnsafePointer<UInt16>)
+        /// Reordered for oneDNN's bf16 matmul: input rows rounded to bfloat16, float32 accumulation
+        /// and output, bias and residual sums fused into the product.
+        case engine(EngineWeights)
+
+        /// Whether products with this matrix run on oneDNN's bf16 engine.
+        public var isEngine: Bool { if case .engine = self { true } else { false } }
     }
 
     /// `c = x̃·W̃ᵀ + beta·c` where x̃ is `x` rounded to bfloat16 and W̃ the bfloat16 weights widened,
@@ -55,4 +62,61 @@ extension LayerOps {
             }
         }
     }
+
+    /// `c = x̃·Wᵀ (+ bias) (+ c when accumulating)` on oneDNN, `x̃` being `x` rounded to bfloat16.
+    static func engineProduct(_ x: [Float], rows: Int, inputs: Int, weight: EngineWeights, bias: UnsafePointer<Float>?,
+                              accumulate: Bool, into c: UnsafeMutablePointer<Float>) {
+        precondition(weight.inputs == inputs, "engine weights take \(weight.inputs) inputs, not \(inputs)")
+        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, rows * inputs))
+        defer { rounded.deallocate() }
+        x.withUnsafeBufferPointer { BF16.convert($0.baseAddress!, count: rows * inputs, into: rounded) }
+        weight.multiply(rounded, rows: rows, lda: inputs, into: c, ldc: weight.outputs, bias: bias, accumulate: accumulate)
+    }
+
+    /// `c = alpha·A·op(B)` for bfloat16 `A` [m, k] and `B` ([k, n], or stored [n, k] when
+    /// transposed) on oneDNN, float32 `c` [m, n]: the attention products.
+    static func bf16Product(_ a: UnsafePointer<UInt16>, lda: Int, _ b: UnsafePointer<UInt16>, ldb: Int, transposeB: Bool,
+                            into c: UnsafeMutablePointer<Float>, ldc: Int, m: Int, n: Int, k: Int, alpha: Float) {
+        let status = me_matmul_plain(a, Int64(lda), b, Int64(ldb), transposeB ? 1 : 0, c, Int64(ldc), Int64(m), Int64(n), Int64(k),
+                                     alpha, Int32(max(1, BLAS.threadCount)))
+        precondition(status == 0, "oneDNN bf16 matmul failed for \(m) x \(k) x \(n)")
+    }
+}
+
+/// A weight matrix `[outputs, inputs]` in bfloat16, reordered once into the layout oneDNN's bf16
+/// matmul prefers on this CPU.
+public final class EngineWeights: @unchecked Sendable {
+    // @unchecked: immutable after init; oneDNN's memory is read-only during products and freed in deinit.
+    let handle: OpaquePointer
+    public let outputs: Int, inputs: Int
+
+    /// Reorders `weight` ([outputs, inputs] bfloat16, row-major); throws where oneDNN cannot.
+    public init(bf16 weight: UnsafePointer<UInt16>, outputs: Int, inputs: Int) throws {
+        var error = [CChar](repeating: 0, count: 256)
+        guard let handle = me_weights_create(weight, Int64(outputs), Int64(inputs), &error, error.count) else {
+            throw MatrixEngineError(message: MatrixEngines.text(error))
+        }
+        (self.handle, self.outputs, self.inputs) = (handle, outputs, inputs)
+    }
+
+    deinit { me_weights_free(handle) }
+
+    /// Bytes the reordered weights take.
+    public var bytes: Int { Int(me_weights_bytes(handle)) }
+
+    /// `c = x·Wᵀ (+ bias) (+ c)` for bfloat16 rows `x` [rows, inputs] with leading dimension `lda`.
+    func multiply(_ x: UnsafePointer<UInt16>, rows: Int, lda: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+                  bias: UnsafePointer<Float>?, accumulate: Bool) {
+        let status = me_matmul(handle, x, Int64(rows), Int64(lda), c, Int64(ldc), bias, accumulate ? 1 : 0,
+                               Int32(max(1, BLAS.threadCount)))
+        // A primitive for the weights' own layout exists for every row count (tested from 1 to
+        // 4,112 rows); failing here means oneDNN itself is broken.
+        precondition(status == 0, "oneDNN bf16 matmul failed for \(rows) x \(inputs) x \(outputs): \(MatrixEngines.lastImplementation)")
+    }
+}
+
+/// Why the bfloat16 engine could not take a matrix.
+public struct MatrixEngineError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }

@@ -15,11 +15,7 @@ public enum LayerOps {
                               outputs: Int) -> [Float] {
         precondition(x.count == rows * inputs, "linear input \(x.count) != \(rows) x \(inputs)")
         return [Float](unsafeUninitializedCapacity: rows * outputs) { out, count in
-            let o = out.baseAddress!
-            if let bias {
-                for r in 0..<rows { (o + r * outputs).update(from: bias, count: outputs) }
-            }
-            product(x, rows: rows, inputs: inputs, weight: weight, outputs: outputs, beta: bias == nil ? 0 : 1, into: o)
+            product(x, rows: rows, inputs: inputs, weight: weight, outputs: outputs, bias: bias, accumulate: false, into: out.baseAddress!)
             count = rows * outputs
         }
     }
@@ -36,17 +32,26 @@ public enum LayerOps {
                                  outputs: Int, into x: inout [Float]) {
         precondition(y.count == rows * inputs && x.count == rows * outputs, "addLinear shapes")
         x.withUnsafeMutableBufferPointer { xb in
-            let o = xb.baseAddress!
-            if let bias {
-                for r in 0..<rows { for j in 0..<outputs { o[r * outputs + j] += bias[j] } }
-            }
-            product(y, rows: rows, inputs: inputs, weight: weight, outputs: outputs, beta: 1, into: o)
+            product(y, rows: rows, inputs: inputs, weight: weight, outputs: outputs, bias: bias, accumulate: true, into: xb.baseAddress!)
         }
     }
 
-    /// `c = x·Wᵀ + beta·c` (row-major, `c` [rows, outputs]).
-    static func product(_ x: [Float], rows: Int, inputs: Int, weight: Matrix, outputs: Int, beta: Float,
-                        into c: UnsafeMutablePointer<Float>) {
+    /// `c = x·Wᵀ (+ b) (+ c when accumulating)` (row-major, `c` [rows, outputs]; uninitialised
+    /// memory when not accumulating). oneDNN fuses the bias and the sum into its product; for the
+    /// sgemm paths the bias is written (or added) first and sgemm accumulates onto it.
+    static func product(_ x: [Float], rows: Int, inputs: Int, weight: Matrix, outputs: Int, bias: UnsafePointer<Float>?,
+                        accumulate: Bool, into c: UnsafeMutablePointer<Float>) {
+        if case .engine(let w) = weight {
+            engineProduct(x, rows: rows, inputs: inputs, weight: w, bias: bias, accumulate: accumulate, into: c)
+            return
+        }
+        if let bias {
+            for r in 0..<rows {
+                let row = c + r * outputs
+                if accumulate { for j in 0..<outputs { row[j] += bias[j] } } else { row.update(from: bias, count: outputs) }
+            }
+        }
+        let beta: Float = accumulate || bias != nil ? 1 : 0
         switch weight {
         case .f32(let w):
             x.withUnsafeBufferPointer { xb in
@@ -55,6 +60,8 @@ public enum LayerOps {
             }
         case .bf16(let w):
             bf16Product(x, rows: rows, inputs: inputs, weight: w, outputs: outputs, beta: beta, into: c)
+        case .engine:
+            break
         }
     }
 
@@ -228,56 +235,87 @@ public enum LayerOps {
     ///   - q, k, v: [batch·tokens, heads·headDim], heads packed side by side.
     ///   - keyMask: per batch and token, whether the key may be attended to (nil: all).
     ///   - causal: each query sees only keys at or before its position.
+    ///   - bf16: both products on oneDNN's bf16 matmul (q, k, v and the probabilities rounded to
+    ///     bfloat16, float32 accumulation; the softmax stays in float32).
     /// - Returns: [batch·tokens, heads·headDim].
     public static func attention(q: [Float], k: [Float], v: [Float], batch: Int, tokens: Int, heads: Int, headDim: Int,
-                                 causal: Bool, keyMask: [Bool]?) -> [Float] {
+                                 causal: Bool, keyMask: [Bool]?, bf16: Bool = false) -> [Float] {
         let width = heads * headDim
         precondition(q.count == batch * tokens * width && k.count == q.count && v.count == q.count, "attention shapes")
         precondition(keyMask == nil || keyMask!.count == batch * tokens, "key mask shape")
         var out = [Float](repeating: 0, count: q.count)
         let scale = 1 / Float(headDim).squareRoot()
-        let masked = causal || keyMask != nil
-        // Each (sequence, head) pair is two small sgemms: run the pairs on every core with
-        // single-threaded BLAS rather than threading each tiny call.
+        let rounded = bf16 ? [q, k, v].map { m in
+            [UInt16](unsafeUninitializedCapacity: m.count) { b, n in
+                m.withUnsafeBufferPointer { BF16.convert($0.baseAddress!, count: m.count, into: b.baseAddress!) }
+                n = m.count
+            }
+        } : []
+        // Each (sequence, head) pair is two small products: run the pairs on every core with
+        // single-threaded BLAS rather than threading each tiny call. The scratch holds the scores
+        // and, for bf16, the probabilities in bfloat16 after them.
         q.withUnsafeBufferPointer { qb in
             k.withUnsafeBufferPointer { kb in
                 v.withUnsafeBufferPointer { vb in
                     out.withUnsafeMutableBufferPointer { ob in
                         nonisolated(unsafe) let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
-                        forEachPair(batch * heads, scratchCount: tokens * tokens) { pair, s in
+                        forEachPair(batch * heads, scratchCount: tokens * tokens * (bf16 ? 2 : 1)) { pair, s in
                             let b = pair / heads, h = pair % heads
                             let offset = b * tokens * width + h * headDim
-                            BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qp + offset, lda: width,
-                                      transposeA: false, b: kp + offset, ldb: width, transposeB: true, beta: 0, c: s, ldc: tokens)
-                            for i in 0..<tokens {
-                                let row = s + i * tokens
-                                var maximum = -Float.infinity
-                                for j in 0..<tokens {
-                                    let allowed = (!causal || j <= i) && (keyMask?[b * tokens + j] ?? true)
-                                    if !allowed { row[j] = -.infinity } else { maximum = max(maximum, row[j]) }
-                                }
-                                // A query with no allowed key (a fully padded row) attends to nothing.
-                                guard maximum > -.infinity else { for j in 0..<tokens { row[j] = 0 }; continue }
-                                var sum = VectorMath.expShifted(row, count: tokens, shift: maximum)
-                                if masked {
-                                    // Masked keys (−∞) must weigh exactly nothing, not e^(−87).
-                                    sum = 0
-                                    for j in 0..<tokens {
-                                        if (causal && j > i) || !(keyMask?[b * tokens + j] ?? true) { row[j] = 0 }
-                                        sum += row[j]
-                                    }
-                                }
-                                let inv = 1 / sum
-                                for j in 0..<tokens { row[j] *= inv }
+                            if bf16 {
+                                rounded[0].withUnsafeBufferPointer { qr in rounded[1].withUnsafeBufferPointer { kr in
+                                    bf16Product(qr.baseAddress! + offset, lda: width, kr.baseAddress! + offset, ldb: width, transposeB: true,
+                                                into: s, ldc: tokens, m: tokens, n: tokens, k: headDim, alpha: scale)
+                                } }
+                            } else {
+                                BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qp + offset, lda: width,
+                                          transposeA: false, b: kp + offset, ldb: width, transposeB: true, beta: 0, c: s, ldc: tokens)
                             }
-                            BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
-                                      b: vp + offset, ldb: width, transposeB: false, beta: 0, c: op + offset, ldc: width)
+                            softmaxRows(s, tokens: tokens, sequence: b, causal: causal, keyMask: keyMask)
+                            if bf16 {
+                                let p = UnsafeMutableRawPointer(s + tokens * tokens).assumingMemoryBound(to: UInt16.self)
+                                BF16.convert(s, count: tokens * tokens, into: p)
+                                rounded[2].withUnsafeBufferPointer { vr in
+                                    bf16Product(p, lda: tokens, vr.baseAddress! + offset, ldb: width, transposeB: false,
+                                                into: op + offset, ldc: width, m: tokens, n: headDim, k: tokens, alpha: 1)
+                                }
+                            } else {
+                                BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
+                                          b: vp + offset, ldb: width, transposeB: false, beta: 0, c: op + offset, ldc: width)
+                            }
                         }
                     }
                 }
             }
         }
         return out
+    }
+
+    /// The softmax of each row of one (sequence, head) pair's scores [tokens, tokens], in place,
+    /// masked keys weighing exactly nothing.
+    static func softmaxRows(_ s: UnsafeMutablePointer<Float>, tokens: Int, sequence b: Int, causal: Bool, keyMask: [Bool]?) {
+        let masked = causal || keyMask != nil
+        for i in 0..<tokens {
+            let row = s + i * tokens
+            var maximum = -Float.infinity
+            for j in 0..<tokens {
+                let allowed = (!causal || j <= i) && (keyMask?[b * tokens + j] ?? true)
+                if !allowed { row[j] = -.infinity } else { maximum = max(maximum, row[j]) }
+            }
+            // A query with no allowed key (a fully padded row) attends to nothing.
+            guard maximum > -.infinity else { for j in 0..<tokens { row[j] = 0 }; continue }
+            var sum = VectorMath.expShifted(row, count: tokens, shift: maximum)
+            if masked {
+                // Masked keys (−∞) must weigh exactly nothing, not e^(−87).
+                sum = 0
+                for j in 0..<tokens {
+                    if (causal && j > i) || !(keyMask?[b * tokens + j] ?? true) { row[j] = 0 }
+                    sum += row[j]
+                }
+            }
+            let inv = 1 / sum
+            for j in 0..<tokens { row[j] *= inv }
+        }
     }
 
     /// `x += y` elementwise.

@@ -53,7 +53,16 @@ struct EncodeCommand: ParsableCommand {
 
     func encode() throws {
         if sgemmPeak {
-            print(String(format: "sgemm: %.1f GFLOP/s with %d thread(s); ", Self.sgemmRate(), threads) + "OpenBLAS kernels " + BLAS.core)
+            let rates = MatrixEngines.rates()
+            print(String(format: "sgemm: %.1f GFLOP/s with %d thread(s); ", rates.f32, threads) + "OpenBLAS kernels " + BLAS.core
+                  + " — " + MatrixEngines.float32)
+            if let bf16 = rates.bf16, let implementation = MatrixEngines.bf16Implementation {
+                print(String(format: "bf16 matmul: %.1f GFLOP/s with %d thread(s); oneDNN ", bf16, threads) + implementation
+                      + (MatrixEngines.bf16.usesOneDNN ? " (the bf16 engine)" : " (not used: \(Self.reason))"))
+            } else {
+                print("bf16 matmul: none (\(Self.reason))")
+            }
+            print("cpu: \(MatrixEngines.CPU.host.summary)")
             return
         }
         let out: [Safetensors.Entry]
@@ -152,24 +161,14 @@ struct EncodeCommand: ParsableCommand {
         let clock = ContinuousClock(), start = clock.now
         try body()
         let seconds = (clock.now - start) / .seconds(1)
-        print(String(format: "time %@: %d rows in %.3f s: %.2f rows/s", what, rows, seconds, Double(rows) / seconds))
+        print(String(format: "time %@: %d rows in %.3f s: %.2f rows/s", what, rows, seconds, Double(rows) / seconds)
+              + " (\(precision) on \(precision == "bf16" && MatrixEngines.bf16.usesOneDNN ? "oneDNN" : "OpenBLAS"); \(MatrixEngines.description))")
     }
 
-    /// GFLOP/s of a 2048 x 2048 x 2048 sgemm (best of 3).
-    static func sgemmRate() -> Double {
-        let n = 2048
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
-        var best = Double.infinity
-        for _ in 0..<3 {
-            let clock = ContinuousClock(), start = clock.now
-            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
-                BLAS.gemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, transposeA: false, b: bp.baseAddress!, ldb: n,
-                          transposeB: false, beta: 0, c: cp.baseAddress!, ldc: n)
-            } } }
-            best = min(best, (clock.now - start) / .seconds(1))
-        }
-        return 2 * Double(n * n * n) / best / 1e9
+    /// Why bf16 products do not run on oneDNN here.
+    static var reason: String {
+        if case .fallback(let reason) = MatrixEngines.bf16 { return reason }
+        return "oneDNN"
     }
 
     /// Token ids and attention masks from --text or --input-ids.

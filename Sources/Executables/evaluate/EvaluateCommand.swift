@@ -30,10 +30,13 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Bootstrap resamples.") var bootstrap = 1000
     @Option(help: "Bootstrap seed.") var seed: UInt64 = 0
     @Option(help: "OpenBLAS threads.") var threads = 2
+    @Option(help: "f32, or bf16: DINO's and CLIP's transformer matrices in bfloat16 (oneDNN's bf16 engine where it pays on this CPU).")
+    var precision = "f32"
 
     func validate() throws {
         guard generated != nil || realImages else { throw ValidationError("give --generated, --real-images, or both") }
         guard DreamBenchEvaluation.Pairing(rawValue: pairing) != nil else { throw ValidationError("--pairing is all_pairs or single_reference") }
+        guard Precision(rawValue: precision) != nil else { throw ValidationError("--precision must be f32 or bf16") }
     }
 
     func run() throws {
@@ -43,8 +46,14 @@ struct EvaluateCommand: ParsableCommand {
     func evaluate() throws {
         do {
             let set = try DreamBenchSet.load(directory: dreambench)
-            guard case .vit(let dino) = try LoadedModel.load(directory: dinoModel) else { throw ValidationError("\(dinoModel) is not a ViT") }
-            guard case .clip(let clip) = try LoadedModel.load(directory: clipModel) else { throw ValidationError("\(clipModel) is not a CLIP") }
+            let precision = Precision(rawValue: precision)!
+            if precision == .bf16 { FileHandle.standardError.write(Data("evaluate: \(Precision.bf16Notice)\n".utf8)) }
+            guard case .vit(let dino) = try LoadedModel.load(directory: dinoModel, precision: precision) else {
+                throw ValidationError("\(dinoModel) is not a ViT")
+            }
+            guard case .clip(let clip) = try LoadedModel.load(directory: clipModel, precision: precision) else {
+                throw ValidationError("\(clipModel) is not a CLIP")
+            }
             let tokenizer = try (try? CLIPTokenizer(directory: clipModel)) ?? CLIPTokenizer()
             let scorer = try DreamBenchScorer(dino: dino, clip: clip, tokenizer: tokenizer)
             let images = try generated.map { try GeneratedImage.discover($0) } ?? []

@@ -45,7 +45,9 @@ public struct SegmentStage: UnitProcessor {
         let keys = StageKeys(pipeline: pipeline)
         configHash = try keys.segment()
         do {
-            guard case .clipseg(let clipseg) = try LoadedModel.load(directory: config.model) else {
+            let precision = Precision(rawValue: config.precision) ?? .f32
+            if precision == .bf16 { FileHandle.standardError.write(Data("segment: \(Precision.bf16Notice)\n".utf8)) }
+            guard case .clipseg(let clipseg) = try LoadedModel.load(directory: config.model, precision: precision) else {
                 throw PipelineError(.config, "\(config.model) is not a CLIPSeg model (model_type clipseg)", key: "segment.model")
             }
             model = clipseg
