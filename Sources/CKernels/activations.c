@@ -32,37 +32,38 @@ static inline float ck_exp(float x) {
     return e * scale;
 }
 
+static inline float ck_quick_gelu1(float v) { return v / (1.0f + ck_exp(v * -1.702f)); }
+
+static inline float ck_gelu1(float v) {
+    float a = (v < 0 ? -v : v) * 0.70710678118654752f;
+    float t = 1.0f / (1.0f + 0.3275911f * a);
+    float poly = 1.061405429f;
+    poly = poly * t - 1.453152027f;
+    poly = poly * t + 1.421413741f;
+    poly = poly * t - 0.284496736f;
+    poly = poly * t + 0.254829592f;
+    poly = poly * t;
+    float erf_abs = 1.0f - poly * ck_exp(-(a * a));
+    float erf = v < 0 ? -erf_abs : erf_abs;
+    return v * 0.5f * (1.0f + erf);
+}
+
+static inline float ck_gelu_new1(float v) {
+    float z = 0.79788456080286536f * (v + 0.044715f * v * v * v);
+    /* tanh(z) = 1 - 2 / (e^{2z} + 1). */
+    return 0.5f * v * (2.0f - 2.0f / (ck_exp(z + z) + 1.0f));
+}
+
 CK_CLONES void ck_quick_gelu(float *x, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        float v = x[i];
-        x[i] = v / (1.0f + ck_exp(v * -1.702f));
-    }
+    for (size_t i = 0; i < count; i++) x[i] = ck_quick_gelu1(x[i]);
 }
 
 CK_CLONES void ck_gelu(float *x, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        float v = x[i];
-        float a = (v < 0 ? -v : v) * 0.70710678118654752f;
-        float t = 1.0f / (1.0f + 0.3275911f * a);
-        float poly = 1.061405429f;
-        poly = poly * t - 1.453152027f;
-        poly = poly * t + 1.421413741f;
-        poly = poly * t - 0.284496736f;
-        poly = poly * t + 0.254829592f;
-        poly = poly * t;
-        float erf_abs = 1.0f - poly * ck_exp(-(a * a));
-        float erf = v < 0 ? -erf_abs : erf_abs;
-        x[i] = v * 0.5f * (1.0f + erf);
-    }
+    for (size_t i = 0; i < count; i++) x[i] = ck_gelu1(x[i]);
 }
 
 CK_CLONES void ck_gelu_new(float *x, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        float v = x[i];
-        float z = 0.79788456080286536f * (v + 0.044715f * v * v * v);
-        /* tanh(z) = 1 - 2 / (e^{2z} + 1). */
-        x[i] = 0.5f * v * (2.0f - 2.0f / (ck_exp(z + z) + 1.0f));
-    }
+    for (size_t i = 0; i < count; i++) x[i] = ck_gelu_new1(x[i]);
 }
 
 /* bfloat16: the upper 16 bits of a float32, rounded to nearest even; NaNs stay NaNs (quiet). */
@@ -82,6 +83,15 @@ CK_CLONES void ck_bf16_to_f32(const uint16_t *x, float *out, size_t count) {
     for (size_t i = 0; i < count; i++) {
         uint32_t u = (uint32_t)x[i] << 16;
         memcpy(out + i, &u, 4);
+    }
+}
+
+CK_CLONES void ck_activate_bf16(int kind, const float *x, uint16_t *out, size_t count) {
+    switch (kind) {
+    case 0: for (size_t i = 0; i < count; i++) out[i] = ck_bf16_bits(ck_quick_gelu1(x[i])); break;
+    case 1: for (size_t i = 0; i < count; i++) out[i] = ck_bf16_bits(ck_gelu1(x[i])); break;
+    case 2: for (size_t i = 0; i < count; i++) out[i] = ck_bf16_bits(ck_gelu_new1(x[i])); break;
+    default: for (size_t i = 0; i < count; i++) out[i] = ck_bf16_bits(x[i] > 0 ? x[i] : 0); break;
     }
 }
 

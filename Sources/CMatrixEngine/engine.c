@@ -156,7 +156,7 @@ struct me_weights {
 typedef struct {
     int kind;  /* 0: weights product, 1: plain product */
     int64_t m, n, k, lda, ldb, ldc;
-    int bias, accumulate, transpose_b, threads;
+    int bias, accumulate, transpose_b, threads, activation, dst_bf16;
     float alpha;
     dnnl_memory_desc_t weights_md;
     dnnl_primitive_t primitive;
@@ -180,7 +180,7 @@ static dnnl_stream_t me_get_stream(void) {
 static int me_same(const me_entry *a, const me_entry *b) {
     return a->kind == b->kind && a->m == b->m && a->n == b->n && a->k == b->k && a->lda == b->lda && a->ldb == b->ldb
         && a->ldc == b->ldc && a->bias == b->bias && a->accumulate == b->accumulate && a->transpose_b == b->transpose_b
-        && a->threads == b->threads && a->alpha == b->alpha
+        && a->threads == b->threads && a->alpha == b->alpha && a->activation == b->activation && a->dst_bf16 == b->dst_bf16
         && (a->kind != 0 || dnnl_memory_desc_equal(&a->weights_md, &b->weights_md));
 }
 
@@ -292,18 +292,19 @@ static int me_run(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
         && dnnl_stream_wait(me_get_stream()) == dnnl_success ? 0 : -1;
 }
 
-int me_matmul(const me_weights *w, const uint16_t *src, int64_t m, int64_t lda, float *dst, int64_t ldc,
-              const float *bias, int accumulate, int threads) {
+int me_matmul(const me_weights *w, const uint16_t *src, int64_t m, int64_t lda, void *dst, int64_t ldc,
+              const float *bias, int accumulate, int activation, int dst_bf16, int threads) {
     if (!me_get_stream()) return -1;
     omp_set_num_threads(threads < 1 ? 1 : threads);
     me_entry key;
     memset(&key, 0, sizeof key);
     key.kind = 0; key.m = m; key.n = w->n; key.k = w->k; key.lda = lda; key.ldc = ldc;
     key.bias = bias != NULL; key.accumulate = accumulate; key.threads = threads; key.weights_md = w->md;
+    key.activation = activation; key.dst_bf16 = dst_bf16;
     dnnl_memory_desc_t sm, dm, bm;
     dnnl_dims_t sd = {m, w->k}, ss = {lda, 1}, dd = {m, w->n}, ds = {ldc, 1}, bd = {1, w->n};
     dnnl_memory_desc_init_by_strides(&sm, 2, sd, dnnl_bf16, ss);
-    dnnl_memory_desc_init_by_strides(&dm, 2, dd, dnnl_f32, ds);
+    dnnl_memory_desc_init_by_strides(&dm, 2, dd, dst_bf16 ? dnnl_bf16 : dnnl_f32, ds);
     dnnl_memory_desc_init_by_tag(&bm, 2, bd, dnnl_f32, dnnl_ab);
     me_entry *e = me_lookup(&key);
     if (!e) {
@@ -311,10 +312,17 @@ int me_matmul(const me_weights *w, const uint16_t *src, int64_t m, int64_t lda, 
         if (dnnl_matmul_desc_init(&desc, &sm, &w->md, bias ? &bm : NULL, &dm) != dnnl_success) return -1;
         dnnl_primitive_attr_t attr = NULL;
         dnnl_post_ops_t ops = NULL;
-        if (accumulate) {
+        if (accumulate || activation) {
             dnnl_primitive_attr_create(&attr);
             dnnl_post_ops_create(&ops);
-            dnnl_post_ops_append_sum(ops, 1.0f);
+            if (accumulate) dnnl_post_ops_append_sum(ops, 1.0f);
+            switch (activation) {
+            case ME_GELU_ERF: dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_erf, 0, 0); break;
+            case ME_GELU_TANH: dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_tanh, 0, 0); break;
+            case ME_QUICK_GELU: dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_swish, 1.702f, 0); break;
+            case ME_RELU: dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0, 0); break;
+            default: break;
+            }
             dnnl_primitive_attr_set_post_ops(attr, ops);
         }
         dnnl_primitive_t p = me_create(&desc, attr, NULL, NULL);

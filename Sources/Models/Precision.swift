@@ -11,6 +11,15 @@ public enum Precision: String, Sendable, CaseIterable {
     /// norms, softmax, residuals, embeddings and projections stay in float32.
     case bf16
 
+    /// What a model in `precision` runs its products on here, in one line (summaries, `encode --time`).
+    public static func engines(_ precision: Precision) -> String {
+        let cpu = MatrixEngines.CPU.host.summary
+        if precision == .bf16, case .oneDNN(let implementation) = MatrixEngines.bf16 {
+            return "bf16 on oneDNN \(implementation) (\(cpu))"
+        }
+        return (precision == .bf16 ? "bf16 on the float32 fallback, " : "f32 on ") + "\(MatrixEngines.float32) (\(cpu))"
+    }
+
     /// What `bf16` runs on this CPU, for a notice where it is chosen: oneDNN's engine by its
     /// implementation's name, or the fallback and why.
     public static var bf16Notice: String {

@@ -78,6 +78,9 @@ struct TransformerEncoder: Sendable {
     /// One layer in place: pre-norm `x += attn(norm1(x)); x += mlp(norm2(x))`, or post-norm
     /// (CLIPSeg's decoder) `x = norm1(x + attn(x)); x = norm2(x + mlp(x))`.
     func run(_ layer: Layer, on x: inout [Float], batch: Int, tokens: Int, causal: Bool, keyMask: [Bool]?) {
+        if !postNorm, let matrices = Self.engineMatrices(layer) {
+            return runOnEngine(layer, matrices, on: &x, batch: batch, tokens: tokens, causal: causal, keyMask: keyMask)
+        }
         let d = config.hiddenSize, rows = batch * tokens, eps = config.layerNormEps
         var h = postNorm ? x : LayerOps.layerNormed(x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
         let q = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.q.0.matrix, bias: layer.q.1?.pointer, outputs: d)
@@ -98,5 +101,34 @@ struct TransformerEncoder: Sendable {
         LayerOps.addLinear(m, rows: rows, inputs: config.intermediateSize, weight: layer.fc2.0.matrix,
                            bias: layer.fc2.1.pointer, outputs: d, into: &x)
         if postNorm { LayerOps.layerNorm(&x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps) }
+    }
+
+    /// The layer's six matrices when all are on oneDNN's bf16 engine.
+    static func engineMatrices(_ layer: Layer) -> [EngineWeights]? {
+        let matrices = [layer.q.0, layer.k.0, layer.v.0, layer.out.0, layer.fc1.0, layer.fc2.0].compactMap { weight -> EngineWeights? in
+            if case .engine(let w) = weight.matrix { return w }
+            return nil
+        }
+        return matrices.count == 6 ? matrices : nil
+    }
+
+    /// A pre-norm layer on the bf16 engine: each norm's output rounded to bfloat16 once for the
+    /// products that read it, q, k and v stored in bfloat16 by their products, the bias and
+    /// residual sums fused into the products, the MLP's hidden layer activated and rounded in one pass.
+    func runOnEngine(_ layer: Layer, _ m: [EngineWeights], on x: inout [Float], batch: Int, tokens: Int, causal: Bool,
+                     keyMask: [Bool]?) {
+        let d = config.hiddenSize, rows = batch * tokens, eps = config.layerNormEps
+        let h = LayerOps.rounded(LayerOps.layerNormed(x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps),
+                                 rows: rows, width: d)
+        let (q, k, v) = (LayerOps.roundedLinear(h, weight: m[0], bias: layer.q.1?.pointer),
+                         LayerOps.roundedLinear(h, weight: m[1], bias: layer.k.1?.pointer),
+                         LayerOps.roundedLinear(h, weight: m[2], bias: layer.v.1?.pointer))
+        let a = LayerOps.attention(q: q, k: k, v: v, batch: batch, tokens: tokens, heads: config.heads, headDim: config.headDim,
+                                   causal: causal, keyMask: keyMask)
+        LayerOps.addLinear(LayerOps.rounded(a, rows: rows, width: d), weight: m[3], bias: layer.out.1.pointer, into: &x)
+        let h2 = LayerOps.rounded(LayerOps.layerNormed(x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps),
+                                  rows: rows, width: d)
+        let hidden = LayerOps.activated(h2, weight: m[4], bias: layer.fc1.1.pointer, activation: config.activation)
+        LayerOps.addLinear(hidden, weight: m[5], bias: layer.fc2.1.pointer, into: &x)
     }
 }

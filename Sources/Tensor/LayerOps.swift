@@ -235,60 +235,76 @@ public enum LayerOps {
     ///   - q, k, v: [batch·tokens, heads·headDim], heads packed side by side.
     ///   - keyMask: per batch and token, whether the key may be attended to (nil: all).
     ///   - causal: each query sees only keys at or before its position.
-    ///   - bf16: both products on oneDNN's bf16 matmul (q, k, v and the probabilities rounded to
-    ///     bfloat16, float32 accumulation; the softmax stays in float32).
+    ///   - bf16: both products on oneDNN's bf16 matmul (q, k, v rounded to bfloat16; see the
+    ///     overload on rounded rows).
     /// - Returns: [batch·tokens, heads·headDim].
     public static func attention(q: [Float], k: [Float], v: [Float], batch: Int, tokens: Int, heads: Int, headDim: Int,
                                  causal: Bool, keyMask: [Bool]?, bf16: Bool = false) -> [Float] {
         let width = heads * headDim
         precondition(q.count == batch * tokens * width && k.count == q.count && v.count == q.count, "attention shapes")
+        if bf16 {
+            let rows = batch * tokens
+            return attention(q: rounded(q, rows: rows, width: width), k: rounded(k, rows: rows, width: width),
+                             v: rounded(v, rows: rows, width: width), batch: batch, tokens: tokens, heads: heads, headDim: headDim,
+                             causal: causal, keyMask: keyMask)
+        }
         precondition(keyMask == nil || keyMask!.count == batch * tokens, "key mask shape")
         var out = [Float](repeating: 0, count: q.count)
         let scale = 1 / Float(headDim).squareRoot()
-        let rounded = bf16 ? [q, k, v].map { m in
-            [UInt16](unsafeUninitializedCapacity: m.count) { b, n in
-                m.withUnsafeBufferPointer { BF16.convert($0.baseAddress!, count: m.count, into: b.baseAddress!) }
-                n = m.count
-            }
-        } : []
-        // Each (sequence, head) pair is two small products: run the pairs on every core with
-        // single-threaded BLAS rather than threading each tiny call. The scratch holds the scores
-        // and, for bf16, the probabilities in bfloat16 after them.
+        // Each (sequence, head) pair is two small sgemms: run the pairs on every core with
+        // single-threaded BLAS rather than threading each tiny call.
         q.withUnsafeBufferPointer { qb in
             k.withUnsafeBufferPointer { kb in
                 v.withUnsafeBufferPointer { vb in
                     out.withUnsafeMutableBufferPointer { ob in
                         nonisolated(unsafe) let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
-                        forEachPair(batch * heads, scratchCount: tokens * tokens * (bf16 ? 2 : 1)) { pair, s in
+                        forEachPair(batch * heads, scratchCount: tokens * tokens) { pair, s in
                             let b = pair / heads, h = pair % heads
                             let offset = b * tokens * width + h * headDim
-                            if bf16 {
-                                rounded[0].withUnsafeBufferPointer { qr in rounded[1].withUnsafeBufferPointer { kr in
-                                    bf16Product(qr.baseAddress! + offset, lda: width, kr.baseAddress! + offset, ldb: width, transposeB: true,
-                                                into: s, ldc: tokens, m: tokens, n: tokens, k: headDim, alpha: scale)
-                                } }
-                            } else {
-                                BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qp + offset, lda: width,
-                                          transposeA: false, b: kp + offset, ldb: width, transposeB: true, beta: 0, c: s, ldc: tokens)
-                            }
+                            BLAS.gemm(m: tokens, n: tokens, k: headDim, alpha: scale, a: qp + offset, lda: width,
+                                      transposeA: false, b: kp + offset, ldb: width, transposeB: true, beta: 0, c: s, ldc: tokens)
                             softmaxRows(s, tokens: tokens, sequence: b, causal: causal, keyMask: keyMask)
-                            if bf16 {
-                                let p = UnsafeMutableRawPointer(s + tokens * tokens).assumingMemoryBound(to: UInt16.self)
-                                BF16.convert(s, count: tokens * tokens, into: p)
-                                rounded[2].withUnsafeBufferPointer { vr in
-                                    bf16Product(p, lda: tokens, vr.baseAddress! + offset, ldb: width, transposeB: false,
-                                                into: op + offset, ldc: width, m: tokens, n: headDim, k: tokens, alpha: 1)
-                                }
-                            } else {
-                                BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
-                                          b: vp + offset, ldb: width, transposeB: false, beta: 0, c: op + offset, ldc: width)
-                            }
+                            BLAS.gemm(m: tokens, n: headDim, k: tokens, a: s, lda: tokens, transposeA: false,
+                                      b: vp + offset, ldb: width, transposeB: false, beta: 0, c: op + offset, ldc: width)
                         }
                     }
                 }
             }
         }
         return out
+    }
+
+    /// Attention on bfloat16 q, k, v: both products on oneDNN's bf16 matmul (float32 accumulation),
+    /// the softmax in float32 and the probabilities rounded to bfloat16 for the second product.
+    public static func attention(q: BF16Rows, k: BF16Rows, v: BF16Rows, batch: Int, tokens: Int, heads: Int, headDim: Int,
+                                 causal: Bool, keyMask: [Bool]?) -> [Float] {
+        let width = heads * headDim
+        precondition(q.rows == batch * tokens && q.width == width && k.rows == q.rows && k.width == width
+                     && v.rows == q.rows && v.width == width, "attention shapes")
+        precondition(keyMask == nil || keyMask!.count == batch * tokens, "key mask shape")
+        let scale = 1 / Float(headDim).squareRoot()
+        // The scratch holds the scores, then the probabilities in bfloat16 after them.
+        return [Float](unsafeUninitializedCapacity: q.values.count) { ob, count in
+            q.values.withUnsafeBufferPointer { qb in
+                k.values.withUnsafeBufferPointer { kb in
+                    v.values.withUnsafeBufferPointer { vb in
+                        nonisolated(unsafe) let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
+                        forEachPair(batch * heads, scratchCount: tokens * tokens * 2) { pair, s in
+                            let b = pair / heads, h = pair % heads
+                            let offset = b * tokens * width + h * headDim
+                            bf16Product(qp + offset, lda: width, kp + offset, ldb: width, transposeB: true,
+                                        into: s, ldc: tokens, m: tokens, n: tokens, k: headDim, alpha: scale)
+                            softmaxRows(s, tokens: tokens, sequence: b, causal: causal, keyMask: keyMask)
+                            let p = UnsafeMutableRawPointer(s + tokens * tokens).assumingMemoryBound(to: UInt16.self)
+                            BF16.convert(s, count: tokens * tokens, into: p)
+                            bf16Product(p, lda: tokens, vp + offset, ldb: width, transposeB: false,
+                                        into: op + offset, ldc: width, m: tokens, n: headDim, k: tokens, alpha: 1)
+                        }
+                    }
+                }
+            }
+            count = q.values.count
+        }
     }
 
     /// The softmax of each row of one (sequence, head) pair's scores [tokens, tokens], in place,

@@ -182,7 +182,7 @@ extension MatrixEngines {
         w.withUnsafeBufferPointer { BF16.convert($0.baseAddress!, count: w.count, into: &wb) }
         a.withUnsafeBufferPointer { BF16.convert($0.baseAddress!, count: a.count, into: &ab) }
         guard let weights = try? EngineWeights(bf16: wb, outputs: n, inputs: k) else { return Rates(f32: f32, bf16: nil) }
-        let bf16 = best { ab.withUnsafeBufferPointer { weights.multiply($0.baseAddress!, rows: m, lda: k, into: c, ldc: n, bias: nil, accumulate: false) } }
+        let bf16 = best { ab.withUnsafeBufferPointer { weights.multiply($0.baseAddress!, rows: m, inputs: k, into: c, bias: nil, accumulate: false) } }
         return Rates(f32: f32, bf16: bf16)
     }
 }

@@ -27,6 +27,33 @@ import Tensor
         #expect(vit.status == 0 && vit.stdout.contains("cls [2, 128]"), "\(vit.stderr)")
     }
 
+    /// OpenBLAS's kernels: a process whose OpenBLAS chose the generic "Prescott" family by its
+    /// model table (as on a CPU newer than the table) is switched at load to the family the CPUID
+    /// features allow, says so, and computes the reference's outputs; where the environment pins
+    /// OPENBLAS_CORETYPE (as some hosts do), that setting wins and the command says so.
+    @Test func openBLASKernelsAreRaisedFromCPUIDFeatures() throws {
+        let dir = TemporaryDirectory("encode-kernels")
+        let simulate = ["ECLIPSE_SIMULATE_OPENBLAS_CHOICE": "Prescott"]
+        let peak = try ExecutableRunner.run("encode", ["--model", "-", "--output", "-", "--sgemm-peak", "--threads", "1"],
+                                            environment: simulate)
+        #expect(peak.status == 0, "\(peak.stderr)")
+        if let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !pinned.isEmpty {
+            #expect(peak.stdout.contains("(OPENBLAS_CORETYPE)"), "\(peak.stdout)")
+        } else if let wanted = MatrixEngines.openBLASCore(for: .host) {
+            #expect(peak.stdout.contains("OpenBLAS kernels \(wanted) — OpenBLAS \(wanted) (from CPUID features; OpenBLAS's table said Prescott)"),
+                    "\(peak.stdout)")
+        } else {
+            #expect(peak.stdout.contains("OpenBLAS kernels Prescott"), "\(peak.stdout)")
+        }
+        #expect(peak.stdout.contains("cpu: \(MatrixEngines.CPU.host.summary)"))
+        let fixture = ModelEquivalenceTests.fixtures + "/clip-vit-b32"
+        let run = try ExecutableRunner.run("encode", ["--model", fixture, "--pixel-values", fixture + "/reference.safetensors",
+                                                      "--output", dir.appending("out.safetensors"), "--batch", "2"], environment: simulate)
+        #expect(run.status == 0, "\(run.stderr)")
+        let image = try SafetensorsFile(path: dir.appending("out.safetensors")).floats("image_embeds")
+        #expect(ModelEquivalenceTests.error(image.array, try ModelEquivalenceTests.reference("clip-vit-b32")["image_embeds"]!.values) <= 1e-4)
+    }
+
     @Test func badInputsGetClearErrors() throws {
         let dir = TemporaryDirectory("encode-bad")
         let fixture = ModelEquivalenceTests.fixtures + "/clip-vit-b32"

@@ -21,6 +21,9 @@ void ck_gelu_new(float *x, size_t count);
 void ck_f32_to_bf16(const float *x, uint16_t *out, size_t count);
 void ck_bf16_to_f32(const uint16_t *x, float *out, size_t count);
 void ck_round_bf16(float *x, size_t count);
+/* An activation (0 quick_gelu, 1 gelu, 2 gelu_new, 3 relu: the functions above) applied to float32
+   values and the results stored as bfloat16: one pass for an MLP's hidden layer. */
+void ck_activate_bf16(int kind, const float *x, uint16_t *out, size_t count);
 /* 1 when the CPU has AVX512-BF16 (vdpbf16ps). */
 int ck_has_avx512_bf16(void);
 

@@ -162,7 +162,7 @@ struct EncodeCommand: ParsableCommand {
         try body()
         let seconds = (clock.now - start) / .seconds(1)
         print(String(format: "time %@: %d rows in %.3f s: %.2f rows/s", what, rows, seconds, Double(rows) / seconds)
-              + " (\(precision) on \(precision == "bf16" && MatrixEngines.bf16.usesOneDNN ? "oneDNN" : "OpenBLAS"); \(MatrixEngines.description))")
+              + " (\(Precision.engines(Precision(rawValue: precision)!)))")
     }
 
     /// Why bf16 products do not run on oneDNN here.

@@ -27,12 +27,15 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var build: StageState?
     /// Processed items per second.
     public private(set) var itemsPerSecond: Double = 0
+    /// The matrix engines the stage's model ran on (model stages only), e.g. "bf16 on oneDNN
+    /// brg:avx512_core_bf16 (AMD family 25 model 17: AVX512-BF16, AVX-512, AVX2)".
+    public var engines: String?
 
     enum CodingKeys: String, CodingKey {
         case stage, worker, workers, configHash = "config_hash", unitsOwned = "units_owned"
         case unitsProcessed = "units_processed", unitsAlreadyDone = "units_already_done", itemsIn = "items_in"
         case itemsOK = "items_ok", itemsSkipped = "items_skipped", itemsFailed = "items_failed", reasons, seconds
-        case itemsPerSecond = "items_per_second", build
+        case itemsPerSecond = "items_per_second", build, engines
     }
 
     public init(stage: String, worker: Int, workers: Int, configHash: String) {
@@ -71,6 +74,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
             lines.append("    \(reason): \(count)")
         }
         lines.append(String(format: "  time: %.2f s, %.1f items/s", seconds, itemsPerSecond))
+        if let engines { lines.append("  engines: \(engines)") }
         lines.append("  config hash: \(configHash)")
         if let build {
             lines.append("  build: \(build.unitsDone) units done, \(build.itemsIn) items: \(build.itemsOK) ok, "
@@ -97,6 +101,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         md += "| units processed / already done / owned | \(unitsProcessed) / \(unitsAlreadyDone) / \(unitsOwned) |\n"
         md += "| items in | \(itemsIn) |\n| ok | \(itemsOK) |\n| skipped | \(itemsSkipped) |\n| failed | \(itemsFailed) |\n"
         md += String(format: "| seconds | %.2f |\n| items/s | %.1f |\n", seconds, itemsPerSecond)
+        if let engines { md += "| engines | \(engines) |\n" }
         if !reasons.isEmpty {
             md += "\n| status:reason (this run) | count |\n|---|---|\n"
             for (reason, count) in reasons.sorted(by: { $0.key < $1.key }) { md += "| \(reason) | \(count) |\n" }

@@ -12,6 +12,8 @@ public protocol UnitProcessor {
     var configHash: String { get }
     /// The resolved config stored with each run.
     var configJSON: String { get }
+    /// The matrix engines a model stage's products run on, for its summary (nil: no model).
+    var engines: String? { get }
     /// Called once with the catalog before any unit runs.
     func prepare(_ catalog: Catalog) throws
     /// Does one unit's work. Must not touch the catalog: everything it records goes in the
@@ -24,6 +26,8 @@ public protocol UnitProcessor {
 
 extension UnitProcessor {
     public func prepare(_ catalog: Catalog) throws {}
+
+    public var engines: String? { nil }
 
     public func process(unit: Int, firstPosition: Int, items: [Item], progress: ItemProgress) throws -> UnitOutput {
         let output = try process(unit: unit, firstPosition: firstPosition, items: items)
@@ -128,6 +132,7 @@ public final class StageRunner {
         defer { withExtendedLifetime(lock) {} }
         try processor.prepare(catalog)
         var summary = RunSummary(stage: processor.stage, worker: options.worker, workers: options.workers, configHash: processor.configHash)
+        summary.engines = processor.engines
         let runID = try catalog.beginRun(stage: processor.stage, worker: options.worker, workers: options.workers,
                                          configHash: processor.configHash, configJSON: processor.configJSON)
         let interrupts = InterruptHandler(stage: processor.stage, catalogPath: catalog.path, runID: runID)

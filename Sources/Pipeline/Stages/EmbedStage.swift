@@ -40,6 +40,9 @@ public struct EmbedStage: UnitProcessor {
     /// OpenBLAS threads for the encoders (`embed.threads`; 0 in the config: every core).
     let threads: Int
 
+    /// The engines the model's products run on (the run summary's `engines` line).
+    public var engines: String? { Precision(rawValue: config.precision).map(Precision.engines) }
+
     public init(pipeline: PipelineConfig, input: Catalog) throws {
         config = pipeline.embed
         self.input = input

@@ -36,6 +36,9 @@ public struct SegmentStage: UnitProcessor {
     let input: Catalog
     let threads: Int
 
+    /// The engines the model's products run on (the run summary's `engines` line).
+    public var engines: String? { Precision(rawValue: config.precision).map(Precision.engines) }
+
     public init(pipeline: PipelineConfig, input: Catalog) throws {
         config = pipeline.segment
         self.input = input
