@@ -149,6 +149,7 @@ struct me_weights {
     dnnl_memory_desc_t md;
     dnnl_memory_t memory;
     int64_t n, k;
+    dnnl_data_type_t type;
 };
 
 /* Primitives are created and run in the same thread (oneDNN's shared scratchpad asks for it):
@@ -217,23 +218,23 @@ static dnnl_primitive_t me_create(const dnnl_matmul_desc_t *desc, const_dnnl_pri
     return p;
 }
 
-/* The probe shape's preferred weights layout for bf16 [k, n] weights (stored [n, k]). */
-static int me_preferred(int64_t n, int64_t k, dnnl_memory_desc_t *out, char *impl, size_t capacity) {
+/* The probe shape's preferred weights layout for [k, n] weights (stored [n, k]) of `type`. */
+static int me_preferred(int64_t n, int64_t k, dnnl_data_type_t type, dnnl_memory_desc_t *out, char *impl, size_t capacity) {
     if (!me_get_engine()) { snprintf(impl, capacity, "oneDNN has no CPU engine"); return 0; }
     dnnl_memory_desc_t src, wei, dst;
     dnnl_dims_t sd = {256, k}, wd = {k, n}, dd = {256, n};
-    dnnl_memory_desc_init_by_tag(&src, 2, sd, dnnl_bf16, dnnl_ab);
-    dnnl_memory_desc_init_by_tag(&wei, 2, wd, dnnl_bf16, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&src, 2, sd, type, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&wei, 2, wd, type, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab);
     dnnl_matmul_desc_t desc;
     if (dnnl_matmul_desc_init(&desc, &src, &wei, NULL, &dst) != dnnl_success) {
-        snprintf(impl, capacity, "oneDNN refused a bf16 matmul descriptor");
+        snprintf(impl, capacity, "oneDNN refused a %s matmul descriptor", type == dnnl_f32 ? "f32" : "bf16");
         return 0;
     }
     const dnnl_memory_desc_t *pref = NULL;
     dnnl_primitive_desc_t pd = NULL;
     me_create(&desc, NULL, &pref, &pd);
-    if (!pd) { snprintf(impl, capacity, "oneDNN has no bf16 matmul on this CPU"); return 0; }
+    if (!pd) { snprintf(impl, capacity, "oneDNN has no %s matmul on this CPU", type == dnnl_f32 ? "f32" : "bf16"); return 0; }
     *out = *pref;
     const char *name = NULL;
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
@@ -244,18 +245,23 @@ static int me_preferred(int64_t n, int64_t k, dnnl_memory_desc_t *out, char *imp
 
 int me_bf16_probe(char *impl, size_t capacity) {
     dnnl_memory_desc_t md;
-    return me_preferred(3072, 768, &md, impl, capacity);
+    return me_preferred(3072, 768, dnnl_bf16, &md, impl, capacity);
 }
 
-me_weights *me_weights_create(const uint16_t *w, int64_t n, int64_t k, char *error, size_t capacity) {
+int me_f32_probe(char *impl, size_t capacity) {
+    dnnl_memory_desc_t md;
+    return me_preferred(3072, 768, dnnl_f32, &md, impl, capacity);
+}
+
+me_weights *me_weights_create(const void *w, int64_t n, int64_t k, int f32, char *error, size_t capacity) {
     me_weights *out = calloc(1, sizeof *out);
     if (!out) { snprintf(error, capacity, "out of memory"); return NULL; }
-    out->n = n; out->k = k;
+    out->n = n; out->k = k; out->type = f32 ? dnnl_f32 : dnnl_bf16;
     char impl[128];
-    if (!me_preferred(n, k, &out->md, impl, sizeof impl)) { snprintf(error, capacity, "%s", impl); free(out); return NULL; }
+    if (!me_preferred(n, k, out->type, &out->md, impl, sizeof impl)) { snprintf(error, capacity, "%s", impl); free(out); return NULL; }
     dnnl_memory_desc_t plain;
     dnnl_dims_t wd = {k, n}, ws = {1, k};
-    dnnl_memory_desc_init_by_strides(&plain, 2, wd, dnnl_bf16, ws);
+    dnnl_memory_desc_init_by_strides(&plain, 2, wd, out->type, ws);
     dnnl_memory_t from = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t reorder = NULL;
@@ -264,6 +270,7 @@ me_weights *me_weights_create(const uint16_t *w, int64_t n, int64_t k, char *err
         && dnnl_reorder_primitive_desc_create(&rpd, &plain, me_get_engine(), &out->md, me_get_engine(), NULL) == dnnl_success
         && dnnl_primitive_create(&reorder, rpd) == dnnl_success;
     if (ok) {
+        omp_set_num_threads(1);  /* at load: no OpenMP team left spinning beside the encoders' threads */
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, out->memory}};
         ok = me_get_stream() && dnnl_primitive_execute(reorder, me_get_stream(), 2, args) == dnnl_success
             && dnnl_stream_wait(me_get_stream()) == dnnl_success;
@@ -272,7 +279,7 @@ me_weights *me_weights_create(const uint16_t *w, int64_t n, int64_t k, char *err
     if (rpd) dnnl_primitive_desc_destroy(rpd);
     if (from) dnnl_memory_destroy(from);
     if (!ok) {
-        snprintf(error, capacity, "oneDNN could not reorder a %lld x %lld bf16 matrix", (long long)n, (long long)k);
+        snprintf(error, capacity, "oneDNN could not reorder a %lld x %lld %s matrix", (long long)n, (long long)k, f32 ? "f32" : "bf16");
         me_weights_free(out);
         return NULL;
     }
@@ -292,7 +299,7 @@ static int me_run(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
         && dnnl_stream_wait(me_get_stream()) == dnnl_success ? 0 : -1;
 }
 
-int me_matmul(const me_weights *w, const uint16_t *src, int64_t m, int64_t lda, void *dst, int64_t ldc,
+int me_matmul(const me_weights *w, const void *src, int64_t m, int64_t lda, void *dst, int64_t ldc,
               const float *bias, int accumulate, int activation, int dst_bf16, int threads) {
     if (!me_get_stream()) return -1;
     omp_set_num_threads(threads < 1 ? 1 : threads);
@@ -303,7 +310,7 @@ int me_matmul(const me_weights *w, const uint16_t *src, int64_t m, int64_t lda, 
     key.activation = activation; key.dst_bf16 = dst_bf16;
     dnnl_memory_desc_t sm, dm, bm;
     dnnl_dims_t sd = {m, w->k}, ss = {lda, 1}, dd = {m, w->n}, ds = {ldc, 1}, bd = {1, w->n};
-    dnnl_memory_desc_init_by_strides(&sm, 2, sd, dnnl_bf16, ss);
+    dnnl_memory_desc_init_by_strides(&sm, 2, sd, w->type, ss);
     dnnl_memory_desc_init_by_strides(&dm, 2, dd, dst_bf16 ? dnnl_bf16 : dnnl_f32, ds);
     dnnl_memory_desc_init_by_tag(&bm, 2, bd, dnnl_f32, dnnl_ab);
     me_entry *e = me_lookup(&key);

@@ -17,7 +17,13 @@ public enum Precision: String, Sendable, CaseIterable {
         if precision == .bf16, case .oneDNN(let implementation) = MatrixEngines.bf16 {
             return "bf16 on oneDNN \(implementation) (\(cpu))"
         }
-        return (precision == .bf16 ? "bf16 on the float32 fallback, " : "f32 on ") + "\(MatrixEngines.float32) (\(cpu))"
+        let f32: String
+        if case .oneDNN(let implementation) = MatrixEngines.f32 {
+            f32 = "oneDNN \(implementation), the rest \(MatrixEngines.float32)"
+        } else {
+            f32 = MatrixEngines.float32
+        }
+        return (precision == .bf16 ? "bf16 on the float32 fallback, " : "f32 on ") + "\(f32) (\(cpu))"
     }
 
     /// What `bf16` runs on this CPU, for a notice where it is chosen: oneDNN's engine by its
@@ -41,26 +47,32 @@ final class MatrixWeight: @unchecked Sendable {
     private let f32: Weight?
     private let bf16: UnsafeMutablePointer<UInt16>?
 
-    init(_ weight: Weight) {
-        f32 = weight
+    /// A float32 weight: read in place, or with `engine` reordered for oneDNN's f32 matmul (the
+    /// mapped pages it came from dropped).
+    init(_ weight: Weight, engine: Bool = false) throws {
         bf16 = nil
-        matrix = .f32(weight.pointer)
+        if engine, weight.shape.count == 2 {
+            do {
+                matrix = .engine(try EngineWeights(f32: weight.pointer, outputs: weight.shape[0], inputs: weight.shape[1]))
+            } catch {
+                throw ModelError(.badCheckpoint, "f32 engine: \(error)")
+            }
+            Self.dropPages(of: weight)
+            f32 = nil
+        } else {
+            f32 = weight
+            matrix = .f32(weight.pointer)
+        }
     }
 
     /// Converts a float32 weight to bfloat16: reordered for oneDNN with `engine` (the plain
-    /// bfloat16 copy freed), else kept plain for the fallback. A weight read
-    /// in place from a mapped file has its pages dropped afterwards, so the float32 copy does not
-    /// stay resident.
+    /// bfloat16 copy freed), else kept plain for the fallback. A weight read in place from a
+    /// mapped file has its pages dropped afterwards, so the float32 copy does not stay resident.
     init(bfloat16 weight: Weight, engine: Bool) throws {
         let count = weight.count
         let buffer = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, count))
         BF16.convert(weight.pointer, count: count, into: buffer)
-        if weight.isMapped {
-            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-            let start = (Int(bitPattern: weight.pointer) + page - 1) / page * page
-            let end = (Int(bitPattern: weight.pointer) + count * MemoryLayout<Float>.stride) / page * page
-            if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED)) }
-        }
+        Self.dropPages(of: weight)
         f32 = nil
         if engine, weight.shape.count == 2 {
             defer { buffer.deallocate() }
@@ -74,6 +86,16 @@ final class MatrixWeight: @unchecked Sendable {
             bf16 = buffer
             matrix = .bf16(UnsafePointer(buffer))
         }
+    }
+
+    /// Drops the resident pages of a weight read in place from a mapped file (once its values
+    /// live elsewhere).
+    static func dropPages(of weight: Weight) {
+        guard weight.isMapped else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: weight.pointer) + page - 1) / page * page
+        let end = (Int(bitPattern: weight.pointer) + weight.count * MemoryLayout<Float>.stride) / page * page
+        if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED)) }
     }
 
     deinit { bf16?.deallocate() }

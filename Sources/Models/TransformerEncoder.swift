@@ -87,7 +87,7 @@ struct TransformerEncoder: Sendable {
         let k = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.k.0.matrix, bias: layer.k.1?.pointer, outputs: d)
         let v = LayerOps.linear(h, rows: rows, inputs: d, weight: layer.v.0.matrix, bias: layer.v.1?.pointer, outputs: d)
         let a = LayerOps.attention(q: q, k: k, v: v, batch: batch, tokens: tokens, heads: config.heads,
-                                   headDim: config.headDim, causal: causal, keyMask: keyMask, bf16: layer.q.0.matrix.isEngine)
+                                   headDim: config.headDim, causal: causal, keyMask: keyMask, bf16: layer.q.0.matrix.isBF16Engine)
         LayerOps.addLinear(a, rows: rows, inputs: d, weight: layer.out.0.matrix, bias: layer.out.1.pointer, outputs: d, into: &x)
         if postNorm {
             LayerOps.layerNorm(&x, width: d, weight: layer.norm1.0.pointer, bias: layer.norm1.1.pointer, eps: eps)
@@ -103,10 +103,10 @@ struct TransformerEncoder: Sendable {
         if postNorm { LayerOps.layerNorm(&x, width: d, weight: layer.norm2.0.pointer, bias: layer.norm2.1.pointer, eps: eps) }
     }
 
-    /// The layer's six matrices when all are on oneDNN's bf16 engine.
+    /// The layer's six matrices when all are bfloat16 on oneDNN's engine.
     static func engineMatrices(_ layer: Layer) -> [EngineWeights]? {
         let matrices = [layer.q.0, layer.k.0, layer.v.0, layer.out.0, layer.fc1.0, layer.fc2.0].compactMap { weight -> EngineWeights? in
-            if case .engine(let w) = weight.matrix { return w }
+            if case .engine(let w) = weight.matrix, !w.float32 { return w }
             return nil
         }
         return matrices.count == 6 ? matrices : nil

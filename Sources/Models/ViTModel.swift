@@ -64,11 +64,15 @@ public enum LoadedModel: Sendable {
     ///   - precision: how the transformer layers hold and multiply their matrices.
     ///   - bf16Engine: with `bf16`, whether the products run on oneDNN or on the float32
     ///     fallback (nil: this CPU's measured choice, `MatrixEngines.bf16`).
-    public static func load(directory: String, precision: Precision = .f32, bf16Engine: Bool? = nil) throws -> LoadedModel {
+    ///   - f32Engine: with `f32`, whether the layer products run on oneDNN's f32 matmul or on
+    ///     OpenBLAS (nil: this CPU's measured choice, `MatrixEngines.f32`).
+    public static func load(directory: String, precision: Precision = .f32, bf16Engine: Bool? = nil,
+                            f32Engine: Bool? = nil) throws -> LoadedModel {
         let config = try ModelConfig.load(directory: directory)
         let weights = try WeightSet.load(directory: directory)
         weights.precision = precision
         weights.bf16Engine = bf16Engine ?? MatrixEngines.bf16.usesOneDNN
+        weights.f32Engine = f32Engine ?? MatrixEngines.f32.usesOneDNN
         switch config {
         case let .clip(text, vision, projection):
             return .clip(try CLIPModel(text: text, vision: vision, projection: projection, weights: weights))

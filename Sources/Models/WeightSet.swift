@@ -77,11 +77,13 @@ final class WeightSet {
 
     /// With `bf16`: products on oneDNN's bf16 matmul, else on the float32 fallback.
     var bf16Engine = MatrixEngines.bf16.usesOneDNN
+    /// With `f32`: layer products on oneDNN's f32 matmul, else on OpenBLAS.
+    var f32Engine = MatrixEngines.f32.usesOneDNN
 
     /// A weight matrix in ``precision``.
     func takeMatrix(_ name: String, _ shape: [Int]) throws -> MatrixWeight {
         let weight = try take(name, shape)
-        return precision == .bf16 ? try MatrixWeight(bfloat16: weight, engine: bf16Engine) : MatrixWeight(weight)
+        return precision == .bf16 ? try MatrixWeight(bfloat16: weight, engine: bf16Engine) : try MatrixWeight(weight, engine: f32Engine)
     }
 
     /// Takes a tensor if present (optional parts such as a ViT pooler).

@@ -34,12 +34,12 @@ extension LayerOps {
         /// engine (AVX512-BF16's `vdpbf16ps`, oneDNN's bf16 matmul) up to the order of accumulation,
         /// at float32 speed. The fallback where ``MatrixEngines/bf16`` is not oneDNN.
         case bf16(UnsafePointer<UInt16>)
-        /// Reordered for oneDNN's bf16 matmul: input rows rounded to bfloat16, float32 accumulation
-        /// and output, bias and residual sums fused into the product.
+        /// Reordered for oneDNN's matmul: bfloat16 weights (input rows rounded to bfloat16, float32
+        /// accumulation and output) or float32 ones, bias and residual sums fused into the product.
         case engine(EngineWeights)
 
         /// Whether products with this matrix run on oneDNN's bf16 engine.
-        public var isEngine: Bool { if case .engine = self { true } else { false } }
+        public var isBF16Engine: Bool { if case .engine(let w) = self { !w.float32 } else { false } }
     }
 
     /// `c = x̃·W̃ᵀ + beta·c` where x̃ is `x` rounded to bfloat16 and W̃ the bfloat16 weights widened,
@@ -63,9 +63,14 @@ extension LayerOps {
         }
     }
 
-    /// `c = x̃·Wᵀ (+ bias) (+ c when accumulating)` on oneDNN, `x̃` being `x` rounded to bfloat16.
+    /// `c = x̃·Wᵀ (+ bias) (+ c when accumulating)` on oneDNN, `x̃` being `x` rounded to bfloat16
+    /// (or `x` itself for float32 weights).
     static func engineProduct(_ x: [Float], rows: Int, inputs: Int, weight: EngineWeights, bias: UnsafePointer<Float>?,
                               accumulate: Bool, into c: UnsafeMutablePointer<Float>) {
+        if weight.float32 {
+            x.withUnsafeBufferPointer { weight.multiply($0.baseAddress!, rows: rows, inputs: inputs, into: c, bias: bias, accumulate: accumulate) }
+            return
+        }
         let rounded = LayerOps.rounded(x, rows: rows, width: inputs)
         rounded.values.withUnsafeBufferPointer {
             weight.multiply($0.baseAddress!, rows: rows, inputs: inputs, into: c, bias: bias, accumulate: accumulate)
@@ -147,20 +152,31 @@ extension LayerOps {
     }
 }
 
-/// A weight matrix `[outputs, inputs]` in bfloat16, reordered once into the layout oneDNN's bf16
-/// matmul prefers on this CPU.
+/// A weight matrix `[outputs, inputs]` in bfloat16 (or float32), reordered once into the layout
+/// oneDNN's matmul prefers on this CPU.
 public final class EngineWeights: @unchecked Sendable {
     // @unchecked: immutable after init; oneDNN's memory is read-only during products and freed in deinit.
     let handle: OpaquePointer
     public let outputs: Int, inputs: Int
+    /// float32 weights, taking float32 inputs (else bfloat16 weights and inputs).
+    public let float32: Bool
 
     /// Reorders `weight` ([outputs, inputs] bfloat16, row-major); throws where oneDNN cannot.
-    public init(bf16 weight: UnsafePointer<UInt16>, outputs: Int, inputs: Int) throws {
+    public convenience init(bf16 weight: UnsafePointer<UInt16>, outputs: Int, inputs: Int) throws {
+        try self.init(UnsafeRawPointer(weight), outputs: outputs, inputs: inputs, float32: false)
+    }
+
+    /// Reorders `weight` ([outputs, inputs] float32, row-major); throws where oneDNN cannot.
+    public convenience init(f32 weight: UnsafePointer<Float>, outputs: Int, inputs: Int) throws {
+        try self.init(UnsafeRawPointer(weight), outputs: outputs, inputs: inputs, float32: true)
+    }
+
+    init(_ weight: UnsafeRawPointer, outputs: Int, inputs: Int, float32: Bool) throws {
         var error = [CChar](repeating: 0, count: 256)
-        guard let handle = me_weights_create(weight, Int64(outputs), Int64(inputs), &error, error.count) else {
+        guard let handle = me_weights_create(weight, Int64(outputs), Int64(inputs), float32 ? 1 : 0, &error, error.count) else {
             throw MatrixEngineError(message: MatrixEngines.text(error))
         }
-        (self.handle, self.outputs, self.inputs) = (handle, outputs, inputs)
+        (self.handle, self.outputs, self.inputs, self.float32) = (handle, outputs, inputs, float32)
     }
 
     deinit { me_weights_free(handle) }
@@ -168,9 +184,9 @@ public final class EngineWeights: @unchecked Sendable {
     /// Bytes the reordered weights take.
     public var bytes: Int { Int(me_weights_bytes(handle)) }
 
-    /// `c = act(x·Wᵀ (+ bias) (+ c))` for bfloat16 rows `x` [rows, inputs]; `c` [rows, outputs] is
-    /// float32, or bfloat16 with `bf16Output`.
-    func multiply(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, into c: UnsafeMutableRawPointer, bias: UnsafePointer<Float>?,
+    /// `c = act(x·Wᵀ (+ bias) (+ c))` for rows `x` [rows, inputs] of the weights' type; `c`
+    /// [rows, outputs] is float32, or bfloat16 with `bf16Output`.
+    func multiply(_ x: UnsafeRawPointer, rows: Int, inputs: Int, into c: UnsafeMutableRawPointer, bias: UnsafePointer<Float>?,
                   accumulate: Bool, activation: LayerOps.Activation? = nil, bf16Output: Bool = false) {
         precondition(inputs == self.inputs, "engine weights take \(self.inputs) inputs, not \(inputs)")
         let code: Int32
@@ -188,7 +204,7 @@ public final class EngineWeights: @unchecked Sendable {
         precondition(status == 0, "oneDNN bf16 matmul failed for \(rows) x \(inputs) x \(outputs): \(MatrixEngines.lastImplementation)")
     }
 
-    func multiply(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, into c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+    func multiply(_ x: UnsafeRawPointer, rows: Int, inputs: Int, into c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
                   accumulate: Bool) {
         multiply(x, rows: rows, inputs: inputs, into: UnsafeMutableRawPointer(c), bias: bias, accumulate: accumulate, activation: nil)
     }

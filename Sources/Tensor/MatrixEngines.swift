@@ -122,6 +122,45 @@ public enum MatrixEngines {
         return ok ? text(name) : nil
     }()
 
+    /// What the models' float32 layer products run on.
+    public enum F32Engine: Sendable, Equatable {
+        case openBLAS
+        /// oneDNN's f32 matmul, by its implementation's name (`brg:avx512_core`).
+        case oneDNN(implementation: String)
+
+        public var usesOneDNN: Bool { if case .oneDNN = self { true } else { false } }
+    }
+
+    /// The measured rule for float32 layer products. `implementation` is what oneDNN chose for a
+    /// probe f32 matmul; `override` is `ECLIPSE_F32_ENGINE` (`onednn` or `openblas`).
+    ///
+    /// Measured on one core at the encoders' shapes (400-1028 rows x 768-3072): AMD Zen 4 oneDNN
+    /// `brg:avx512_core` 101-110 GFLOP/s against OpenBLAS Cooperlake 87-100 (2026-12-08); Intel
+    /// Emerald Rapids equal (180 against SkylakeX 137-219, 2026-12-07). So AVX-512 CPUs take
+    /// oneDNN's f32 matmul for the transformer layers; the rest keep OpenBLAS.
+    public static func f32Choice(cpu: CPU, implementation: String?, override: String?) -> F32Engine {
+        guard let implementation else { return .openBLAS }
+        switch override {
+        case "onednn": return .oneDNN(implementation: implementation)
+        case "openblas": return .openBLAS
+        default: break
+        }
+        return cpu.avx512 && implementation.hasPrefix("brg:avx512_core") ? .oneDNN(implementation: implementation) : .openBLAS
+    }
+
+    /// oneDNN's implementation for a probe f32 matmul on this CPU, or nil when it has none.
+    public static let f32Implementation: String? = {
+        var name = [CChar](repeating: 0, count: 128)
+        return me_f32_probe(&name, name.count) != 0 ? text(name) : nil
+    }()
+
+    /// This process's float32 engine for the models' layer products, chosen once by
+    /// ``f32Choice(cpu:implementation:override:)``.
+    public static let f32: F32Engine = {
+        let override = getenv("ECLIPSE_F32_ENGINE").map { String(cString: $0) }
+        return f32Choice(cpu: .host, implementation: f32Implementation, override: override)
+    }()
+
     /// This process's bfloat16 engine, chosen once by ``bf16Choice(cpu:implementation:override:)``.
     public static let bf16: BF16Engine = {
         let override = getenv("ECLIPSE_BF16_ENGINE").map { String(cString: $0) }
@@ -136,22 +175,14 @@ public enum MatrixEngines {
     /// The implementation oneDNN chose for the last primitive this thread created.
     static var lastImplementation: String { String(cString: me_last_impl()) }
 
-    /// The engines in one line, for `encode --time`, `--sgemm-peak` and the stage summaries.
-    public static var description: String {
-        let b: String
-        switch bf16 {
-        case .oneDNN(let impl): b = "bf16 oneDNN \(impl)"
-        case .fallback: b = "bf16 fallback (float32 products)"
-        }
-        return "f32 \(float32); \(b); \(CPU.host.summary)"
-    }
 }
 
 extension MatrixEngines {
     /// Measured rates on random data (a matrix engine may run faster on zeros), best of `tries`.
     public struct Rates: Sendable {
-        /// GFLOP/s of float32 sgemm on OpenBLAS, and of oneDNN's bf16 matmul (nil where it has none).
-        public let f32: Double, bf16: Double?
+        /// GFLOP/s of float32 sgemm on OpenBLAS, of oneDNN's f32 matmul and of its bf16 matmul (nil
+        /// where it has none).
+        public let f32: Double, oneDNNf32: Double?, bf16: Double?
     }
 
     /// The f32 and bf16 engines' rates at m × k × n (default 2048³) with the current BLAS thread count.
@@ -177,12 +208,16 @@ extension MatrixEngines {
                           transposeB: true, beta: 0, c: c, ldc: n)
             } }
         }
-        guard bf16Implementation != nil else { return Rates(f32: f32, bf16: nil) }
+        var oneDNNf32: Double?
+        if f32Implementation != nil, let weights = try? EngineWeights(f32: w, outputs: n, inputs: k) {
+            oneDNNf32 = best { a.withUnsafeBufferPointer { weights.multiply($0.baseAddress!, rows: m, inputs: k, into: c, bias: nil, accumulate: false) } }
+        }
+        guard bf16Implementation != nil else { return Rates(f32: f32, oneDNNf32: oneDNNf32, bf16: nil) }
         var wb = [UInt16](repeating: 0, count: w.count), ab = [UInt16](repeating: 0, count: a.count)
         w.withUnsafeBufferPointer { BF16.convert($0.baseAddress!, count: w.count, into: &wb) }
         a.withUnsafeBufferPointer { BF16.convert($0.baseAddress!, count: a.count, into: &ab) }
-        guard let weights = try? EngineWeights(bf16: wb, outputs: n, inputs: k) else { return Rates(f32: f32, bf16: nil) }
+        guard let weights = try? EngineWeights(bf16: wb, outputs: n, inputs: k) else { return Rates(f32: f32, oneDNNf32: oneDNNf32, bf16: nil) }
         let bf16 = best { ab.withUnsafeBufferPointer { weights.multiply($0.baseAddress!, rows: m, inputs: k, into: c, bias: nil, accumulate: false) } }
-        return Rates(f32: f32, bf16: bf16)
+        return Rates(f32: f32, oneDNNf32: oneDNNf32, bf16: bf16)
     }
 }

@@ -25,6 +25,24 @@ import Tensor
         return out
     }
 
+    /// float32 on oneDNN's f32 matmul and on OpenBLAS: the same outputs within float32 rounding
+    /// (max error relative to the largest output at most 1e-5), where oneDNN has an f32 matmul.
+    @Test func f32EnginesAgree() throws {
+        guard MatrixEngines.f32Implementation != nil else {
+            SkippedCheck.report("models on oneDNN's f32 matmul", cause: .hardware,
+                                because: "oneDNN has no f32 matmul on \(MatrixEngines.CPU.host.summary)")
+            return
+        }
+        let directory = "\(Ref.fixtures)/clip-vit-b32", ref = try Ref.reference("clip-vit-b32"), pixels = ref["pixel_values"]!
+        guard case .clip(let blas) = try LoadedModel.load(directory: directory, f32Engine: false),
+              case .clip(let dnnl) = try LoadedModel.load(directory: directory, f32Engine: true) else { Issue.record("not CLIP"); return }
+        let a = try blas.vision!.encode(pixelValues: pixels.values.map(Float.init), batch: pixels.shape[0]).lastHiddenState
+        let b = try dnnl.vision!.encode(pixelValues: pixels.values.map(Float.init), batch: pixels.shape[0]).lastHiddenState
+        let error = Ref.error(b, a.map(Double.init))
+        print("clip-vit-b32 vision: oneDNN f32 against OpenBLAS, max relative error \(error)")
+        #expect(error <= 1e-5)
+    }
+
     /// Mean and worst cosine between matching rows of `width`.
     static func cosines(_ a: [Float], _ b: [Float], width: Int) -> (mean: Double, worst: Double) {
         let rows = a.count / width

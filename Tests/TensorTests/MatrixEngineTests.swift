@@ -82,6 +82,49 @@ import Testing
         }
     }
 
+    /// Float32 layer products: oneDNN's f32 matmul on AVX-512 CPUs (measured faster than OpenBLAS
+    /// on Zen 4, equal on Emerald Rapids), OpenBLAS elsewhere; the override picks either.
+    @Test func f32EngineFollowsTheMeasuredRule() {
+        func engine(_ cpu: CPU, _ implementation: String?, _ override: String? = nil) -> Bool {
+            MatrixEngines.f32Choice(cpu: cpu, implementation: implementation, override: override).usesOneDNN
+        }
+        #expect(engine(Self.zen4, "brg:avx512_core"))
+        #expect(engine(Self.emeraldRapids, "brg:avx512_core"))
+        #expect(engine(Self.skylakeSP, "brg:avx512_core"))
+        #expect(!engine(Self.zen3, "brg:avx2"))
+        #expect(!engine(Self.haswell, "gemm:jit"))
+        #expect(!engine(Self.zen4, "brg:avx512_core", "openblas"))
+        #expect(engine(Self.zen3, "brg:avx2", "onednn"))
+        #expect(!engine(Self.zen3, nil, "onednn"))
+    }
+
+    /// oneDNN's f32 matmul with reordered weights equals sgemm on the same operands (float32
+    /// rounding apart), with bias and into an accumulator, where oneDNN has one.
+    @Test func f32EngineEqualsSgemm() throws {
+        guard MatrixEngines.f32Implementation != nil else {
+            SkippedCheck.report("oneDNN f32 matmul against sgemm", cause: .hardware, because: "oneDNN has no f32 matmul on \(CPU.host.summary)")
+            return
+        }
+        var random = SplitMix64(seed: 3)
+        let (rows, inputs, outputs) = (37, 200, 96)
+        let x = (0..<(rows * inputs)).map { _ in random.nextUnit() * 2 - 1 }
+        let w = (0..<(outputs * inputs)).map { _ in random.nextUnit() * 2 - 1 }
+        let bias = (0..<outputs).map { _ in random.nextUnit() }
+        let engine = LayerOps.Matrix.engine(try EngineWeights(f32: w, outputs: outputs, inputs: inputs))
+        try w.withUnsafeBufferPointer { wb in
+            try bias.withUnsafeBufferPointer { bb in
+                let plain = LayerOps.linear(x, rows: rows, inputs: inputs, weight: .f32(wb.baseAddress!), bias: bb.baseAddress!, outputs: outputs)
+                let ours = LayerOps.linear(x, rows: rows, inputs: inputs, weight: engine, bias: bb.baseAddress!, outputs: outputs)
+                #expect(zip(plain, ours).map { abs($0 - $1) }.max()! < 1e-4)
+                var (a, b) = ([Float](repeating: 0.5, count: rows * outputs), [Float](repeating: 0.5, count: rows * outputs))
+                LayerOps.addLinear(x, rows: rows, inputs: inputs, weight: .f32(wb.baseAddress!), bias: bb.baseAddress!, outputs: outputs, into: &a)
+                LayerOps.addLinear(x, rows: rows, inputs: inputs, weight: engine, bias: bb.baseAddress!, outputs: outputs, into: &b)
+                #expect(zip(a, b).map { abs($0 - $1) }.max()! < 1e-4)
+                _ = try #require(a.first)
+            }
+        }
+    }
+
     static func bits(_ values: [Float]) -> [UInt16] {
         var out = [UInt16](repeating: 0, count: values.count)
         values.withUnsafeBufferPointer { BF16.convert($0.baseAddress!, count: values.count, into: &out) }

@@ -43,9 +43,12 @@ int me_bf16_probe(char *impl, size_t capacity);
 
 typedef struct me_weights me_weights;
 
-/* Weights W [n, k] (PyTorch's Linear layout, row-major bfloat16) reordered into the engine's
-   preferred layout. NULL on failure, with the reason in `error`. */
-me_weights *me_weights_create(const uint16_t *w, int64_t n, int64_t k, char *error, size_t capacity);
+/* 1 when oneDNN gives a float32 matmul; `impl` receives its implementation's name for a probe shape. */
+int me_f32_probe(char *impl, size_t capacity);
+
+/* Weights W [n, k] (PyTorch's Linear layout, row-major; bfloat16, or float32 with `f32`) reordered
+   into the engine's preferred layout. NULL on failure, with the reason in `error`. */
+me_weights *me_weights_create(const void *w, int64_t n, int64_t k, int f32, char *error, size_t capacity);
 void me_weights_free(me_weights *w);
 /* Bytes the reordered weights take. */
 size_t me_weights_bytes(const me_weights *w);
@@ -53,10 +56,10 @@ size_t me_weights_bytes(const me_weights *w);
 /* Activations fused into a product (applied to the float32 sum before it is stored). */
 enum { ME_NONE = 0, ME_GELU_ERF = 1, ME_GELU_TANH = 2, ME_QUICK_GELU = 3, ME_RELU = 4 };
 
-/* dst [m, n] (leading dimension ldc) = act(src [m, k] (bf16, leading dimension lda) · Wᵀ
+/* dst [m, n] (leading dimension ldc) = act(src [m, k] (the weights' type, leading dimension lda) · Wᵀ
    (+ bias [n]) (+ dst when accumulate)), with `threads` OpenMP threads; dst is float32, or
    bfloat16 (rounded to nearest even) when dst_bf16. 0 on success. */
-int me_matmul(const me_weights *w, const uint16_t *src, int64_t m, int64_t lda, void *dst, int64_t ldc,
+int me_matmul(const me_weights *w, const void *src, int64_t m, int64_t lda, void *dst, int64_t ldc,
               const float *bias, int accumulate, int activation, int dst_bf16, int threads);
 
 /* dst [m, n] = alpha · A [m, k] · op(B) for bf16 A (lda) and B: B [k, n] (ldb) or, transposed, B is

@@ -56,6 +56,10 @@ struct EncodeCommand: ParsableCommand {
             let rates = MatrixEngines.rates()
             print(String(format: "sgemm: %.1f GFLOP/s with %d thread(s); ", rates.f32, threads) + "OpenBLAS kernels " + BLAS.core
                   + " — " + MatrixEngines.float32)
+            if let rate = rates.oneDNNf32, let implementation = MatrixEngines.f32Implementation {
+                print(String(format: "f32 matmul: %.1f GFLOP/s with %d thread(s); oneDNN ", rate, threads) + implementation
+                      + (MatrixEngines.f32.usesOneDNN ? " (the f32 engine of the models' layer products)" : " (not used: OpenBLAS runs the layer products)"))
+            }
             if let bf16 = rates.bf16, let implementation = MatrixEngines.bf16Implementation {
                 print(String(format: "bf16 matmul: %.1f GFLOP/s with %d thread(s); oneDNN ", bf16, threads) + implementation
                       + (MatrixEngines.bf16.usesOneDNN ? " (the bf16 engine)" : " (not used: \(Self.reason))"))
