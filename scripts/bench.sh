@@ -28,5 +28,7 @@ echo "results: builds/bench/crop.md"
 echo "results: builds/bench/segment.md"
 "$PY" scripts/bench_pipeline.py | tee builds/bench/pipeline.md
 echo "results: builds/bench/pipeline.md"
+"$PY" scripts/bench_pipeline.py --precision bf16 | tee builds/bench/pipeline-bf16.md
+echo "results: builds/bench/pipeline-bf16.md"
 "$PY" scripts/bench_prior.py | tee builds/bench/prior.md
 echo "results: builds/bench/prior.md"

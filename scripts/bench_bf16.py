@@ -6,8 +6,9 @@ the photo-sized sample's first 30 JPEGs) preprocessed exactly by `preprocess --r
 the DreamBench prompts. Reports the cosine between bf16 and f32 embeddings (mean and worst), how
 many photos keep their nearest neighbour among the others, each run's peak memory and time, and
 for reference the same cosine for PyTorch under torch.autocast("cpu", dtype=torch.bfloat16)
-against PyTorch f32 (bigG: ours only). No bfloat16 kernel is built: on every CPU our bf16 products
-run in float32 on bf16-rounded inputs (see Precision.bf16Notice), so no speed-up is expected here.
+against PyTorch f32 (bigG: ours only). Our bf16 runs on the engine this CPU's measured rule picks
+(oneDNN's bf16 matmul, or the float32 fallback; `encode` says which on stderr, quoted below);
+speed against PyTorch is scripts/bench_engines.py's.
 Usage: python3 scripts/bench_bf16.py [--bigg]   (after `swift build -c release`)"""
 import argparse, json, os, re, subprocess, sys, time
 import numpy as np
@@ -143,8 +144,11 @@ def main():
         if "text_embeds" in f32:
             lines.append(row(name, "text", f32["text_embeds"], bf16["text_embeds"], reference.get("text")))
     cpu = "has" if "avx512_bf16" in open("/proc/cpuinfo").read() else "has no"
+    notice = subprocess.run([f"{BIN}/encode", "--model", b32, "--pixel-values", pixels, "--precision", "bf16", "--batch", "1",
+                             "--output", os.path.join(ROOT, "notice.safetensors")], capture_output=True, text=True).stderr.strip()
     print(f"# bf16 against f32, random-weight full-size layouts, {len(images)} photos, {len(prompts())} prompts, 2 threads")
-    print(f"# this CPU {cpu} AVX512-BF16; PyTorch {torch.__version__}\n")
+    print(f"# this CPU {cpu} AVX512-BF16; PyTorch {torch.__version__}")
+    print(f"# {notice}\n")
     print("| model | embeddings | ours: mean cosine bf16 vs f32 | worst | same nearest photo | PyTorch autocast bf16 vs f32: mean / worst |")
     print("|---|---|---|---|---|---|")
     print("\n".join(lines))

@@ -2,10 +2,10 @@
 """The whole pipeline on photo-sized data: ingest → tag → crop → embed → shard on `make-sample
 --photos` scenes (each side 1024-2048 px, JPEG quality 90, masks and captions in every input
 layout), embed with a random-weight CLIP of ViT-B/32's layout (transformers' default CLIPConfig) in
-float32. Each stage runs as its own command, as `make dataset` runs them; reports each stage's
+float32, or with --precision bf16 on the bf16 engine. Each stage runs as its own command, as `make dataset` runs them; reports each stage's
 wall time, samples/s per core and peak memory (the process's maximum resident set), and the
 end-to-end rate as a share of the embed stage's alone (goal: at least 85 %).
-Usage: python3 scripts/bench_pipeline.py [--per-layout 286]   (7 layouts x 286 = 2,002 scenes;
+Usage: python3 scripts/bench_pipeline.py [--per-layout 286] [--precision bf16]   (7 layouts x 286 = 2,002 scenes;
 the drawn sample is kept under builds/bench/pipeline/sample and reused)"""
 import argparse, os, re, shutil, subprocess, sys, time
 
@@ -29,6 +29,7 @@ def b32():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-layout", type=int, default=PER_LAYOUT)
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     args = ap.parse_args()
     os.makedirs(ROOT, exist_ok=True)
     photo_sample(args.per_layout)  # the manifest below names its layouts under sample/
@@ -44,7 +45,7 @@ def main():
     pipeline = os.path.join(ROOT, "pipeline.yaml")
     with open(pipeline, "w") as f:
         f.write(f"name: bench-pipeline\nbuild_dir: build\nmanifest: manifest.yaml\nunit_size: 250\n"
-                f"embed: {{model: {model}, batch: 32}}\n")
+                f"embed: {{model: {model}, batch: 32, precision: {args.precision}}}\n")
     shutil.rmtree(os.path.join(ROOT, "build"), ignore_errors=True)
     cores = os.cpu_count()
     results = {}
@@ -63,7 +64,7 @@ def main():
     total = sum(r[0] for r in results.values())
     entries = results["ingest"][1]
     print(f"# The pipeline on {entries} photo-sized entries (1024-2048 px, every input layout), "
-          f"ViT-B/32 layout f32 (random weights), {cores} cores\n")
+          f"ViT-B/32 layout {args.precision} (random weights), {cores} cores\n")
     print("| stage | items | wall s | items/s per core | peak memory MiB |")
     print("|---|---|---|---|---|")
     for stage in STAGES:

@@ -95,6 +95,43 @@ CK_CLONES void ck_activate_bf16(int kind, const float *x, uint16_t *out, size_t 
     }
 }
 
+/* Sixteen independent lanes per reduction, so the loops vectorise without reassociating a sum. */
+#define CK_LANES 16
+
+CK_CLONES void ck_softmax_bf16(float *scores, uint16_t *out, size_t count, size_t allowed, const uint8_t *key_mask) {
+    if (key_mask) {
+        /* Masked keys weigh exactly nothing: -inf before the maximum, 0 after the exponential. */
+        int any = 0;
+        for (size_t j = 0; j < allowed; j++) {
+            if (key_mask[j]) any = 1; else scores[j] = -3.402823466e38f;
+        }
+        if (!any) allowed = 0;
+    }
+    if (allowed == 0) { memset(out, 0, count * sizeof *out); return; }
+    float top[CK_LANES], part[CK_LANES];
+    for (int l = 0; l < CK_LANES; l++) { top[l] = -3.402823466e38f; part[l] = 0; }
+    size_t body = allowed / CK_LANES * CK_LANES;
+    for (size_t j = 0; j < body; j += CK_LANES)
+        for (int l = 0; l < CK_LANES; l++) top[l] = scores[j + l] > top[l] ? scores[j + l] : top[l];
+    float maximum = top[0];
+    for (int l = 1; l < CK_LANES; l++) maximum = top[l] > maximum ? top[l] : maximum;
+    for (size_t j = body; j < allowed; j++) maximum = scores[j] > maximum ? scores[j] : maximum;
+    for (size_t j = 0; j < body; j += CK_LANES)
+        for (int l = 0; l < CK_LANES; l++) {
+            float e = ck_exp(scores[j + l] - maximum);
+            scores[j + l] = e;
+            part[l] += e;
+        }
+    float sum = 0;
+    for (int l = 0; l < CK_LANES; l++) sum += part[l];
+    for (size_t j = body; j < allowed; j++) { float e = ck_exp(scores[j] - maximum); scores[j] = e; sum += e; }
+    if (key_mask)
+        for (size_t j = 0; j < allowed; j++) if (!key_mask[j]) { sum -= scores[j]; scores[j] = 0; }
+    float inv = 1.0f / sum;
+    for (size_t j = 0; j < allowed; j++) out[j] = ck_bf16_bits(scores[j] * inv);
+    for (size_t j = allowed; j < count; j++) out[j] = 0;
+}
+
 CK_CLONES void ck_round_bf16(float *x, size_t count) {
     for (size_t i = 0; i < count; i++) {
         uint32_t u = (uint32_t)ck_bf16_bits(x[i]) << 16;

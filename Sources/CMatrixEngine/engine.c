@@ -1,5 +1,6 @@
 #include "CMatrixEngine.h"
 #include <dnnl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,20 @@ static void me_openblas_use(const char *name) {
     unsetenv("OPENBLAS_CORETYPE");
 }
 
+/* The encoders allocate activations of 5-35 MB per layer. glibc serves blocks above its mmap
+   threshold (at most 32 MB, adapted as blocks are freed) with fresh mappings, so every layer
+   paid page faults and page clearing (9 % of a ViT-L/14 bf16 run's samples in the kernel); kept
+   in the heap and reused, ViT-L/14 bf16 ran 7 % faster and B/32 4 % with a lower peak (measured
+   2026-12-08). A user's MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ wins. */
+static void me_tune_malloc(void) {
+#if defined(__GLIBC__)
+    if (!getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    if (!getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
+}
+
 __attribute__((constructor)) static void me_choose_openblas_core(void) {
+    me_tune_malloc();
     const char *environment = getenv("OPENBLAS_CORETYPE");
     me_environment_set = environment && *environment;
     /* Test hook: behave as if OpenBLAS's model table had chosen this family (a CPU it does not know). */

@@ -283,22 +283,28 @@ public enum LayerOps {
                      && v.rows == q.rows && v.width == width, "attention shapes")
         precondition(keyMask == nil || keyMask!.count == batch * tokens, "key mask shape")
         let scale = 1 / Float(headDim).squareRoot()
-        // The scratch holds the scores, then the probabilities in bfloat16 after them.
+        let mask = keyMask.map { $0.map { UInt8($0 ? 1 : 0) } }
+        // The scratch holds the scores, then the probabilities in bfloat16 after them; the softmax
+        // and its rounding are one C pass per row (AVX-512 where the CPU has it).
         return [Float](unsafeUninitializedCapacity: q.values.count) { ob, count in
             q.values.withUnsafeBufferPointer { qb in
                 k.values.withUnsafeBufferPointer { kb in
                     v.values.withUnsafeBufferPointer { vb in
-                        nonisolated(unsafe) let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
-                        forEachPair(batch * heads, scratchCount: tokens * tokens * 2) { pair, s in
-                            let b = pair / heads, h = pair % heads
-                            let offset = b * tokens * width + h * headDim
-                            bf16Product(qp + offset, lda: width, kp + offset, ldb: width, transposeB: true,
-                                        into: s, ldc: tokens, m: tokens, n: tokens, k: headDim, alpha: scale)
-                            softmaxRows(s, tokens: tokens, sequence: b, causal: causal, keyMask: keyMask)
-                            let p = UnsafeMutableRawPointer(s + tokens * tokens).assumingMemoryBound(to: UInt16.self)
-                            BF16.convert(s, count: tokens * tokens, into: p)
-                            bf16Product(p, lda: tokens, vp + offset, ldb: width, transposeB: false,
-                                        into: op + offset, ldc: width, m: tokens, n: headDim, k: tokens, alpha: 1)
+                        (mask ?? []).withUnsafeBufferPointer { mb in
+                            nonisolated(unsafe) let (qp, kp, vp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, ob.baseAddress!)
+                            nonisolated(unsafe) let keys = mask == nil ? nil : mb.baseAddress
+                            forEachPair(batch * heads, scratchCount: tokens * tokens * 2) { pair, s in
+                                let b = pair / heads, h = pair % heads
+                                let offset = b * tokens * width + h * headDim
+                                bf16Product(qp + offset, lda: width, kp + offset, ldb: width, transposeB: true,
+                                            into: s, ldc: tokens, m: tokens, n: tokens, k: headDim, alpha: scale)
+                                let p = UnsafeMutableRawPointer(s + tokens * tokens).assumingMemoryBound(to: UInt16.self)
+                                for i in 0..<tokens {
+                                    ck_softmax_bf16(s + i * tokens, p + i * tokens, tokens, causal ? i + 1 : tokens, keys.map { $0 + b * tokens })
+                                }
+                                bf16Product(p, lda: tokens, vp + offset, ldb: width, transposeB: false,
+                                            into: op + offset, ldc: width, m: tokens, n: headDim, k: tokens, alpha: 1)
+                            }
                         }
                     }
                 }

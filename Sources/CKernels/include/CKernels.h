@@ -21,6 +21,10 @@ void ck_gelu_new(float *x, size_t count);
 void ck_f32_to_bf16(const float *x, uint16_t *out, size_t count);
 void ck_bf16_to_f32(const uint16_t *x, float *out, size_t count);
 void ck_round_bf16(float *x, size_t count);
+/* The softmax of one row of attention scores, stored as bfloat16: keys j < allowed whose
+   key_mask[j] is nonzero (every key when key_mask is NULL) get e^(s_j - max) / sum, the others
+   exactly 0; a row with no allowed key is all zeros. The scores are overwritten. */
+void ck_softmax_bf16(float *scores, uint16_t *out, size_t count, size_t allowed, const uint8_t *key_mask);
 /* An activation (0 quick_gelu, 1 gelu, 2 gelu_new, 3 relu: the functions above) applied to float32
    values and the results stored as bfloat16: one pass for an MLP's hidden layer. */
 void ck_activate_bf16(int kind, const float *x, uint16_t *out, size_t count);
