@@ -64,11 +64,20 @@ extension Catalog {
                         WHERE w.stage = main.\(table).stage AND w.unit = main.\(table).unit AND w.config_hash <> main.\(table).config_hash)
                     """)
             }
+            // The rows a stage owns for the samples the worker judged, and for every sample this
+            // catalog holds a verdict on in a unit the worker recorded (a unit redone with fewer
+            // samples keeps none of the others' old rows), then those verdicts themselves.
             for (stage, table, condition) in Self.stageOwnedRows {
                 try db.execute("""
-                    DELETE FROM main.\(table) WHERE sample_id IN (SELECT sample_id FROM worker.sample_status WHERE stage = '\(stage)') \(condition)
+                    DELETE FROM main.\(table) WHERE (sample_id IN (SELECT sample_id FROM worker.sample_status WHERE stage = '\(stage)')
+                        OR sample_id IN (SELECT s.sample_id FROM main.sample_status s JOIN worker.units w
+                                         ON w.stage = s.stage AND w.unit = s.unit WHERE s.stage = '\(stage)')) \(condition)
                     """)
             }
+            try db.execute("""
+                DELETE FROM main.sample_status WHERE EXISTS (SELECT 1 FROM worker.units w WHERE w.stage = main.sample_status.stage
+                    AND w.unit = main.sample_status.unit)
+                """)
             for (table, _) in Self.mergedTables where table != "entries" && table != "masks" {
                 try db.execute("INSERT OR REPLACE INTO main.\(table) SELECT * FROM worker.\(table)")
             }

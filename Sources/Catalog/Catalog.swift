@@ -122,6 +122,20 @@ public final class Catalog {
         try db.run("DELETE FROM units WHERE stage = ? AND unit = ?", [stage, unit])
     }
 
+    /// Forgets every row `stage` recorded for the samples it judged in `unit`: their verdicts
+    /// (`sample_status`) and the rows the stage owns per sample (``stageOwnedRows``). The runner
+    /// calls it in the transaction that records the unit again, before the new rows, so a sample
+    /// that is no longer the stage's input (crop keeps fewer after a config change) keeps no
+    /// verdict or feature row from the earlier run.
+    public func forgetStageRows(stage: String, unit: Int, in db: Database) throws {
+        for (owner, table, condition) in Self.stageOwnedRows where owner == stage {
+            try db.run("""
+                DELETE FROM \(table) WHERE sample_id IN (SELECT sample_id FROM sample_status WHERE stage = ? AND unit = ?) \(condition)
+                """, [stage, unit])
+        }
+        try db.run("DELETE FROM sample_status WHERE stage = ? AND unit = ?", [stage, unit])
+    }
+
     /// Units that `units` holds under more than one config hash, as "stage unit N: hash, hash"
     /// (none in a catalog this code wrote: `catalog verify` reports them).
     public func unitsUnderSeveralConfigs() throws -> [String] {

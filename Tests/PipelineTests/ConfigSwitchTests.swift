@@ -1,5 +1,6 @@
 import BuildConfig
 import Catalog
+import Formats
 import Foundation
 import Models
 @testable import Pipeline
@@ -39,6 +40,36 @@ import Testing
 
     func keptSubjects(_ build: String) throws -> Int {
         try Catalog(path: build + "/catalog.sqlite", readOnly: true).database.scalar("SELECT COUNT(*) FROM subjects WHERE status = 'ok'").int ?? -1
+    }
+
+    /// A crop config that keeps fewer samples, then embed and shard again: every sample crop no
+    /// longer keeps loses its embed verdict and its `features` row (no row names a (file, row)
+    /// that now holds another sample's features), embed's verdicts are exactly crop's kept set,
+    /// and shard judges only those; a later stage's stale rows do not survive a redone unit.
+    @Test func aStricterCropLeavesNoStaleFeatureRows() throws {
+        let (dir, pipeline, _) = try prepare()
+        for stage in ["crop", "embed", "shard"] { _ = try run(stage, pipeline, ["--quiet"]) }
+        let path = dir.appending("build/catalog.sqlite")
+        func count(_ sql: String) throws -> Int { try Catalog(path: path, readOnly: true).database.scalar(sql).int ?? -1 }
+        let before = try count("SELECT COUNT(*) FROM sample_status WHERE stage = 'crop' AND status = 'ok'")
+        let strict = ["--set", "crop.min_fill=0.75"]
+        for stage in ["crop", "embed", "shard"] { _ = try run(stage, pipeline, ["--quiet"] + strict) }
+        let kept = try count("SELECT COUNT(*) FROM sample_status WHERE stage = 'crop' AND status = 'ok'")
+        #expect(kept > 0 && kept < before, "crop kept \(kept) of \(before): the stricter filter must drop some")
+        #expect(try count("SELECT COUNT(*) FROM sample_status WHERE stage = 'embed'") == kept)
+        #expect(try count("""
+            SELECT COUNT(*) FROM features f WHERE NOT EXISTS (SELECT 1 FROM sample_status s WHERE s.stage = 'crop'
+                AND s.status = 'ok' AND s.sample_id = f.sample_id)
+            """) == 0)
+        #expect(try count("SELECT COUNT(*) FROM (SELECT path, row FROM features GROUP BY path, row HAVING COUNT(*) > 1)") == 0)
+        #expect(try count("SELECT COUNT(*) FROM sample_status WHERE stage = 'shard'") == kept)
+        // Each features row's sample is the sample its file's metadata names at that row.
+        let db = try Catalog(path: path, readOnly: true).database
+        for row in try db.query("SELECT sample_id, path, row FROM features") {
+            let file = try SafetensorsFile(path: dir.appending("build/" + row["path"].string!))
+            let ids = file.metadata["sample_ids"]?.split(separator: ",").map(String.init) ?? []
+            #expect(ids.indices.contains(row["row"].int!) && ids[row["row"].int!] == row["sample_id"].string!)
+        }
     }
 
     /// The catalog dump and every file under the build's features equal the reference build's.

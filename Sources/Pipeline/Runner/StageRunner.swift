@@ -285,6 +285,9 @@ final class UnitCommitter {
             let (catalog, output, files, base) = job
             result.value = Result {
                 try catalog.write { db -> [Outcome] in
+                    // Every row the stage recorded for this unit before goes first: a sample that is
+                    // no longer its input keeps no verdict or feature row from the earlier run.
+                    try catalog.forgetStageRows(stage: base.stage, unit: base.unit, in: db)
                     let outcomes = try output.record(catalog, db)
                     var record = base
                     record.itemsIn = outcomes.count
