@@ -136,6 +136,29 @@ public final class Catalog {
         try db.run("DELETE FROM sample_status WHERE stage = ? AND unit = ?", [stage, unit])
     }
 
+    /// Where each sample's features and shard row are said to be: (sample id, file path relative
+    /// to the build, row), from `features` and from `shard_rows` with its shard's path.
+    public func rowLocations() throws -> (features: [(sampleID: String, path: String, row: Int)],
+                                           shards: [(sampleID: String, path: String, row: Int)]) {
+        func read(_ sql: String) throws -> [(sampleID: String, path: String, row: Int)] {
+            try database.query(sql).map { ($0["sample_id"].string ?? "", $0["path"].string ?? "", $0["row"].int ?? -1) }
+        }
+        return (try read("SELECT sample_id, path, row FROM features ORDER BY path, row"),
+                try read("SELECT r.sample_id, s.path, r.row FROM shard_rows r JOIN shards s ON s.id = r.shard ORDER BY s.path, r.row"))
+    }
+
+    /// Verdicts a stage holds on samples that are not its input: an embed verdict on a sample
+    /// crop did not keep, a shard verdict on a sample embed did not judge ok (as "stage sample id").
+    public func verdictsWithoutInput() throws -> [String] {
+        try database.query("""
+            SELECT v.stage, v.sample_id FROM sample_status v WHERE (v.stage = 'embed' AND NOT EXISTS (SELECT 1 FROM sample_status c
+                WHERE c.stage = 'crop' AND c.status = 'ok' AND c.sample_id = v.sample_id))
+              OR (v.stage = 'shard' AND NOT EXISTS (SELECT 1 FROM sample_status e
+                WHERE e.stage = 'embed' AND e.status = 'ok' AND e.sample_id = v.sample_id))
+            ORDER BY v.stage, v.sample_id
+            """).map { "\($0["stage"].string ?? "?") \($0["sample_id"].string ?? "?")" }
+    }
+
     /// Units that `units` holds under more than one config hash, as "stage unit N: hash, hash"
     /// (none in a catalog this code wrote: `catalog verify` reports them).
     public func unitsUnderSeveralConfigs() throws -> [String] {

@@ -70,6 +70,20 @@ import Testing
             let ids = file.metadata["sample_ids"]?.split(separator: ",").map(String.init) ?? []
             #expect(ids.indices.contains(row["row"].int!) && ids[row["row"].int!] == row["sample_id"].string!)
         }
+        // `catalog verify` checks the same, and says so when a row names another sample's features
+        // or a stage holds a verdict on a sample that is not its input.
+        let verify = try ExecutableRunner.run("catalog", ["verify", "--pipeline", pipeline])
+        #expect(verify.status == 0, "\(verify.stdout)")
+        let moved = try #require(try db.query("SELECT sample_id FROM features ORDER BY sample_id LIMIT 1").first?["sample_id"].string)
+        let writable = try Catalog(path: path)
+        try writable.database.run("UPDATE features SET row = row + 1 WHERE sample_id = ?", [moved])
+        let dropped = try #require(try db.query("""
+            SELECT sample_id FROM sample_status WHERE stage = 'crop' AND status <> 'ok' ORDER BY sample_id LIMIT 1
+            """).first?["sample_id"].string)
+        try writable.database.run("INSERT INTO sample_status (stage, sample_id, unit, status) VALUES ('embed', ?, 0, 'ok')", [dropped])
+        let broken = try ExecutableRunner.run("catalog", ["verify", "--pipeline", pipeline])
+        #expect(broken.status == 1 && broken.stdout.contains("the catalog puts \(moved) at row")
+                && broken.stdout.contains("embed \(dropped): a verdict on a sample that is not the stage's input"), "\(broken.stdout)")
     }
 
     /// The catalog dump and every file under the build's features equal the reference build's.
