@@ -87,7 +87,11 @@ public struct MaskImport {
             return .init(sampleID: record.sampleID, outcome: .skipped(.unknownSample, "no accepted sample has \(name)"))
         }
         func verdict(_ outcome: Outcome) -> Catalog.ImportRecord { .init(sampleID: target.sampleID, outcome: outcome) }
-        if let label = record.label, finder.match(labels: [label], caption: target.caption).first?.noun == nil {
+        // A mask without a label links to no noun: it could only reach shard to be dropped there.
+        guard let label = record.label, !label.trimmingCharacters(in: .whitespaces).isEmpty else {
+            return verdict(.failed(.badRecord, "record has no label"))
+        }
+        if finder.match(labels: [label], caption: target.caption).first?.noun == nil {
             return verdict(.skipped(.labelNotInCaption, "label '\(label)' matches no noun of the caption"))
         }
         let size: (width: Int, height: Int)
