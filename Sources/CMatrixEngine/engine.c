@@ -171,7 +171,7 @@ struct me_weights {
 typedef struct {
     int kind;  /* 0: weights product, 1: plain product */
     int64_t m, n, k, lda, ldb, ldc;
-    int bias, accumulate, transpose_b, threads, activation, dst_bf16;
+    int bias, accumulate, transpose_b, threads, dst_bf16;
     float alpha;
     dnnl_memory_desc_t weights_md;
     dnnl_primitive_t primitive;
@@ -195,7 +195,7 @@ static dnnl_stream_t me_get_stream(void) {
 static int me_same(const me_entry *a, const me_entry *b) {
     return a->kind == b->kind && a->m == b->m && a->n == b->n && a->k == b->k && a->lda == b->lda && a->ldb == b->ldb
         && a->ldc == b->ldc && a->bias == b->bias && a->accumulate == b->accumulate && a->transpose_b == b->transpose_b
-        && a->threads == b->threads && a->alpha == b->alpha && a->activation == b->activation && a->dst_bf16 == b->dst_bf16
+        && a->threads == b->threads && a->alpha == b->alpha && a->dst_bf16 == b->dst_bf16
         && (a->kind != 0 || dnnl_memory_desc_equal(&a->weights_md, &b->weights_md));
 }
 
@@ -213,19 +213,21 @@ static me_entry *me_insert(const me_entry *key, dnnl_primitive_t primitive) {
     return &me_cache[slot];
 }
 
-/* A primitive for `desc` with `attr`; records the implementation's name. */
-static dnnl_primitive_t me_create(const dnnl_matmul_desc_t *desc, const_dnnl_primitive_attr_t attr,
-                                  const dnnl_memory_desc_t **weights_md, dnnl_primitive_desc_t *keep) {
+/* The primitive descriptor for `desc` with `attr` (NULL where oneDNN has none); records the
+   implementation's name. */
+static dnnl_primitive_desc_t me_describe(const dnnl_matmul_desc_t *desc, const_dnnl_primitive_attr_t attr) {
     dnnl_primitive_desc_t pd;
     if (dnnl_primitive_desc_create(&pd, desc, attr, me_get_engine(), NULL) != dnnl_success) return NULL;
     const char *impl = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
         snprintf(me_impl, sizeof me_impl, "%s", impl);
-    if (weights_md) {  /* the caller wants the preferred weights layout and the descriptor */
-        *weights_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        *keep = pd;
-        return NULL;
-    }
+    return pd;
+}
+
+/* A primitive for `desc` with `attr`, or NULL. */
+static dnnl_primitive_t me_create(const dnnl_matmul_desc_t *desc, const_dnnl_primitive_attr_t attr) {
+    dnnl_primitive_desc_t pd = me_describe(desc, attr);
+    if (!pd) return NULL;
     dnnl_primitive_t p = NULL;
     if (dnnl_primitive_create(&p, pd) != dnnl_success) p = NULL;
     dnnl_primitive_desc_destroy(pd);
@@ -245,14 +247,10 @@ static int me_preferred(int64_t n, int64_t k, dnnl_data_type_t type, dnnl_memory
         snprintf(impl, capacity, "oneDNN refused a %s matmul descriptor", type == dnnl_f32 ? "f32" : "bf16");
         return 0;
     }
-    const dnnl_memory_desc_t *pref = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    me_create(&desc, NULL, &pref, &pd);
+    dnnl_primitive_desc_t pd = me_describe(&desc, NULL);
     if (!pd) { snprintf(impl, capacity, "oneDNN has no %s matmul on this CPU", type == dnnl_f32 ? "f32" : "bf16"); return 0; }
-    *out = *pref;
-    const char *name = NULL;
-    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
-    snprintf(impl, capacity, "%s", name ? name : "?");
+    *out = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    snprintf(impl, capacity, "%s", me_impl);
     dnnl_primitive_desc_destroy(pd);
     return 1;
 }
@@ -308,20 +306,33 @@ void me_weights_free(me_weights *w) {
 
 size_t me_weights_bytes(const me_weights *w) { return dnnl_memory_desc_get_size(&w->md); }
 
-static int me_run(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
-    return dnnl_primitive_execute(p, me_get_stream(), count, args) == dnnl_success
+/* Runs `p` on the caller's buffers: `count` (argument, descriptor, pointer) triples wrapped as
+   oneDNN memories for the call, plus the weights' own memory when `weights` is given. */
+static int me_run(dnnl_primitive_t p, int count, const int *kinds, const dnnl_memory_desc_t *const *mds, void *const *data,
+                  dnnl_memory_t weights) {
+    dnnl_exec_arg_t args[5];
+    int n = 0, status = -1;
+    for (; n < count; n++) {
+        args[n].arg = kinds[n];
+        if (dnnl_memory_create(&args[n].memory, mds[n], me_get_engine(), data[n]) != dnnl_success) goto done;
+    }
+    if (weights) args[count] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, weights};
+    status = dnnl_primitive_execute(p, me_get_stream(), count + (weights != NULL), args) == dnnl_success
         && dnnl_stream_wait(me_get_stream()) == dnnl_success ? 0 : -1;
+done:
+    for (int i = 0; i < n; i++) dnnl_memory_destroy(args[i].memory);
+    return status;
 }
 
 int me_matmul(const me_weights *w, const void *src, int64_t m, int64_t lda, void *dst, int64_t ldc,
-              const float *bias, int accumulate, int activation, int dst_bf16, int threads) {
+              const float *bias, int accumulate, int dst_bf16, int threads) {
     if (!me_get_stream()) return -1;
     omp_set_num_threads(threads < 1 ? 1 : threads);
     me_entry key;
     memset(&key, 0, sizeof key);
     key.kind = 0; key.m = m; key.n = w->n; key.k = w->k; key.lda = lda; key.ldc = ldc;
     key.bias = bias != NULL; key.accumulate = accumulate; key.threads = threads; key.weights_md = w->md;
-    key.activation = activation; key.dst_bf16 = dst_bf16;
+    key.dst_bf16 = dst_bf16;
     dnnl_memory_desc_t sm, dm, bm;
     dnnl_dims_t sd = {m, w->k}, ss = {lda, 1}, dd = {m, w->n}, ds = {ldc, 1}, bd = {1, w->n};
     dnnl_memory_desc_init_by_strides(&sm, 2, sd, w->type, ss);
@@ -333,37 +344,22 @@ int me_matmul(const me_weights *w, const void *src, int64_t m, int64_t lda, void
         if (dnnl_matmul_desc_init(&desc, &sm, &w->md, bias ? &bm : NULL, &dm) != dnnl_success) return -1;
         dnnl_primitive_attr_t attr = NULL;
         dnnl_post_ops_t ops = NULL;
-        if (accumulate || activation) {
+        if (accumulate) {
             dnnl_primitive_attr_create(&attr);
             dnnl_post_ops_create(&ops);
-            if (accumulate) dnnl_post_ops_append_sum(ops, 1.0f);
-            switch (activation) {
-            case ME_GELU_ERF: dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_erf, 0, 0); break;
-            case ME_GELU_TANH: dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_gelu_tanh, 0, 0); break;
-            case ME_QUICK_GELU: dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_swish, 1.702f, 0); break;
-            case ME_RELU: dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0, 0); break;
-            default: break;
-            }
+            dnnl_post_ops_append_sum(ops, 1.0f);
             dnnl_primitive_attr_set_post_ops(attr, ops);
         }
-        dnnl_primitive_t p = me_create(&desc, attr, NULL, NULL);
+        dnnl_primitive_t p = me_create(&desc, attr);
         if (ops) dnnl_post_ops_destroy(ops);
         if (attr) dnnl_primitive_attr_destroy(attr);
         if (!p) return -1;
         e = me_insert(&key, p);
     }
-    dnnl_memory_t ms = NULL, md = NULL, mb = NULL;
-    int status = -1;
-    if (dnnl_memory_create(&ms, &sm, me_get_engine(), (void *)src) == dnnl_success
-        && dnnl_memory_create(&md, &dm, me_get_engine(), dst) == dnnl_success
-        && (!bias || dnnl_memory_create(&mb, &bm, me_get_engine(), (void *)bias) == dnnl_success)) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, w->memory}, {DNNL_ARG_DST, md}, {DNNL_ARG_BIAS, mb}};
-        status = me_run(e->primitive, bias ? 4 : 3, args);
-    }
-    if (ms) dnnl_memory_destroy(ms);
-    if (md) dnnl_memory_destroy(md);
-    if (mb) dnnl_memory_destroy(mb);
-    return status;
+    const int kinds[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_BIAS};
+    const dnnl_memory_desc_t *mds[] = {&sm, &dm, &bm};
+    void *data[] = {(void *)src, dst, (void *)bias};
+    return me_run(e->primitive, bias ? 3 : 2, kinds, mds, data, w->memory);
 }
 
 int me_matmul_plain(const uint16_t *a, int64_t lda, const uint16_t *b, int64_t ldb, int transpose_b,
@@ -389,21 +385,13 @@ int me_matmul_plain(const uint16_t *a, int64_t lda, const uint16_t *b, int64_t l
             dnnl_primitive_attr_create(&attr);
             dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha);
         }
-        dnnl_primitive_t p = me_create(&desc, attr, NULL, NULL);
+        dnnl_primitive_t p = me_create(&desc, attr);
         if (attr) dnnl_primitive_attr_destroy(attr);
         if (!p) return -1;
         e = me_insert(&key, p);
     }
-    dnnl_memory_t ma = NULL, mb = NULL, md = NULL;
-    int status = -1;
-    if (dnnl_memory_create(&ma, &am, me_get_engine(), (void *)a) == dnnl_success
-        && dnnl_memory_create(&mb, &bm, me_get_engine(), (void *)b) == dnnl_success
-        && dnnl_memory_create(&md, &dm, me_get_engine(), dst) == dnnl_success) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, md}};
-        status = me_run(e->primitive, 3, args);
-    }
-    if (ma) dnnl_memory_destroy(ma);
-    if (mb) dnnl_memory_destroy(mb);
-    if (md) dnnl_memory_destroy(md);
-    return status;
+    const int kinds[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+    const dnnl_memory_desc_t *mds[] = {&am, &bm, &dm};
+    void *data[] = {(void *)a, (void *)b, dst};
+    return me_run(e->primitive, 3, kinds, mds, data, NULL);
 }

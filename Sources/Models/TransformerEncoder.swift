@@ -14,6 +14,8 @@ struct TransformerEncoder: Sendable {
         var norm1: (Weight, Weight), norm2: (Weight, Weight)
         var q: (MatrixWeight, Weight?), k: (MatrixWeight, Weight?), v: (MatrixWeight, Weight?), out: (MatrixWeight, Weight)
         var fc1: (MatrixWeight, Weight), fc2: (MatrixWeight, Weight)
+        /// q, k, v, out, fc1, fc2 when all six are bfloat16 on oneDNN's engine (found once at load).
+        var engine: [EngineWeights]? = nil
     }
 
     /// Checkpoint names of one layer's parts, relative to the layer prefix.
@@ -49,9 +51,11 @@ struct TransformerEncoder: Sendable {
         }
         layers = try (0..<config.layers).map { i in
             let p = names.prefix(i)
-            return Layer(norm1: try norm(p + names.norm1), norm2: try norm(p + names.norm2),
-                         q: try projection(p + names.q), k: try projection(p + names.k), v: try projection(p + names.v),
-                         out: try linear(p + names.out, d, d), fc1: try linear(p + names.fc1, f, d), fc2: try linear(p + names.fc2, d, f))
+            var layer = Layer(norm1: try norm(p + names.norm1), norm2: try norm(p + names.norm2),
+                              q: try projection(p + names.q), k: try projection(p + names.k), v: try projection(p + names.v),
+                              out: try linear(p + names.out, d, d), fc1: try linear(p + names.fc1, f, d), fc2: try linear(p + names.fc2, d, f))
+            layer.engine = Self.engineMatrices(layer)
+            return layer
         }
     }
 
@@ -78,7 +82,7 @@ struct TransformerEncoder: Sendable {
     /// One layer in place: pre-norm `x += attn(norm1(x)); x += mlp(norm2(x))`, or post-norm
     /// (CLIPSeg's decoder) `x = norm1(x + attn(x)); x = norm2(x + mlp(x))`.
     func run(_ layer: Layer, on x: inout [Float], batch: Int, tokens: Int, causal: Bool, keyMask: [Bool]?) {
-        if !postNorm, let matrices = Self.engineMatrices(layer) {
+        if !postNorm, let matrices = layer.engine {
             return runOnEngine(layer, matrices, on: &x, batch: batch, tokens: tokens, causal: causal, keyMask: keyMask)
         }
         let d = config.hiddenSize, rows = batch * tokens, eps = config.layerNormEps

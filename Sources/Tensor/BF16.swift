@@ -184,29 +184,21 @@ public final class EngineWeights: @unchecked Sendable {
     /// Bytes the reordered weights take.
     public var bytes: Int { Int(me_weights_bytes(handle)) }
 
-    /// `c = act(x·Wᵀ (+ bias) (+ c))` for rows `x` [rows, inputs] of the weights' type; `c`
-    /// [rows, outputs] is float32, or bfloat16 with `bf16Output`.
+    /// `c = x·Wᵀ (+ bias) (+ c)` for rows `x` [rows, inputs] of the weights' type; `c` [rows,
+    /// outputs] is float32, or bfloat16 with `bf16Output`.
     func multiply(_ x: UnsafeRawPointer, rows: Int, inputs: Int, into c: UnsafeMutableRawPointer, bias: UnsafePointer<Float>?,
-                  accumulate: Bool, activation: LayerOps.Activation? = nil, bf16Output: Bool = false) {
+                  accumulate: Bool, bf16Output: Bool = false) {
         precondition(inputs == self.inputs, "engine weights take \(self.inputs) inputs, not \(inputs)")
-        let code: Int32
-        switch activation {
-        case nil: code = Int32(ME_NONE)
-        case .gelu: code = Int32(ME_GELU_ERF)
-        case .geluNew: code = Int32(ME_GELU_TANH)
-        case .quickGELU: code = Int32(ME_QUICK_GELU)
-        case .relu: code = Int32(ME_RELU)
-        }
-        let status = me_matmul(handle, x, Int64(rows), Int64(inputs), c, Int64(outputs), bias, accumulate ? 1 : 0, code,
+        let status = me_matmul(handle, x, Int64(rows), Int64(inputs), c, Int64(outputs), bias, accumulate ? 1 : 0,
                                bf16Output ? 1 : 0, Int32(max(1, BLAS.threadCount)))
         // A primitive for the weights' own layout exists for every row count (tested from 1 to
         // 300 rows and at the models' sizes); failing here means oneDNN itself is broken.
-        precondition(status == 0, "oneDNN bf16 matmul failed for \(rows) x \(inputs) x \(outputs): \(MatrixEngines.lastImplementation)")
+        precondition(status == 0, "oneDNN matmul failed for \(rows) x \(inputs) x \(outputs): \(MatrixEngines.lastImplementation)")
     }
 
     func multiply(_ x: UnsafeRawPointer, rows: Int, inputs: Int, into c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
                   accumulate: Bool) {
-        multiply(x, rows: rows, inputs: inputs, into: UnsafeMutableRawPointer(c), bias: bias, accumulate: accumulate, activation: nil)
+        multiply(x, rows: rows, inputs: inputs, into: UnsafeMutableRawPointer(c), bias: bias, accumulate: accumulate)
     }
 }
 

@@ -53,14 +53,11 @@ void me_weights_free(me_weights *w);
 /* Bytes the reordered weights take. */
 size_t me_weights_bytes(const me_weights *w);
 
-/* Activations fused into a product (applied to the float32 sum before it is stored). */
-enum { ME_NONE = 0, ME_GELU_ERF = 1, ME_GELU_TANH = 2, ME_QUICK_GELU = 3, ME_RELU = 4 };
-
-/* dst [m, n] (leading dimension ldc) = act(src [m, k] (the weights' type, leading dimension lda) · Wᵀ
-   (+ bias [n]) (+ dst when accumulate)), with `threads` OpenMP threads; dst is float32, or
+/* dst [m, n] (leading dimension ldc) = src [m, k] (the weights' type, leading dimension lda) · Wᵀ
+   (+ bias [n]) (+ dst when accumulate), with `threads` OpenMP threads; dst is float32, or
    bfloat16 (rounded to nearest even) when dst_bf16. 0 on success. */
 int me_matmul(const me_weights *w, const void *src, int64_t m, int64_t lda, void *dst, int64_t ldc,
-              const float *bias, int accumulate, int activation, int dst_bf16, int threads);
+              const float *bias, int accumulate, int dst_bf16, int threads);
 
 /* dst [m, n] = alpha · A [m, k] · op(B) for bf16 A (lda) and B: B [k, n] (ldb) or, transposed, B is
    stored [n, k] (ldb); dst f32 with ldc. The attention products. 0 on success. */
